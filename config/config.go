@@ -1,0 +1,76 @@
+// Package config turns the process environment into one validated Config.
+//
+// Every setting has an environment variable (the names are a contract with
+// operators and other services) and, where one makes sense, a default. Load
+// reports every offending variable in one error, never only the first, and no
+// error or printed form of a Config ever contains a secret.
+package config
+
+import (
+	"crypto/rsa"
+	"time"
+)
+
+// Config is the resolved configuration of every subcommand of the worker.
+type Config struct {
+	// Postgres.
+	DatabaseURL        string        `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/lighthouse_uploads?sslmode=disable"`
+	DBMaxOpenConns     int           `env:"DB_MAX_OPEN_CONNS" envDefault:"10"`
+	DBMaxIdleConns     int           `env:"DB_MAX_IDLE_CONNS" envDefault:"5"`
+	DBConnMaxLifetime  time.Duration `env:"DB_CONN_MAX_LIFETIME" envDefault:"30m"`
+	DBStatementTimeout time.Duration `env:"DB_STATEMENT_TIMEOUT" envDefault:"30s"`
+
+	// Redis.
+	RedisURL            string   `env:"REDIS_URL" envDefault:"redis://127.0.0.1:6379/0"`
+	RedisSentinelAddrs  []string `env:"REDIS_SENTINEL_ADDRS" envSeparator:","`
+	RedisSentinelMaster string   `env:"REDIS_SENTINEL_MASTER"`
+	RedisKeyPrefix      string   `env:"REDIS_KEY_PREFIX" envDefault:"lighthouse526:"`
+
+	// Lighthouse Benefits Documents API.
+	LighthouseHost        string        `env:"LIGHTHOUSE_HOST" envDefault:"https://sandbox-api.va.gov"`
+	LighthouseTokenURL    string        `env:"LIGHTHOUSE_TOKEN_URL"`
+	LighthouseClientID    string        `env:"LIGHTHOUSE_CLIENT_ID"`
+	LighthouseRSAKey      string        `env:"LIGHTHOUSE_RSA_KEY"`
+	LighthouseAudClaimURL string        `env:"LIGHTHOUSE_AUD_CLAIM_URL" envDefault:"https://deptva-eval.okta.com/oauth2/ausi3ui83fLa68IJv2p7/v1/token"`
+	LighthouseKeyID       string        `env:"LIGHTHOUSE_KEY_ID"`
+	LighthouseTimeout     time.Duration `env:"LIGHTHOUSE_TIMEOUT" envDefault:"20s"`
+	LighthouseRateLimit   int           `env:"LIGHTHOUSE_RATE_LIMIT_PER_MINUTE" envDefault:"60"`
+
+	// Polling.
+	PollCron          string        `env:"POLL_CRON" envDefault:"15 * * * *"`
+	PollWindow        time.Duration `env:"POLL_WINDOW" envDefault:"1h"`
+	PollWindowGrace   time.Duration `env:"POLL_WINDOW_GRACE" envDefault:"5m"`
+	PollBatchSize     int           `env:"POLL_BATCH_SIZE" envDefault:"100"`
+	ProcessingTimeout time.Duration `env:"PROCESSING_TIMEOUT" envDefault:"24h"`
+
+	// Queue.
+	QueueName         string        `env:"QUEUE_NAME" envDefault:"lighthouse_document_status"`
+	WorkerQueues      string        `env:"WORKER_QUEUES"`
+	WorkerConcurrency int           `env:"WORKER_CONCURRENCY" envDefault:"10"`
+	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s"`
+
+	// Failure follow-up.
+	FailureNotificationsEnabled bool   `env:"FAILURE_NOTIFICATIONS_ENABLED" envDefault:"false"`
+	NotificationQueue           string `env:"NOTIFICATION_QUEUE" envDefault:"default"`
+
+	// Observability.
+	MetricsAddr string `env:"METRICS_ADDR" envDefault:"127.0.0.1:9464"`
+	LogLevel    string `env:"LOG_LEVEL" envDefault:"info"`
+	LogFormat   string `env:"LOG_FORMAT" envDefault:"json"`
+
+	// Derived by Load; not read from the environment.
+	LighthouseBaseURL    string          `env:"-"`
+	LighthousePrivateKey *rsa.PrivateKey `env:"-"`
+	Queues               map[string]int  `env:"-"`
+}
+
+// API paths under LIGHTHOUSE_HOST, from the API's published facts.
+const (
+	lighthouseAPIPath   = "/services/benefits-documents/v1"
+	lighthouseTokenPath = "/oauth2/benefits-documents/system/v1/token"
+)
+
+// LighthouseConfigured reports whether enough is set to call Lighthouse.
+func (c *Config) LighthouseConfigured() bool {
+	return c.LighthouseClientID != "" && c.LighthousePrivateKey != nil
+}

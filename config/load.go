@@ -1,0 +1,304 @@
+package config
+
+import (
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/redis/go-redis/v9"
+	"github.com/robfig/cron/v3"
+)
+
+// MaxPollBatchSize bounds POLL_BATCH_SIZE: Lighthouse documents no limit of ids
+// per call, so we stay well inside what a gateway accepts in one body.
+const MaxPollBatchSize = 1000
+
+// Error lists every invalid variable of one Load, each with its reason.
+type Error struct {
+	Problems []Problem
+}
+
+// Problem is one invalid variable.
+type Problem struct {
+	Var    string
+	Reason string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("invalid configuration: ")
+	for i, p := range e.Problems {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "%s: %s", p.Var, p.Reason)
+	}
+	return b.String()
+}
+
+// FromEnv loads the configuration from the process environment.
+func FromEnv() (*Config, error) {
+	return Load(os.Environ())
+}
+
+// Load resolves a Config from environ ("KEY=value" entries, as os.Environ
+// returns them), applying defaults, and validates every field. It returns an
+// *Error naming every offending variable.
+func Load(environ []string) (*Config, error) {
+	vars := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
+	var cfg Config
+	v := &validator{}
+	if err := env.ParseWithOptions(&cfg, env.Options{Environment: vars}); err != nil {
+		v.parseErrors(err)
+	}
+	v.validate(&cfg)
+	if len(v.problems) > 0 {
+		sort.SliceStable(v.problems, func(i, j int) bool { return v.problems[i].Var < v.problems[j].Var })
+		return nil, &Error{Problems: v.problems}
+	}
+	return &cfg, nil
+}
+
+type validator struct {
+	problems []Problem
+	failed   map[string]bool
+}
+
+func (v *validator) add(name, format string, args ...any) {
+	if v.failed == nil {
+		v.failed = map[string]bool{}
+	}
+	if v.failed[name] {
+		return
+	}
+	v.failed[name] = true
+	v.problems = append(v.problems, Problem{Var: name, Reason: fmt.Sprintf(format, args...)})
+}
+
+// parseErrors maps the env library's per-field errors to variable names.
+func (v *validator) parseErrors(err error) {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		v.add("environment", "%v", err)
+		return
+	}
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			v.add(envName(pe.Name), "not a valid %s", kindName(pe.Type))
+			continue
+		}
+		v.add("environment", "%v", e)
+	}
+}
+
+func envName(field string) string {
+	f, ok := reflect.TypeOf(Config{}).FieldByName(field)
+	if !ok {
+		return field
+	}
+	return f.Tag.Get("env")
+}
+
+func kindName(t reflect.Type) string {
+	switch {
+	case t == nil:
+		return "value"
+	case t.String() == "time.Duration":
+		return "duration (e.g. 20s, 1h)"
+	case t.Kind() == reflect.Bool:
+		return "boolean (true or false)"
+	case t.Kind() == reflect.Int:
+		return "whole number"
+	default:
+		return t.String()
+	}
+}
+
+func (v *validator) validate(c *Config) {
+	v.postgresURL(c.DatabaseURL)
+	v.intRange("DB_MAX_OPEN_CONNS", c.DBMaxOpenConns, 1, 1000)
+	v.intRange("DB_MAX_IDLE_CONNS", c.DBMaxIdleConns, 0, 1000)
+	v.positive("DB_CONN_MAX_LIFETIME", c.DBConnMaxLifetime)
+	v.positive("DB_STATEMENT_TIMEOUT", c.DBStatementTimeout)
+
+	if _, err := redis.ParseURL(c.RedisURL); err != nil {
+		v.add("REDIS_URL", "not a redis:// or rediss:// URL")
+	}
+	if len(c.RedisSentinelAddrs) > 0 && c.RedisSentinelMaster == "" {
+		v.add("REDIS_SENTINEL_MASTER", "required when REDIS_SENTINEL_ADDRS is set")
+	}
+	for _, a := range c.RedisSentinelAddrs {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			v.add("REDIS_SENTINEL_ADDRS", "each address must be host:port")
+		}
+	}
+	if c.RedisKeyPrefix == "" || strings.HasPrefix(c.RedisKeyPrefix, "asynq") {
+		v.add("REDIS_KEY_PREFIX", "must be set and must not be inside asynq's own namespace")
+	}
+
+	if base, ok := v.httpURL("LIGHTHOUSE_HOST", c.LighthouseHost, true); ok {
+		c.LighthouseBaseURL = strings.TrimRight(base, "/") + lighthouseAPIPath
+		if c.LighthouseTokenURL == "" {
+			c.LighthouseTokenURL = strings.TrimRight(base, "/") + lighthouseTokenPath
+		}
+	}
+	v.httpURL("LIGHTHOUSE_TOKEN_URL", c.LighthouseTokenURL, false)
+	v.httpURL("LIGHTHOUSE_AUD_CLAIM_URL", c.LighthouseAudClaimURL, false)
+	if c.LighthouseRSAKey != "" {
+		key, reason := parseRSAKey(c.LighthouseRSAKey)
+		if reason != "" {
+			v.add("LIGHTHOUSE_RSA_KEY", "%s", reason)
+		}
+		c.LighthousePrivateKey = key
+	}
+	v.durationRange("LIGHTHOUSE_TIMEOUT", c.LighthouseTimeout, time.Second, 5*time.Minute)
+	v.intRange("LIGHTHOUSE_RATE_LIMIT_PER_MINUTE", c.LighthouseRateLimit, 1, 100000)
+
+	if _, err := cron.ParseStandard(c.PollCron); err != nil {
+		v.add("POLL_CRON", "not a 5-field cron expression: %v", err)
+	}
+	v.positive("POLL_WINDOW", c.PollWindow)
+	if c.PollWindowGrace < 0 || c.PollWindowGrace >= c.PollWindow {
+		v.add("POLL_WINDOW_GRACE", "must be at least 0 and shorter than POLL_WINDOW")
+	}
+	v.intRange("POLL_BATCH_SIZE", c.PollBatchSize, 1, MaxPollBatchSize)
+	v.positive("PROCESSING_TIMEOUT", c.ProcessingTimeout)
+
+	v.queueName("QUEUE_NAME", c.QueueName)
+	v.queueName("NOTIFICATION_QUEUE", c.NotificationQueue)
+	c.Queues = v.queues(c.WorkerQueues, c.QueueName)
+	v.intRange("WORKER_CONCURRENCY", c.WorkerConcurrency, 1, 1000)
+	v.positive("SHUTDOWN_TIMEOUT", c.ShutdownTimeout)
+
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			v.add("METRICS_ADDR", "must be host:port (or empty to disable)")
+		}
+	}
+	v.oneOf("LOG_LEVEL", c.LogLevel, "debug", "info", "warn", "error")
+	v.oneOf("LOG_FORMAT", c.LogFormat, "json", "text")
+}
+
+func (v *validator) postgresURL(raw string) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+		// Never echo the value: it may carry a password.
+		v.add("DATABASE_URL", "not a postgres:// URL with a host")
+		return
+	}
+	if strings.TrimPrefix(u.Path, "/") == "" {
+		v.add("DATABASE_URL", "names no database")
+	}
+}
+
+func (v *validator) httpURL(name, raw string, required bool) (string, bool) {
+	if raw == "" {
+		if required {
+			v.add(name, "required")
+		}
+		return "", false
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.add(name, "not an absolute http(s) URL")
+		return "", false
+	}
+	if u.User != nil {
+		v.add(name, "must not carry credentials")
+		return "", false
+	}
+	return raw, true
+}
+
+func (v *validator) intRange(name string, n, lo, hi int) {
+	if n < lo || n > hi {
+		v.add(name, "must be between %d and %d, got %d", lo, hi, n)
+	}
+}
+
+func (v *validator) positive(name string, d time.Duration) {
+	if d <= 0 {
+		v.add(name, "must be a positive duration, got %s", d)
+	}
+}
+
+func (v *validator) durationRange(name string, d, lo, hi time.Duration) {
+	if d < lo || d > hi {
+		v.add(name, "must be between %s and %s, got %s", lo, hi, d)
+	}
+}
+
+func (v *validator) oneOf(name, got string, allowed ...string) {
+	for _, a := range allowed {
+		if got == a {
+			return
+		}
+	}
+	v.add(name, "must be one of %s, got %q", strings.Join(allowed, "|"), got)
+}
+
+func (v *validator) queueName(name, q string) {
+	if q == "" || strings.ContainsAny(q, " \t\n:{}") {
+		v.add(name, "must be a non-empty name without spaces, ':' or braces")
+	}
+}
+
+// queues parses WORKER_QUEUES ("name=weight,name=weight"); the product's own
+// queue is always served.
+func (v *validator) queues(raw, own string) map[string]int {
+	qs := map[string]int{}
+	if strings.TrimSpace(raw) == "" {
+		qs[own] = 1
+		return qs
+	}
+	for _, part := range strings.Split(raw, ",") {
+		name, w, ok := strings.Cut(strings.TrimSpace(part), "=")
+		weight, err := strconv.Atoi(w)
+		if !ok || err != nil || weight < 1 || weight > 100 || name == "" {
+			v.add("WORKER_QUEUES", "must be name=weight pairs separated by commas, weights 1-100")
+			return nil
+		}
+		qs[name] = weight
+	}
+	if _, ok := qs[own]; !ok {
+		v.add("WORKER_QUEUES", "must include QUEUE_NAME %q", own)
+	}
+	return qs
+}
+
+// parseRSAKey accepts the PEM text itself or a path to a PEM file. The reason
+// it returns never contains the value.
+func parseRSAKey(value string) (*rsa.PrivateKey, string) {
+	pemText := []byte(value)
+	if !strings.Contains(value, "-----BEGIN") {
+		b, err := os.ReadFile(value)
+		if err != nil {
+			return nil, "neither PEM text nor a readable file"
+		}
+		pemText = b
+	}
+	key, err := jwt.ParseRSAPrivateKeyFromPEM(pemText)
+	if err != nil {
+		return nil, "not a PEM-encoded RSA private key (PKCS#1 or PKCS#8)"
+	}
+	if key.N.BitLen() < 2048 {
+		return nil, "RSA key shorter than 2048 bits"
+	}
+	return key, ""
+}

@@ -1,0 +1,67 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"reflect"
+	"strings"
+)
+
+// secretVars never have their value printed.
+var secretVars = map[string]bool{
+	"LIGHTHOUSE_RSA_KEY": true,
+}
+
+// urlVars may carry a password in their userinfo, which is masked.
+var urlVars = map[string]bool{
+	"DATABASE_URL": true,
+	"REDIS_URL":    true,
+}
+
+// Redacted returns every variable with its resolved value, secrets replaced
+// by "[redacted]" and URL passwords by "xxxxx", in declaration order.
+func (c *Config) Redacted() [][2]string {
+	rv := reflect.ValueOf(c).Elem()
+	rt := rv.Type()
+	out := make([][2]string, 0, rt.NumField())
+	for i := 0; i < rt.NumField(); i++ {
+		name := rt.Field(i).Tag.Get("env")
+		if name == "" || name == "-" {
+			continue
+		}
+		out = append(out, [2]string{name, redactValue(name, rv.Field(i).Interface())})
+	}
+	return out
+}
+
+func redactValue(name string, v any) string {
+	s := fmt.Sprint(v)
+	if xs, ok := v.([]string); ok {
+		s = strings.Join(xs, ",")
+	}
+	switch {
+	case secretVars[name] && s != "":
+		return "[redacted]"
+	case urlVars[name]:
+		return RedactURL(s)
+	}
+	return s
+}
+
+// RedactURL masks the password of a URL, for logs and errors.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "[unparseable URL]"
+	}
+	return u.Redacted()
+}
+
+// String prints the redacted configuration, one KEY=value a line.
+func (c *Config) String() string {
+	var b strings.Builder
+	for _, kv := range c.Redacted() {
+		fmt.Fprintf(&b, "%s=%s\n", kv[0], kv[1])
+	}
+	return b.String()
+}

@@ -1,0 +1,81 @@
+// Package db opens the Postgres connection pool and owns the schema
+// migrations, embedded in the binary and applied by `worker migrate`.
+package db
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Options configure the pool.
+type Options struct {
+	URL              string
+	MaxOpenConns     int
+	MaxIdleConns     int
+	ConnMaxLifetime  time.Duration
+	StatementTimeout time.Duration
+	Logger           *slog.Logger
+	ApplicationName  string
+}
+
+// Open connects to Postgres with GORM, sets the pool limits, pins the session
+// time zone to UTC (the tables hold UTC timestamps without zone) and checks
+// the connection. Errors never carry the URL's password.
+func Open(ctx context.Context, o Options) (*gorm.DB, error) {
+	pgcfg, err := pgx.ParseConfig(o.URL)
+	if err != nil {
+		return nil, fmt.Errorf("db: parse DATABASE_URL: invalid connection string")
+	}
+	if pgcfg.RuntimeParams == nil {
+		pgcfg.RuntimeParams = map[string]string{}
+	}
+	pgcfg.RuntimeParams["timezone"] = "UTC"
+	if o.StatementTimeout > 0 {
+		pgcfg.RuntimeParams["statement_timeout"] = fmt.Sprint(o.StatementTimeout.Milliseconds())
+	}
+	if o.ApplicationName != "" {
+		pgcfg.RuntimeParams["application_name"] = o.ApplicationName
+	}
+	sqlDB := stdlib.OpenDB(*pgcfg)
+	if o.MaxOpenConns > 0 {
+		sqlDB.SetMaxOpenConns(o.MaxOpenConns)
+	}
+	sqlDB.SetMaxIdleConns(o.MaxIdleConns)
+	if o.ConnMaxLifetime > 0 {
+		sqlDB.SetConnMaxLifetime(o.ConnMaxLifetime)
+	}
+
+	gdb, err := gorm.Open(postgres.New(postgres.Config{Conn: sqlDB}), &gorm.Config{
+		Logger:                 logger.Discard,
+		SkipDefaultTransaction: true,
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+	})
+	if err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("db: open: %w", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := sqlDB.PingContext(pingCtx); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("db: connect to %s:%d/%s: %w", pgcfg.Host, pgcfg.Port, pgcfg.Database, scrub(err, pgcfg.Password))
+	}
+	return gdb, nil
+}
+
+// Close closes the pool under a GORM handle.
+func Close(gdb *gorm.DB) error {
+	sqlDB, err := gdb.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}

@@ -1,0 +1,132 @@
+package lighthouse
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/redis/go-redis/v9"
+)
+
+// defaultRemotePause is how long every process holds off after a 429 that
+// carries neither Retry-After nor RateLimit-Reset.
+const defaultRemotePause = 60 * time.Second
+
+// admit lets one API call go, or returns a *RateLimitError. Two gates, both
+// shared by every process through Redis: the pause a Lighthouse 429 set, then
+// the GCRA budget of RateLimitPerMinute. A wait up to MaxRateLimitWait is
+// spent here (ctx-aware) instead of returned.
+func (c *Client) admit(ctx context.Context) error {
+	for {
+		wait, remote, err := c.reserve(ctx)
+		if err != nil {
+			return err
+		}
+		if wait <= 0 {
+			return nil
+		}
+		source := "local"
+		if remote {
+			source = "remote"
+		}
+		c.m.rateLimited.WithLabelValues(source).Inc()
+		if wait > c.cfg.MaxRateLimitWait {
+			return &RateLimitError{Wait: wait, Remote: remote}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("lighthouse: waiting for the rate limit: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// reserve takes one unit of the budget, or says how long to wait and
+// whether the wait comes from Lighthouse (remote) or our budget.
+func (c *Client) reserve(ctx context.Context) (time.Duration, bool, error) {
+	pause, err := c.rdb.PTTL(ctx, c.key("pause")).Result()
+	if err != nil {
+		return 0, false, fmt.Errorf("lighthouse: rate limit pause: %w", err)
+	}
+	if pause > 0 { // -1/-2 mean no expiry/no key
+		return pause, true, nil
+	}
+	res, err := c.limiter.Allow(ctx, c.key("ratelimit"), redis_rate.PerMinute(c.cfg.RateLimitPerMinute))
+	if err != nil {
+		return 0, false, fmt.Errorf("lighthouse: rate limit: %w", err)
+	}
+	if res.Allowed == 0 {
+		return max(res.RetryAfter, time.Millisecond), false, nil
+	}
+	return 0, false, nil
+}
+
+// remoteLimited records a Lighthouse 429 as a pause every process honours and
+// returns the error for it.
+func (c *Client) remoteLimited(ctx context.Context, h http.Header) error {
+	wait := retryAfter(h, c.now())
+	c.m.rateLimited.WithLabelValues("remote").Inc()
+	until := strconv.FormatInt(c.now().Add(wait).UnixMilli(), 10)
+	if err := c.rdb.Set(ctx, c.key("pause"), until, wait).Err(); err != nil {
+		return fmt.Errorf("lighthouse: rate limit pause: %w", err)
+	}
+	return &RateLimitError{Wait: wait, Remote: true}
+}
+
+// retryAfter reads how long a 429 asks us to wait: Retry-After (seconds or an
+// HTTP date), else RateLimit-Reset (seconds), else 60s.
+func retryAfter(h http.Header, now time.Time) time.Duration {
+	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
+		if s, err := strconv.Atoi(v); err == nil && s > 0 {
+			return time.Duration(s) * time.Second
+		}
+		if t, err := http.ParseTime(v); err == nil && t.After(now) {
+			return t.Sub(now)
+		}
+	}
+	if v := strings.TrimSpace(h.Get("RateLimit-Reset")); v != "" {
+		if s, err := strconv.Atoi(v); err == nil && s > 0 {
+			return time.Duration(s) * time.Second
+		}
+	}
+	return defaultRemotePause
+}
+
+// unprefixed adapts Redis for redis_rate, which prepends "rate:" to every key:
+// it strips that prefix so the limiter's key lives under our RedisPrefix with
+// the rest of this product's keys.
+type unprefixed struct{ redis.UniversalClient }
+
+func strip(keys []string) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = strings.TrimPrefix(k, "rate:")
+	}
+	return out
+}
+
+func (u unprefixed) Eval(ctx context.Context, script string, keys []string, args ...any) *redis.Cmd {
+	return u.UniversalClient.Eval(ctx, script, strip(keys), args...)
+}
+
+func (u unprefixed) EvalSha(ctx context.Context, sha1 string, keys []string, args ...any) *redis.Cmd {
+	return u.UniversalClient.EvalSha(ctx, sha1, strip(keys), args...)
+}
+
+func (u unprefixed) EvalRO(ctx context.Context, script string, keys []string, args ...any) *redis.Cmd {
+	return u.UniversalClient.EvalRO(ctx, script, strip(keys), args...)
+}
+
+func (u unprefixed) EvalShaRO(ctx context.Context, sha1 string, keys []string, args ...any) *redis.Cmd {
+	return u.UniversalClient.EvalShaRO(ctx, sha1, strip(keys), args...)
+}
+
+func (u unprefixed) Del(ctx context.Context, keys ...string) *redis.IntCmd {
+	return u.UniversalClient.Del(ctx, strip(keys)...)
+}

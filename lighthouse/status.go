@@ -1,0 +1,251 @@
+package lighthouse
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+)
+
+// Document statuses the API documents; any other value is kept verbatim.
+const (
+	StatusInProgress = "IN_PROGRESS"
+	StatusSuccess    = "SUCCESS"
+	StatusFailed     = "FAILED"
+)
+
+// Status is one document's processing status. Only Status decides the
+// document's fate; Steps are informational, the failed step is Error.Step.
+type Status struct {
+	RequestID string // the API's number as its decimal string
+	Status    string // IN_PROGRESS, SUCCESS, FAILED or anything else verbatim
+	StartTime *int64 // epoch milliseconds; nil when null or absent
+	EndTime   *int64
+	Steps     []Step
+	Error     *StatusError    // nil when absent or null
+	Raw       json.RawMessage // the status object's bytes exactly as received
+}
+
+// Step is one workflow step (CLAIMS_EVIDENCE, BENEFITS_GATEWAY_SERVICE, ...).
+type Step struct {
+	Name         string
+	NextStepName string
+	Description  string
+	Status       string
+}
+
+// StatusError is the {"detail","step"} object of a FAILED status.
+type StatusError struct {
+	Detail string `json:"detail"`
+	Step   string `json:"step"`
+}
+
+// StatusResponse is one answer of POST /uploads/status. Statuses are as the
+// API sent them: callers must expect duplicates and ids they did not ask for.
+type StatusResponse struct {
+	Statuses []Status
+	NotFound []string // requestIdsNotFound; on the all-unknown 404: every id asked
+}
+
+// wireStatus mirrors the status object; pointers tell null/absent apart.
+type wireStatus struct {
+	RequestID json.RawMessage `json:"requestId"`
+	Status    *string         `json:"status"`
+	Time      *struct {
+		StartTime json.RawMessage `json:"startTime"`
+		EndTime   json.RawMessage `json:"endTime"`
+	} `json:"time"`
+	Steps []struct {
+		Name         *string `json:"name"`
+		NextStepName *string `json:"nextStepName"`
+		Description  *string `json:"description"`
+		Status       *string `json:"status"`
+	} `json:"steps"`
+	Error *StatusError `json:"error"`
+}
+
+// DecodeStatusResponse decodes a 200 body of POST /uploads/status. Bad JSON
+// or wrong shapes give an error wrapping ErrMalformedResponse.
+func DecodeStatusResponse(body []byte) (*StatusResponse, error) {
+	var env struct {
+		Data *struct {
+			Statuses []json.RawMessage `json:"statuses"`
+			NotFound []json.RawMessage `json:"requestIdsNotFound"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		return nil, malformed("status response: %v", err)
+	}
+	if env.Data == nil {
+		return nil, malformed("status response has no data object")
+	}
+	out := &StatusResponse{}
+	for i, raw := range env.Data.Statuses {
+		s, err := decodeStatus(raw)
+		if err != nil {
+			return nil, malformed("statuses[%d]: %v", i, err)
+		}
+		out.Statuses = append(out.Statuses, *s)
+	}
+	for i, raw := range env.Data.NotFound {
+		id, err := decodeID(raw)
+		if err != nil {
+			return nil, malformed("requestIdsNotFound[%d]: %v", i, err)
+		}
+		out.NotFound = append(out.NotFound, id)
+	}
+	return out, nil
+}
+
+// decodeStatus decodes one status object, keeping its exact bytes.
+func decodeStatus(raw json.RawMessage) (*Status, error) {
+	var w wireStatus
+	if err := json.Unmarshal(raw, &w); err != nil {
+		return nil, err
+	}
+	if len(raw) == 0 || raw[0] != '{' {
+		return nil, errors.New("not an object")
+	}
+	id, err := decodeID(w.RequestID)
+	if err != nil {
+		return nil, fmt.Errorf("requestId: %v", err)
+	}
+	if w.Status == nil || *w.Status == "" {
+		return nil, errors.New("no status")
+	}
+	s := &Status{RequestID: id, Status: *w.Status, Error: w.Error, Raw: bytes.Clone(raw)}
+	if w.Time != nil {
+		if s.StartTime, err = decodeMillis(w.Time.StartTime); err != nil {
+			return nil, fmt.Errorf("time.startTime: %v", err)
+		}
+		if s.EndTime, err = decodeMillis(w.Time.EndTime); err != nil {
+			return nil, fmt.Errorf("time.endTime: %v", err)
+		}
+	}
+	for _, st := range w.Steps {
+		s.Steps = append(s.Steps, Step{
+			Name: deref(st.Name), NextStepName: deref(st.NextStepName),
+			Description: deref(st.Description), Status: deref(st.Status),
+		})
+	}
+	return s, nil
+}
+
+// decodeID accepts a JSON integer (what the API sends) or a string of digits
+// and returns it as a decimal string.
+func decodeID(raw json.RawMessage) (string, error) {
+	var s string
+	if len(raw) > 0 && raw[0] == '"' {
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", err
+		}
+	} else {
+		s = string(raw)
+	}
+	if !isDigits(s) {
+		return "", fmt.Errorf("%.40q is not a non-negative integer", string(raw))
+	}
+	return s, nil
+}
+
+// decodeMillis reads an epoch-ms integer; null or absent gives nil.
+func decodeMillis(raw json.RawMessage) (*int64, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	n, err := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("%.40q is not epoch milliseconds", string(raw))
+	}
+	return &n, nil
+}
+
+func isDigits(s string) bool {
+	if s == "" || len(s) > 20 {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func malformed(format string, a ...any) error {
+	return fmt.Errorf("lighthouse: %s: %w", fmt.Sprintf(format, a...), ErrMalformedResponse)
+}
+
+// GetUploadStatuses asks POST /uploads/status about requestIDs (the original
+// system sends 100 per call). Ids Lighthouse does not know come back in
+// NotFound, also when it answers 404 because it knows none of them.
+func (c *Client) GetUploadStatuses(ctx context.Context, requestIDs []string) (*StatusResponse, error) {
+	if len(requestIDs) == 0 {
+		return nil, fmt.Errorf("lighthouse: uploads_status: no request ids: %w", ErrInvalidRequest)
+	}
+	req, err := json.Marshal(map[string]any{"data": map[string]any{"requestIds": requestIDs}})
+	if err != nil {
+		return nil, fmt.Errorf("lighthouse: uploads_status: %w", err)
+	}
+	body, err := c.do(ctx, apiCall{
+		endpoint: endpointUploadsStatus,
+		method:   http.MethodPost,
+		path:     "uploads/status",
+		body: func() (io.Reader, string, error) {
+			return bytes.NewReader(req), "application/json", nil
+		},
+	})
+	if errors.Is(err, ErrNotFound) {
+		return &StatusResponse{NotFound: append([]string(nil), requestIDs...)}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	resp, err := DecodeStatusResponse(body)
+	if err != nil {
+		return nil, fmt.Errorf("lighthouse: uploads_status (%d ids): %w", len(requestIDs), err)
+	}
+	return resp, nil
+}
+
+// GetUploadStatus asks GET /uploads/{id}/status about one document. An id
+// Lighthouse does not know gives an *APIError matching ErrNotFound.
+func (c *Client) GetUploadStatus(ctx context.Context, requestID string) (*Status, error) {
+	if !isDigits(requestID) {
+		return nil, fmt.Errorf("lighthouse: upload_status: request id is not an integer: %w", ErrInvalidRequest)
+	}
+	body, err := c.do(ctx, apiCall{
+		endpoint: endpointUploadStatus,
+		method:   http.MethodGet,
+		path:     "uploads/" + url.PathEscape(requestID) + "/status",
+	})
+	if err != nil {
+		return nil, err
+	}
+	var env struct {
+		Data json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		return nil, malformed("upload_status: %v", err)
+	}
+	if len(env.Data) == 0 || string(env.Data) == "null" {
+		return nil, malformed("upload_status: no data object")
+	}
+	s, err := decodeStatus(env.Data)
+	if err != nil {
+		return nil, malformed("upload_status: %v", err)
+	}
+	return s, nil
+}

@@ -1,0 +1,117 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// PollingCycle is one polling run: a cron tick or an ad hoc poll.
+type PollingCycle struct {
+	ID              string `gorm:"primaryKey"`
+	ScheduledAt     time.Time
+	DueBefore       time.Time
+	CursorUploadID  int64
+	BatchesEnqueued int
+	BatchesDone     int
+	DocumentsDue    int
+	DocumentsPolled int
+	CompletedCount  int
+	FailedCount     int
+	UnknownCount    int
+	FanOutDoneAt    *time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+// TableName is this worker's own table.
+func (PollingCycle) TableName() string { return "lighthouse526_polling_cycles" }
+
+// Running reports whether the cycle still has work in flight: its fan-out is
+// not finished, or some of its batches are not done. A cycle that made no
+// progress for stale is taken as dead, not running.
+func (c *PollingCycle) Running(now time.Time, stale time.Duration) bool {
+	if now.Sub(c.UpdatedAt) > stale {
+		return false
+	}
+	return c.FanOutDoneAt == nil || c.BatchesDone < c.BatchesEnqueued
+}
+
+// StartCycle creates the cycle row, or returns the existing one when a retry
+// of the same cycle starts again (its cursor says where the fan-out got to).
+func StartCycle(ctx context.Context, db *gorm.DB, id string, scheduledAt, dueBefore, now time.Time) (*PollingCycle, error) {
+	c := PollingCycle{ID: id, ScheduledAt: scheduledAt.UTC(), DueBefore: dueBefore.UTC(), CreatedAt: now.UTC(), UpdatedAt: now.UTC()}
+	if err := db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&c).Error; err != nil {
+		return nil, fmt.Errorf("models: start cycle: %w", err)
+	}
+	var got PollingCycle
+	if err := db.WithContext(ctx).Take(&got, "id = ?", id).Error; err != nil {
+		return nil, fmt.Errorf("models: load cycle: %w", err)
+	}
+	return &got, nil
+}
+
+// AdvanceCycle records one enqueued batch: the cursor moves past its last
+// upload. The WHERE on the old batch count makes a stale writer a no-op.
+func AdvanceCycle(ctx context.Context, db *gorm.DB, c *PollingCycle, lastID int64, documents int, now time.Time) error {
+	res := db.WithContext(ctx).Model(&PollingCycle{}).
+		Where("id = ? AND batches_enqueued = ?", c.ID, c.BatchesEnqueued).
+		Updates(map[string]any{
+			"cursor_upload_id": lastID,
+			"batches_enqueued": gorm.Expr("batches_enqueued + 1"),
+			"documents_due":    gorm.Expr("documents_due + ?", documents),
+			"updated_at":       now.UTC(),
+		})
+	if res.Error != nil {
+		return fmt.Errorf("models: advance cycle: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("models: advance cycle %s: %w", c.ID, ErrConcurrentCycle)
+	}
+	c.CursorUploadID = lastID
+	c.BatchesEnqueued++
+	c.DocumentsDue += documents
+	return nil
+}
+
+// ErrConcurrentCycle: another process advanced the same cycle.
+var ErrConcurrentCycle = errors.New("cycle advanced by another process")
+
+// FinishFanOut marks the cycle's fan-out complete.
+func FinishFanOut(ctx context.Context, db *gorm.DB, c *PollingCycle, now time.Time) error {
+	t := now.UTC()
+	err := db.WithContext(ctx).Model(&PollingCycle{}).Where("id = ?", c.ID).
+		Updates(map[string]any{"fan_out_done_at": t, "updated_at": t}).Error
+	if err != nil {
+		return fmt.Errorf("models: finish cycle: %w", err)
+	}
+	c.FanOutDoneAt = &t
+	return nil
+}
+
+// MarkBatchDone counts a batch that ended without applying (exhausted or
+// archived), so its cycle is not taken as running forever.
+func MarkBatchDone(ctx context.Context, db *gorm.DB, cycleID string, now time.Time) error {
+	return db.WithContext(ctx).Model(&PollingCycle{}).Where("id = ?", cycleID).
+		Updates(map[string]any{"batches_done": gorm.Expr("batches_done + 1"), "updated_at": now.UTC()}).Error
+}
+
+// PreviousCycle returns the latest cycle scheduled before t whose id starts
+// with prefix, or nil.
+func PreviousCycle(ctx context.Context, db *gorm.DB, prefix string, t time.Time) (*PollingCycle, error) {
+	var c PollingCycle
+	err := db.WithContext(ctx).
+		Where("id LIKE ? AND scheduled_at < ?", prefix+"%", t.UTC()).
+		Order("scheduled_at DESC").Take(&c).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("models: previous cycle: %w", err)
+	}
+	return &c, nil
+}

@@ -1,0 +1,71 @@
+package models
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// OutboxEntry is a follow-up task written with a failure transition and
+// relayed to the queue after the transaction committed.
+type OutboxEntry struct {
+	ID         int64
+	UploadID   int64
+	TaskType   string
+	Payload    JSON
+	Attempts   int
+	LastError  *string
+	CreatedAt  time.Time
+	EnqueuedAt *time.Time
+}
+
+// TableName is this worker's own table.
+func (OutboxEntry) TableName() string { return "lighthouse526_notification_outbox" }
+
+// RelayOutbox hands up to limit unsent entries to send, oldest first, inside a
+// transaction that locks them (SKIP LOCKED: replicas relay different rows), and
+// marks each one sent or records its error. send must be idempotent per entry
+// (a task id derived from the upload id): a crash after send and before commit
+// sends again, and the queue refuses the duplicate.
+func RelayOutbox(ctx context.Context, db *gorm.DB, limit int, now time.Time, send func(context.Context, OutboxEntry) error) (sent, failed int, err error) {
+	err = db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var entries []OutboxEntry
+		if err := tx.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"}).
+			Where("enqueued_at IS NULL").Order("id").Limit(limit).Find(&entries).Error; err != nil {
+			return err
+		}
+		var sentIDs []int64
+		for _, e := range entries {
+			if sendErr := send(ctx, e); sendErr != nil {
+				failed++
+				msg := sendErr.Error()
+				if err := tx.Model(&OutboxEntry{}).Where("id = ?", e.ID).
+					Updates(map[string]any{"attempts": gorm.Expr("attempts + 1"), "last_error": msg}).Error; err != nil {
+					return err
+				}
+				continue
+			}
+			sentIDs = append(sentIDs, e.ID)
+		}
+		if len(sentIDs) == 0 {
+			return nil
+		}
+		sent = len(sentIDs)
+		return tx.Model(&OutboxEntry{}).Where("id IN ?", sentIDs).
+			Updates(map[string]any{"enqueued_at": now.UTC(), "attempts": gorm.Expr("attempts + 1")}).Error
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("models: relay outbox: %w", err)
+	}
+	return sent, failed, nil
+}
+
+// UnsentOutboxCount is the number of notifications not yet handed to Redis.
+func UnsentOutboxCount(ctx context.Context, db *gorm.DB) (int64, error) {
+	var n int64
+	err := db.WithContext(ctx).Model(&OutboxEntry{}).Where("enqueued_at IS NULL").Count(&n).Error
+	return n, err
+}
