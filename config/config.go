@@ -35,6 +35,9 @@ type Config struct {
 	LighthouseKeyID       string        `env:"LIGHTHOUSE_KEY_ID"`
 	LighthouseTimeout     time.Duration `env:"LIGHTHOUSE_TIMEOUT" envDefault:"20s"`
 	LighthouseRateLimit   int           `env:"LIGHTHOUSE_RATE_LIMIT_PER_MINUTE" envDefault:"60"`
+	// A batch waits in-process for the shared budget up to this long; past
+	// it, the task is rescheduled without using up a retry.
+	LighthouseMaxRateLimitWait time.Duration `env:"LIGHTHOUSE_MAX_RATE_LIMIT_WAIT" envDefault:"5s"`
 
 	// Polling.
 	PollCron          string        `env:"POLL_CRON" envDefault:"15 * * * *"`

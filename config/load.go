@@ -169,6 +169,7 @@ func (v *validator) validate(c *Config) {
 	}
 	v.durationRange("LIGHTHOUSE_TIMEOUT", c.LighthouseTimeout, time.Second, 5*time.Minute)
 	v.intRange("LIGHTHOUSE_RATE_LIMIT_PER_MINUTE", c.LighthouseRateLimit, 1, 100000)
+	v.durationRange("LIGHTHOUSE_MAX_RATE_LIMIT_WAIT", c.LighthouseMaxRateLimitWait, 0, time.Minute)
 
 	if _, err := cron.ParseStandard(c.PollCron); err != nil {
 		v.add("POLL_CRON", "not a 5-field cron expression: %v", err)

@@ -1,0 +1,59 @@
+package tasks
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+)
+
+type loggerKey struct{}
+
+// LoggerFrom returns the task's logger that Instrument put in ctx, or fallback.
+func LoggerFrom(ctx context.Context, fallback *slog.Logger) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return fallback
+}
+
+// Instrument is the server's middleware: it gives each task a logger with
+// task_type, task_id, queue and retry, and records the task metrics.
+func Instrument(m *Metrics, logger *slog.Logger) asynq.MiddlewareFunc {
+	return func(next asynq.Handler) asynq.Handler {
+		return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
+			id, _ := asynq.GetTaskID(ctx)
+			queue, _ := asynq.GetQueueName(ctx)
+			retry, _ := asynq.GetRetryCount(ctx)
+			l := logger.With("task_type", t.Type(), "task_id", id, "queue", queue, "retry", retry)
+			ctx = context.WithValue(ctx, loggerKey{}, l)
+
+			if retry > 0 {
+				m.TasksRetried.WithLabelValues(t.Type()).Inc()
+			}
+			start := time.Now()
+			err := next.ProcessTask(ctx, t)
+			m.TaskDuration.WithLabelValues(t.Type()).Observe(time.Since(start).Seconds())
+			m.TasksProcessed.WithLabelValues(t.Type()).Inc()
+			if err != nil && IsFailure(err) {
+				m.TasksFailed.WithLabelValues(t.Type()).Inc()
+			}
+			return err
+		})
+	}
+}
+
+// AsynqLogger adapts slog to asynq's logger interface.
+func AsynqLogger(l *slog.Logger) asynq.Logger {
+	return asynqLogger{l.With("component", "asynq")}
+}
+
+type asynqLogger struct{ l *slog.Logger }
+
+func (a asynqLogger) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...)) }
+func (a asynqLogger) Info(args ...any)  { a.l.Info(fmt.Sprint(args...)) }
+func (a asynqLogger) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...)) }
+func (a asynqLogger) Error(args ...any) { a.l.Error(fmt.Sprint(args...)) }
+func (a asynqLogger) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...), "fatal", true) }

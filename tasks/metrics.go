@@ -1,0 +1,127 @@
+package tasks
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// Metrics are the polling worker's Prometheus metrics. Their names are a
+// contract with dashboards and alerts; labels come from small fixed sets.
+type Metrics struct {
+	// Document outcomes, per record: the original's
+	// lighthouse_document_upload_processing_status.<type>.<outcome>[.<step>].
+	DocumentStatus *prometheus.CounterVec
+	// Failed calls to the status endpoint, and unknown ids, by reason.
+	PollingErrors *prometheus.CounterVec
+	// Request ids Lighthouse did not know, one per id.
+	UnknownRequestIDs prometheus.Counter
+	// Status entries that could not be applied as sent.
+	MalformedStatuses *prometheus.CounterVec
+	// Batch and cycle tasks that will never run again.
+	PollExhausted *prometheus.CounterVec
+	// Tasks refused for a malformed or invalid payload.
+	RejectedTasks *prometheus.CounterVec
+
+	// Cycle gauges, the original's pending_documents_* figures.
+	DocumentsDue             prometheus.Gauge
+	PreviousCycleCompleted   prometheus.Gauge
+	PreviousCycleFailed      prometheus.Gauge
+	CyclesSkipped            prometheus.Counter
+	LastCycleFanOutTimestamp prometheus.Gauge
+	BatchesEnqueued          prometheus.Counter
+
+	// Failure follow-ups.
+	NotificationsEnqueued *prometheus.CounterVec
+	NotificationErrors    prometheus.Counter
+	OutboxUnsent          prometheus.Gauge
+
+	// Every task this worker runs, by type.
+	TasksProcessed *prometheus.CounterVec
+	TasksFailed    *prometheus.CounterVec
+	TasksRetried   *prometheus.CounterVec
+	TaskDuration   *prometheus.HistogramVec
+}
+
+// NewMetrics registers the metrics on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	f := promauto.With(reg)
+	return &Metrics{
+		DocumentStatus: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "form526_document_upload_status_total",
+			Help: "Document uploads by outcome: complete, failed (with the failed step) and processing_timeout (pending, no end time, started over PROCESSING_TIMEOUT ago; counted on every poll while true).",
+		}, []string{"document_type", "outcome", "failed_step"}),
+		PollingErrors: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "form526_document_upload_polling_errors_total",
+			Help: "Status endpoint calls that did not give a usable answer for every id, by reason.",
+		}, []string{"reason"}),
+		UnknownRequestIDs: f.NewCounter(prometheus.CounterOpts{
+			Name: "form526_document_upload_unknown_request_ids_total",
+			Help: "Request ids Lighthouse answered as not found, one per id per poll.",
+		}),
+		MalformedStatuses: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "form526_document_upload_malformed_statuses_total",
+			Help: "Status entries not applied as sent, by kind: missing_end_time, failed_without_error, unasked_id, duplicate_entry, missing_from_answer.",
+		}, []string{"kind"}),
+		PollExhausted: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "form526_document_upload_poll_exhausted_total",
+			Help: "Polling tasks that used their last retry or were archived without retry.",
+		}, []string{"task_type"}),
+		RejectedTasks: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "form526_document_upload_rejected_tasks_total",
+			Help: "Tasks archived without retry because their payload was malformed or invalid.",
+		}, []string{"task_type", "reason"}),
+		DocumentsDue: f.NewGauge(prometheus.GaugeOpts{
+			Name: "form526_document_upload_cycle_documents_due",
+			Help: "Documents due for polling found by the latest cycle's fan-out.",
+		}),
+		PreviousCycleCompleted: f.NewGauge(prometheus.GaugeOpts{
+			Name: "form526_document_upload_previous_cycle_documents_completed",
+			Help: "Documents marked completed by the previous cycle's batches.",
+		}),
+		PreviousCycleFailed: f.NewGauge(prometheus.GaugeOpts{
+			Name: "form526_document_upload_previous_cycle_documents_failed",
+			Help: "Documents marked failed by the previous cycle's batches.",
+		}),
+		CyclesSkipped: f.NewCounter(prometheus.CounterOpts{
+			Name: "form526_document_upload_cycles_skipped_total",
+			Help: "Cron cycles skipped because the previous cycle still had batches in flight.",
+		}),
+		LastCycleFanOutTimestamp: f.NewGauge(prometheus.GaugeOpts{
+			Name: "form526_document_upload_last_cycle_fan_out_timestamp_seconds",
+			Help: "Unix time at which the latest cycle finished enqueueing its batches.",
+		}),
+		BatchesEnqueued: f.NewCounter(prometheus.CounterOpts{
+			Name: "form526_document_upload_batches_enqueued_total",
+			Help: "Status batch tasks enqueued by cycles and ad hoc polls.",
+		}),
+		NotificationsEnqueued: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "form526_document_upload_notifications_enqueued_total",
+			Help: "Failure follow-up tasks handed to the notification queue, by task type.",
+		}, []string{"task_type"}),
+		NotificationErrors: f.NewCounter(prometheus.CounterOpts{
+			Name: "form526_document_upload_notification_enqueue_errors_total",
+			Help: "Failed attempts to hand a follow-up task to Redis (it stays in the outbox and is retried).",
+		}),
+		OutboxUnsent: f.NewGauge(prometheus.GaugeOpts{
+			Name: "form526_document_upload_outbox_unsent",
+			Help: "Follow-up tasks waiting in the outbox.",
+		}),
+		TasksProcessed: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "form526_worker_tasks_processed_total",
+			Help: "Tasks handled, whatever the outcome, by task type.",
+		}, []string{"task_type"}),
+		TasksFailed: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "form526_worker_tasks_failed_total",
+			Help: "Tasks whose handler returned an error (rate-limit waits excluded), by task type.",
+		}, []string{"task_type"}),
+		TasksRetried: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "form526_worker_tasks_retried_total",
+			Help: "Tasks run again after an earlier failed attempt, by task type.",
+		}, []string{"task_type"}),
+		TaskDuration: f.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "form526_worker_task_duration_seconds",
+			Help:    "Handler duration by task type.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2.5, 12),
+		}, []string{"task_type"}),
+	}
+}

@@ -1,0 +1,141 @@
+package tasks
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+)
+
+// TypePolling is one polling cycle: it fans the due uploads out into status
+// batch tasks. The name is a contract: never rename it.
+const TypePolling = "form526:document_upload_polling"
+
+// Cycle task settings. The fan-out of a million uploads is ten thousand
+// batches; the timeout leaves room for that, and a retried cycle resumes
+// where it stopped. Retention keeps the tick's task id taken for a day, so
+// replicas and restarts cannot enqueue the same tick twice.
+const (
+	pollingMaxRetry  = 5
+	pollingTimeout   = 30 * time.Minute
+	pollingRetention = 24 * time.Hour
+)
+
+// PollingPayload names the cycle and the tick it was scheduled for.
+type PollingPayload struct {
+	CycleID     string    `json:"cycle_id"`
+	ScheduledAt time.Time `json:"scheduled_at"`
+}
+
+// Validate checks the payload.
+func (p *PollingPayload) Validate() error {
+	switch {
+	case p.CycleID == "" || len(p.CycleID) > 200:
+		return errors.New("cycle_id is required (at most 200 characters)")
+	case p.ScheduledAt.IsZero():
+		return errors.New("scheduled_at is required")
+	}
+	return nil
+}
+
+// CronCycleID is the cycle id of a cron tick: the same for every replica.
+func CronCycleID(tick time.Time) string {
+	return cronCyclePrefix + tick.UTC().Format(time.RFC3339)
+}
+
+// PollingTaskID is the task id of a cycle.
+func PollingTaskID(cycleID string) string {
+	return TypePolling + ":" + cycleID
+}
+
+// NewPollingTask builds the cycle task of one cron tick.
+func NewPollingTask(queue string, tick time.Time) (*asynq.Task, error) {
+	return newPollingTask(queue, CronCycleID(tick), tick)
+}
+
+func newPollingTask(queue, cycleID string, scheduledAt time.Time) (*asynq.Task, error) {
+	p := PollingPayload{CycleID: cycleID, ScheduledAt: scheduledAt.UTC()}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	b, err := jsonMarshal(p)
+	if err != nil {
+		return nil, err
+	}
+	return asynq.NewTask(TypePolling, b,
+		asynq.Queue(queue),
+		asynq.TaskID(PollingTaskID(cycleID)),
+		asynq.MaxRetry(pollingMaxRetry),
+		asynq.Timeout(pollingTimeout),
+		asynq.Retention(pollingRetention),
+	), nil
+}
+
+// Enqueuer is the part of asynq.Client the fan-out needs.
+type Enqueuer interface {
+	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
+}
+
+// PollingHandler runs cycle tasks: the fan-out enqueues one batch task per
+// batch, each with a task id derived from the cycle and the batch number.
+type PollingHandler struct {
+	Cycle  *Cycle
+	Client Enqueuer
+	Queue  string
+	Logger *slog.Logger
+}
+
+// ProcessTask implements asynq.Handler.
+func (h *PollingHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
+	var p PollingPayload
+	if err := decodePayload(t, &p); err != nil {
+		h.Cycle.Metrics.rejected(err)
+		LoggerFrom(ctx, h.Logger).ErrorContext(ctx, "rejected a polling task", "error", err.Error())
+		return err
+	}
+	_, err := h.Cycle.Run(ctx, p.CycleID, p.ScheduledAt, EnqueueBatches(h.Client, h.Queue, p.CycleID))
+	return err
+}
+
+// EnqueueBatches dispatches a cycle's batches as status batch tasks. A batch
+// already enqueued (the cycle is being retried) is not enqueued again.
+func EnqueueBatches(client Enqueuer, queue, cycleID string) Dispatch {
+	return func(ctx context.Context, seq int, ids []string) error {
+		task, err := NewStatusBatchTask(queue, cycleID, seq, ids)
+		if err != nil {
+			return err
+		}
+		if _, err := client.EnqueueContext(ctx, task); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+			return err
+		}
+		return nil
+	}
+}
+
+func jsonMarshal(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode payload: %w", err)
+	}
+	return b, nil
+}
+
+// isPollingType reports whether a task type is one of the polling tasks whose
+// exhaustion is counted.
+func isPollingType(t string) bool {
+	return t == TypePolling || t == TypeStatusBatch || strings.HasPrefix(t, "form526:document_upload_poll")
+}
+
+// NewAdHocPollingTask builds a cycle task outside the cron schedule (worker
+// poll --wait): its id must not start with "cron:".
+func NewAdHocPollingTask(queue, cycleID string, at time.Time) (*asynq.Task, error) {
+	if strings.HasPrefix(cycleID, cronCyclePrefix) {
+		return nil, fmt.Errorf("an ad hoc cycle id must not start with %q", cronCyclePrefix)
+	}
+	return newPollingTask(queue, cycleID, at)
+}

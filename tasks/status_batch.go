@@ -1,0 +1,187 @@
+package tasks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/vagov/lighthouse526/lighthouse"
+)
+
+// TypeStatusBatch polls Lighthouse once for a batch of request ids and applies
+// the answer. The name is a contract: never rename it.
+const TypeStatusBatch = "form526:document_upload_status_batch"
+
+// MaxBatchSize bounds a batch payload, whoever enqueued it.
+const MaxBatchSize = 1000
+
+// Batch task settings: retries end about 15 minutes after the first attempt
+// (see RetryDelay); the timeout covers one Lighthouse call with its token
+// refresh and a two-statement database write.
+const (
+	statusBatchMaxRetry  = 6
+	statusBatchTimeout   = 2 * time.Minute
+	statusBatchRetention = 2 * time.Hour
+)
+
+// StatusBatchPayload is one batch of Lighthouse request ids.
+type StatusBatchPayload struct {
+	// CycleID is the cycle (or ad hoc poll) the batch belongs to.
+	CycleID    string   `json:"cycle_id"`
+	RequestIDs []string `json:"request_ids"`
+}
+
+// Validate checks the batch: 1 to MaxBatchSize non-empty ids without spaces.
+func (p *StatusBatchPayload) Validate() error {
+	if p.CycleID == "" {
+		return errors.New("cycle_id is required")
+	}
+	if len(p.RequestIDs) == 0 || len(p.RequestIDs) > MaxBatchSize {
+		return fmt.Errorf("request_ids must hold 1 to %d ids, got %d", MaxBatchSize, len(p.RequestIDs))
+	}
+	for i, id := range p.RequestIDs {
+		if id == "" || len(id) > 64 || strings.ContainsAny(id, " \t\r\n") {
+			return fmt.Errorf("request_ids[%d] is not a request id", i)
+		}
+	}
+	return nil
+}
+
+// BatchTaskID names the seq-th batch of a cycle, so a retried cycle that
+// enqueues the same batch again is refused by the queue.
+func BatchTaskID(cycleID string, seq int) string {
+	return cycleID + ":batch:" + strconv.Itoa(seq)
+}
+
+// NewStatusBatchTask builds the seq-th batch task of a cycle.
+func NewStatusBatchTask(queue, cycleID string, seq int, requestIDs []string) (*asynq.Task, error) {
+	p := StatusBatchPayload{CycleID: cycleID, RequestIDs: requestIDs}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	b, err := jsonMarshal(p)
+	if err != nil {
+		return nil, err
+	}
+	return asynq.NewTask(TypeStatusBatch, b,
+		asynq.Queue(queue),
+		asynq.TaskID(BatchTaskID(cycleID, seq)),
+		asynq.MaxRetry(statusBatchMaxRetry),
+		asynq.Timeout(statusBatchTimeout),
+		asynq.Retention(statusBatchRetention),
+	), nil
+}
+
+// StatusFetcher is the part of the Lighthouse client a batch needs.
+type StatusFetcher interface {
+	GetUploadStatuses(ctx context.Context, requestIDs []string) (*lighthouse.StatusResponse, error)
+}
+
+// StatusBatchHandler runs batch tasks.
+type StatusBatchHandler struct {
+	Lighthouse StatusFetcher
+	Updater    *StatusUpdater
+	Relay      *Relay // optional: flushes follow-ups right after a failure
+	Metrics    *Metrics
+	Logger     *slog.Logger
+}
+
+// ProcessTask implements asynq.Handler.
+func (h *StatusBatchHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
+	var p StatusBatchPayload
+	if err := decodePayload(t, &p); err != nil {
+		h.Metrics.rejected(err)
+		LoggerFrom(ctx, h.Logger).ErrorContext(ctx, "rejected a status batch task", "error", err.Error())
+		return err
+	}
+	retried, _ := asynq.GetRetryCount(ctx)
+	maxRetry, ok := asynq.GetMaxRetry(ctx)
+	lastAttempt := ok && retried >= maxRetry
+	_, err := h.poll(ctx, p, lastAttempt)
+	return err
+}
+
+// Poll polls one batch inline (worker poll --now), waiting out rate limits.
+func (h *StatusBatchHandler) Poll(ctx context.Context, cycleID string, requestIDs []string) (BatchSummary, error) {
+	return h.poll(ctx, StatusBatchPayload{CycleID: cycleID, RequestIDs: requestIDs}, true)
+}
+
+// poll calls Lighthouse once and applies the answer. When waitOnLimit is set
+// (inline runs, and a task's last attempt, where a rate-limit error would
+// archive the task) it waits for the budget in-process instead of returning.
+func (h *StatusBatchHandler) poll(ctx context.Context, p StatusBatchPayload, waitOnLimit bool) (BatchSummary, error) {
+	log := LoggerFrom(ctx, h.Logger)
+	for {
+		resp, err := h.Lighthouse.GetUploadStatuses(ctx, p.RequestIDs)
+		if err == nil {
+			sum, err := h.Updater.Apply(ctx, p.CycleID, p.RequestIDs, resp)
+			if err != nil {
+				return sum, fmt.Errorf("apply statuses: %w", err)
+			}
+			if sum.Notifications > 0 && h.Relay != nil {
+				if _, err := h.Relay.Flush(ctx); err != nil {
+					// The outbox keeps them; the relay's timer retries.
+					log.WarnContext(ctx, "failure follow-ups stay in the outbox for now", "error", err.Error())
+				}
+			}
+			return sum, nil
+		}
+		if rl, ok := asRateLimited(err); ok {
+			if !waitOnLimit {
+				return BatchSummary{}, rl
+			}
+			if werr := sleep(ctx, rl.Wait); werr != nil {
+				return BatchSummary{}, fmt.Errorf("waiting for the rate limit: %w", werr)
+			}
+			continue
+		}
+		return BatchSummary{}, h.pollingError(ctx, log, p, err)
+	}
+}
+
+// pollingError counts and logs a failed status call once, and returns the
+// error with its retry decision: retryable errors retry, permanent ones are
+// archived at once.
+func (h *StatusBatchHandler) pollingError(ctx context.Context, log *slog.Logger, p StatusBatchPayload, err error) error {
+	reason := lighthouse.Reason(err)
+	h.Metrics.PollingErrors.WithLabelValues(reason).Inc()
+	attrs := []any{
+		"reason", reason,
+		"lighthouse_document_request_ids", p.RequestIDs,
+		"timestamp", time.Now().UTC(),
+		"error", err.Error(),
+	}
+	var apiErr *lighthouse.APIError
+	if errors.As(err, &apiErr) {
+		attrs = append(attrs, "response_status", apiErr.StatusCode, "response_body", apiErr.Error())
+		if len(apiErr.Errors) > 0 {
+			// VA support asks for these to trace a failed call.
+			attrs = append(attrs, "instance", apiErr.Errors[0].Instance, "diagnostics", apiErr.Errors[0].Diagnostics)
+		}
+	}
+	log.WarnContext(ctx, logStatusEndpointError, attrs...)
+	if ctx.Err() != nil {
+		return fmt.Errorf("poll batch of %d: %w", len(p.RequestIDs), err)
+	}
+	if !lighthouse.IsRetryable(err) {
+		return fmt.Errorf("poll batch of %d: %w: %w", len(p.RequestIDs), err, asynq.SkipRetry)
+	}
+	return fmt.Errorf("poll batch of %d: %w", len(p.RequestIDs), err)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

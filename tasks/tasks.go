@@ -1,0 +1,63 @@
+// Package tasks holds the worker's asynq task types: their names (a contract,
+// never renamed), payloads, constructors and handlers, and what they share:
+// the status updater, the cron scheduler, retry policy, the exhaustion
+// handler, the outbox relay, logging and metrics middleware.
+//
+// The error contract of every handler: nil means done; a wrapped transient
+// error is retried with backoff; an error wrapping asynq.SkipRetry (a bad
+// payload, a permanent 4xx) is archived at once; a *RateLimitedError is not a
+// failure (it uses up no retry) and says itself how long to wait.
+package tasks
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hibiken/asynq"
+)
+
+// PayloadError is a task payload that is malformed or invalid. Its handler
+// archives the task without retry: running it again cannot help.
+type PayloadError struct {
+	TaskType string
+	Reason   string // small fixed set, for the metric label: malformed_json, invalid
+	Detail   string
+}
+
+func (e *PayloadError) Error() string {
+	return fmt.Sprintf("%s: %s payload: %s", e.TaskType, strings.ReplaceAll(e.Reason, "_", " "), e.Detail)
+}
+
+// Unwrap makes a PayloadError an asynq.SkipRetry.
+func (e *PayloadError) Unwrap() error { return asynq.SkipRetry }
+
+// validator is a payload that checks itself.
+type validator interface{ Validate() error }
+
+// decodePayload decodes a task's JSON payload strictly (unknown fields are an
+// error: a typo in another service's payload must not pass silently) and
+// validates it.
+func decodePayload(t *asynq.Task, v validator) error {
+	dec := json.NewDecoder(strings.NewReader(string(t.Payload())))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return &PayloadError{TaskType: t.Type(), Reason: "malformed_json", Detail: err.Error()}
+	}
+	if dec.More() {
+		return &PayloadError{TaskType: t.Type(), Reason: "malformed_json", Detail: "trailing data after the JSON object"}
+	}
+	if err := v.Validate(); err != nil {
+		return &PayloadError{TaskType: t.Type(), Reason: "invalid", Detail: err.Error()}
+	}
+	return nil
+}
+
+// rejected counts and logs a payload error once, where it is decided.
+func (m *Metrics) rejected(err error) {
+	var pe *PayloadError
+	if errors.As(err, &pe) {
+		m.RejectedTasks.WithLabelValues(pe.TaskType, pe.Reason).Inc()
+	}
+}

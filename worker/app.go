@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"gorm.io/gorm"
+
+	"github.com/vagov/lighthouse526/config"
+	"github.com/vagov/lighthouse526/db"
+	"github.com/vagov/lighthouse526/lighthouse"
+	"github.com/vagov/lighthouse526/tasks"
+)
+
+// app is the wired product: what `run`, `poll` and the specs share.
+type app struct {
+	cfg        *config.Config
+	logger     *slog.Logger
+	reg        *prometheus.Registry
+	db         *gorm.DB
+	rdb        redis.UniversalClient
+	client     *asynq.Client
+	lighthouse *lighthouse.Client
+	metrics    *tasks.Metrics
+
+	relay      *tasks.Relay
+	updater    *tasks.StatusUpdater
+	cycle      *tasks.Cycle
+	batch      *tasks.StatusBatchHandler
+	exhaustion *tasks.Exhaustion
+}
+
+// newApp connects to Postgres, Redis and Lighthouse and builds the handlers.
+func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, role string) (*app, error) {
+	a := &app{cfg: cfg, logger: logger, reg: newRegistry()}
+	var err error
+	if a.db, err = openDB(ctx, cfg, logger, "lighthouse526-"+role); err != nil {
+		return nil, err
+	}
+	if err = requireMigrated(ctx, a.db); err != nil {
+		a.close()
+		return nil, err
+	}
+	if a.rdb, err = newRedis(cfg); err != nil {
+		a.close()
+		return nil, err
+	}
+	if a.lighthouse, err = newLighthouse(cfg, a.rdb, a.reg, logger); err != nil {
+		a.close()
+		return nil, err
+	}
+	a.client = asynq.NewClientFromRedisClient(a.rdb)
+	a.metrics = tasks.NewMetrics(a.reg)
+	now := func() time.Time { return time.Now().UTC() }
+
+	a.relay = &tasks.Relay{DB: a.db, Client: a.client, Queue: cfg.NotificationQueue, Metrics: a.metrics, Logger: logger, Now: now}
+	a.updater = &tasks.StatusUpdater{
+		DB: a.db, Metrics: a.metrics, Logger: logger, Now: now,
+		ProcessingTimeout:    cfg.ProcessingTimeout,
+		NotificationsEnabled: cfg.FailureNotificationsEnabled,
+	}
+	a.cycle = &tasks.Cycle{
+		DB: a.db, Metrics: a.metrics, Logger: logger, Now: now,
+		BatchSize: cfg.PollBatchSize, Window: cfg.PollWindow, Grace: cfg.PollWindowGrace,
+		StaleAfter: 30 * time.Minute,
+	}
+	a.batch = &tasks.StatusBatchHandler{Lighthouse: a.lighthouse, Updater: a.updater, Relay: a.relay, Metrics: a.metrics, Logger: logger}
+	a.exhaustion = &tasks.Exhaustion{Redis: a.rdb, KeyPrefix: cfg.RedisKeyPrefix, DB: a.db, Metrics: a.metrics, Logger: logger, Now: now}
+	return a, nil
+}
+
+// mux routes every task type this worker handles.
+func (a *app) mux() *asynq.ServeMux {
+	mux := asynq.NewServeMux()
+	mux.Use(tasks.Instrument(a.metrics, a.logger))
+	mux.Handle(tasks.TypePolling, &tasks.PollingHandler{Cycle: a.cycle, Client: a.client, Queue: a.cfg.QueueName, Logger: a.logger})
+	mux.Handle(tasks.TypeStatusBatch, a.batch)
+	return mux
+}
+
+func (a *app) close() {
+	if a.client != nil {
+		_ = a.client.Close()
+	} else if a.rdb != nil {
+		_ = a.rdb.Close()
+	}
+	if a.db != nil {
+		_ = db.Close(a.db)
+	}
+}

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/vagov/lighthouse526/db"
+)
+
+func init() {
+	register("migrate", "apply the schema migrations: migrate up | down | status", migrateCmd)
+}
+
+func migrateCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
+	verb := "up"
+	if len(args) > 0 {
+		verb = args[0]
+	}
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	gdb, err := openDB(ctx, cfg, newLogger(cfg), "lighthouse526-migrate")
+	if err != nil {
+		return err
+	}
+	defer db.Close(gdb)
+	m, err := db.NewMigrator(gdb)
+	if err != nil {
+		return err
+	}
+	switch verb {
+	case "up":
+		rs, err := m.Up(ctx)
+		for _, r := range rs {
+			fmt.Fprintf(stdout, "applied   %05d %s\n", r.Version, r.Name)
+		}
+		if err != nil {
+			return err
+		}
+		if len(rs) == 0 {
+			fmt.Fprintln(stdout, "schema is up to date")
+		}
+	case "down":
+		rs, err := m.Down(ctx)
+		for _, r := range rs {
+			fmt.Fprintf(stdout, "rolled back %05d %s\n", r.Version, r.Name)
+		}
+		return err
+	case "status":
+		ss, err := m.Status(ctx)
+		if err != nil {
+			return err
+		}
+		for _, s := range ss {
+			state := "pending"
+			if s.Applied {
+				state = "applied"
+			}
+			fmt.Fprintf(stdout, "%-8s %05d %s\n", state, s.Version, s.Name)
+		}
+	default:
+		return &exitError{code: 2, err: fmt.Errorf("unknown verb %q: use up, down or status", verb)}
+	}
+	return nil
+}

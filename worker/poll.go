@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/vagov/lighthouse526/models"
+	"github.com/vagov/lighthouse526/tasks"
+)
+
+func init() {
+	register("poll", "run one polling cycle now: --now inline, or --wait to enqueue it and wait", pollCmd)
+}
+
+// pollSummary is what `worker poll` prints.
+type pollSummary struct {
+	CycleID string `json:"cycle_id"`
+	Due     int    `json:"due"`
+	Batches int    `json:"batches"`
+	tasks.BatchSummary
+	Errors  int     `json:"errors"`
+	Seconds float64 `json:"seconds"`
+}
+
+func pollCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
+	fs := flag.NewFlagSet("poll", flag.ContinueOnError)
+	now := fs.Bool("now", false, "run the cycle in this process, through the same code as the tasks")
+	wait := fs.Bool("wait", false, "enqueue the cycle for the workers and wait until its batches are done")
+	timeout := fs.Duration("timeout", time.Hour, "with --wait: give up after this long")
+	asJSON := fs.Bool("json", false, "print the summary as JSON")
+	if err := fs.Parse(args); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	if *now == *wait {
+		return &exitError{code: 2, err: errors.New("say --now or --wait")}
+	}
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	a, err := newApp(ctx, cfg, newLogger(cfg), "poll")
+	if err != nil {
+		return err
+	}
+	defer a.close()
+
+	start := time.Now()
+	id := "manual:" + start.UTC().Format(time.RFC3339Nano)
+	var sum pollSummary
+	if *now {
+		sum, err = a.pollInline(ctx, id, start)
+	} else {
+		sum, err = a.pollAndWait(ctx, id, start, *timeout)
+	}
+	sum.Seconds = time.Since(start).Seconds()
+	printPollSummary(stdout, sum, *asJSON)
+	return err
+}
+
+// pollInline fans out and polls every batch here; a failing batch is counted
+// and skipped (its uploads stay due), never aborts the run.
+func (a *app) pollInline(ctx context.Context, id string, start time.Time) (pollSummary, error) {
+	sum := pollSummary{CycleID: id}
+	res, err := a.cycle.Run(ctx, id, start, func(ctx context.Context, _ int, ids []string) error {
+		b, err := a.batch.Poll(ctx, id, ids)
+		if err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			sum.Errors++
+			return nil
+		}
+		sum.BatchSummary.Add(b)
+		return nil
+	})
+	sum.Due, sum.Batches = res.DocumentsDue, res.Batches
+	return sum, err
+}
+
+// pollAndWait enqueues an ad hoc cycle and waits for its batches.
+func (a *app) pollAndWait(ctx context.Context, id string, start time.Time, timeout time.Duration) (pollSummary, error) {
+	task, err := tasks.NewAdHocPollingTask(a.cfg.QueueName, id, start)
+	if err != nil {
+		return pollSummary{CycleID: id}, err
+	}
+	if _, err := a.client.EnqueueContext(ctx, task); err != nil {
+		return pollSummary{CycleID: id}, fmt.Errorf("enqueue: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var c models.PollingCycle
+		if err := a.db.WithContext(ctx).Take(&c, "id = ?", id).Error; err == nil && c.FanOutDoneAt != nil && c.BatchesDone >= c.BatchesEnqueued {
+			return pollSummary{
+				CycleID: id, Due: c.DocumentsDue, Batches: c.BatchesEnqueued,
+				BatchSummary: tasks.BatchSummary{
+					Polled: c.DocumentsPolled, Completed: c.CompletedCount, Failed: c.FailedCount,
+					StillPending: c.DocumentsPolled - c.CompletedCount - c.FailedCount, Unknown: c.UnknownCount,
+				},
+			}, nil
+		}
+		select {
+		case <-ctx.Done():
+			return pollSummary{CycleID: id}, fmt.Errorf("cycle %s not finished: %w", id, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+func printPollSummary(w io.Writer, s pollSummary, asJSON bool) {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(s)
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "due\tbatches\tpolled\tcompleted\tfailed\tstill pending\tunknown\tmalformed\terrors\tseconds\t")
+	fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.1f\t\n",
+		s.Due, s.Batches, s.Polled, s.Completed, s.Failed, s.StillPending, s.Unknown, s.Malformed, s.Errors, s.Seconds)
+	_ = tw.Flush()
+}

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/hibiken/asynq/x/metrics"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/vagov/lighthouse526/tasks"
+)
+
+func init() {
+	register("run", "run the worker: asynq server, cron scheduler, outbox relay, /metrics /healthz /readyz", runWorker)
+}
+
+// Background loop periods of `worker run`.
+const (
+	relayInterval        = 30 * time.Second
+	archiveSweepInterval = time.Minute
+)
+
+func runWorker(ctx context.Context, args []string, stdout, _ io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	noScheduler := fs.Bool("no-scheduler", false, "do not enqueue cron cycles from this replica (tasks are still processed)")
+	if err := fs.Parse(args); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg)
+	schedule, err := tasks.ParseSchedule(cfg.PollCron)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	a, err := newApp(ctx, cfg, logger, "worker")
+	if err != nil {
+		return err
+	}
+	defer a.close()
+
+	inspector := asynq.NewInspectorFromRedisClient(a.rdb)
+	a.reg.MustRegister(metrics.NewQueueMetricsCollector(inspector))
+
+	srv := asynq.NewServerFromRedisClient(a.rdb, asynq.Config{
+		Concurrency:     cfg.WorkerConcurrency,
+		Queues:          cfg.Queues,
+		IsFailure:       tasks.IsFailure,
+		RetryDelayFunc:  tasks.RetryDelay,
+		ErrorHandler:    asynq.ErrorHandlerFunc(a.exhaustion.HandleError),
+		Logger:          tasks.AsynqLogger(logger),
+		LogLevel:        asynq.WarnLevel,
+		ShutdownTimeout: cfg.ShutdownTimeout,
+		HealthCheckFunc: func(err error) {
+			if err != nil {
+				logger.Warn("asynq cannot reach Redis", "error", err.Error())
+			}
+		},
+	})
+	if err := srv.Start(a.mux()); err != nil {
+		return fmt.Errorf("start asynq server: %w", err)
+	}
+
+	loops, stopLoops := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	goLoop := func(f func(context.Context)) {
+		wg.Add(1)
+		go func() { defer wg.Done(); f(loops) }()
+	}
+	if !*noScheduler {
+		sched := &tasks.Scheduler{Client: a.client, Queue: cfg.QueueName, Schedule: schedule, Logger: logger, Now: time.Now}
+		goLoop(func(ctx context.Context) { _ = sched.Run(ctx) })
+	}
+	goLoop(func(ctx context.Context) { a.relay.Run(ctx, relayInterval) })
+	goLoop(func(ctx context.Context) {
+		a.exhaustion.WatchArchived(ctx, inspector, cfg.QueueName, archiveSweepInterval)
+	})
+
+	httpSrv := &http.Server{Addr: cfg.MetricsAddr, Handler: a.opsHandler(), ReadHeaderTimeout: 5 * time.Second}
+	httpErr := make(chan error, 1)
+	if cfg.MetricsAddr != "" {
+		go func() { httpErr <- httpSrv.ListenAndServe() }()
+	}
+	logger.Info("worker started", "queues", cfg.Queues, "concurrency", cfg.WorkerConcurrency, "poll_cron", cfg.PollCron, "metrics_addr", cfg.MetricsAddr, "scheduler", !*noScheduler)
+	fmt.Fprintf(stdout, "worker running; metrics on http://%s/metrics\n", cfg.MetricsAddr)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-httpErr:
+		if !errors.Is(err, http.ErrServerClosed) {
+			runErr = fmt.Errorf("metrics server: %w", err)
+		}
+	}
+	logger.Info("worker shutting down: in-flight tasks finish or go back to the queue", "shutdown_timeout", cfg.ShutdownTimeout.String())
+	stopLoops()
+	srv.Shutdown()
+	wg.Wait()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = httpSrv.Shutdown(shutdownCtx)
+	logger.Info("worker stopped")
+	return runErr
+}
+
+// opsHandler serves /metrics, /healthz (the process is alive) and /readyz
+// (Redis and Postgres answer).
+func (a *app) opsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		var problems []string
+		if err := a.rdb.Ping(ctx).Err(); err != nil {
+			problems = append(problems, "redis: unreachable")
+		}
+		if sqlDB, err := a.db.DB(); err != nil || sqlDB.PingContext(ctx) != nil {
+			problems = append(problems, "postgres: unreachable")
+		}
+		if len(problems) > 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			for _, p := range problems {
+				_, _ = io.WriteString(w, p+"\n")
+			}
+			return
+		}
+		_, _ = io.WriteString(w, "ready\n")
+	})
+	return mux
+}

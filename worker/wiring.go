@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+	"gorm.io/gorm"
+
+	"github.com/vagov/lighthouse526/config"
+	"github.com/vagov/lighthouse526/db"
+	"github.com/vagov/lighthouse526/lighthouse"
+)
+
+// loadConfig reads the environment; an invalid one exits with code 2.
+func loadConfig() (*config.Config, error) {
+	cfg, err := config.FromEnv()
+	if err != nil {
+		return nil, &exitError{code: 2, err: err}
+	}
+	return cfg, nil
+}
+
+// newLogger builds the process logger: JSON in production, text for people.
+func newLogger(cfg *config.Config) *slog.Logger {
+	logger := buildLogger(cfg)
+	redis.SetLogger(redisLogger{logger})
+	return logger
+}
+
+func buildLogger(cfg *config.Config) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewJSONHandler(os.Stderr, opts)
+	if cfg.LogFormat == "text" {
+		h = slog.NewTextHandler(os.Stderr, opts)
+	}
+	return slog.New(h).With("service", "lighthouse526-worker")
+}
+
+// openDB opens Postgres with the configured pool.
+func openDB(ctx context.Context, cfg *config.Config, logger *slog.Logger, app string) (*gorm.DB, error) {
+	return db.Open(ctx, db.Options{
+		URL:              cfg.DatabaseURL,
+		MaxOpenConns:     cfg.DBMaxOpenConns,
+		MaxIdleConns:     cfg.DBMaxIdleConns,
+		ConnMaxLifetime:  cfg.DBConnMaxLifetime,
+		StatementTimeout: cfg.DBStatementTimeout,
+		Logger:           logger,
+		ApplicationName:  app,
+	})
+}
+
+// requireMigrated refuses to start against a schema that lacks migrations.
+func requireMigrated(ctx context.Context, gdb *gorm.DB) error {
+	m, err := db.NewMigrator(gdb)
+	if err != nil {
+		return err
+	}
+	pending, err := m.HasPending(ctx)
+	if err != nil {
+		return fmt.Errorf("check migrations: %w", err)
+	}
+	if pending {
+		return fmt.Errorf("the database has migrations pending: run `worker migrate up` first")
+	}
+	return nil
+}
+
+// redisLogger routes go-redis's own messages (pool dial failures) to slog.
+type redisLogger struct{ l *slog.Logger }
+
+func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	r.l.WarnContext(ctx, fmt.Sprintf(format, v...), "component", "go-redis")
+}
+
+// newRedis builds the one Redis client every part of the process shares (asynq
+// included): a Sentinel failover client when REDIS_SENTINEL_ADDRS is set,
+// else a client for REDIS_URL (rediss:// gives TLS).
+func newRedis(cfg *config.Config) (redis.UniversalClient, error) {
+	opts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: not a redis:// or rediss:// URL")
+	}
+	if len(cfg.RedisSentinelAddrs) > 0 {
+		return redis.NewFailoverClient(&redis.FailoverOptions{
+			MasterName:    cfg.RedisSentinelMaster,
+			SentinelAddrs: cfg.RedisSentinelAddrs,
+			Username:      opts.Username,
+			Password:      opts.Password,
+			DB:            opts.DB,
+			TLSConfig:     opts.TLSConfig,
+		}), nil
+	}
+	return redis.NewClient(opts), nil
+}
+
+// newRegistry is the process's one metrics registry, with Go and process
+// collectors.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// newLighthouse builds the API client; it needs the client id and key.
+func newLighthouse(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Registerer, logger *slog.Logger) (*lighthouse.Client, error) {
+	var missing []string
+	if cfg.LighthouseClientID == "" {
+		missing = append(missing, "LIGHTHOUSE_CLIENT_ID")
+	}
+	if cfg.LighthousePrivateKey == nil {
+		missing = append(missing, "LIGHTHOUSE_RSA_KEY")
+	}
+	if len(missing) > 0 {
+		return nil, &exitError{code: 2, err: fmt.Errorf("invalid configuration: %s: required to call Lighthouse", strings.Join(missing, ", "))}
+	}
+	return lighthouse.NewClient(lighthouse.Config{
+		BaseURL:            cfg.LighthouseBaseURL,
+		TokenURL:           cfg.LighthouseTokenURL,
+		AudClaimURL:        cfg.LighthouseAudClaimURL,
+		ClientID:           cfg.LighthouseClientID,
+		PrivateKey:         cfg.LighthousePrivateKey,
+		KeyID:              cfg.LighthouseKeyID,
+		Timeout:            cfg.LighthouseTimeout,
+		RateLimitPerMinute: cfg.LighthouseRateLimit,
+		MaxRateLimitWait:   cfg.LighthouseMaxRateLimitWait,
+		RedisPrefix:        cfg.RedisKeyPrefix,
+	}, rdb, lighthouse.WithRegisterer(reg), lighthouse.WithLogger(logger))
+}
