@@ -20,7 +20,6 @@ const (
 	assertionType     = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 	tokenScope        = "documents.read documents.write"
 	assertionLifetime = 300 * time.Second // the most the token endpoint accepts
-	tokenLockTTL      = 10 * time.Second
 	tokenLockPoll     = 100 * time.Millisecond
 )
 
@@ -88,9 +87,16 @@ func (c *Client) cachedToken(ctx context.Context) (string, bool, error) {
 }
 
 // fetchShared fetches a token unless another process is doing so, in which
-// case it waits (up to the lock's TTL) for that process to cache it.
+// case it waits (up to the lock's TTL: one request timeout) for that process
+// to cache it. The lock is a hint, not a guarantee: a second fetch is
+// harmless, only wasteful.
 func (c *Client) fetchShared(ctx context.Context) (string, error) {
+	// A flight that just ended may have cached one.
+	if tok, ok, err := c.cachedToken(ctx); err != nil || ok {
+		return tok, err
+	}
 	lock := c.key("token:lock")
+	tokenLockTTL := c.cfg.Timeout
 	got, err := c.rdb.SetNX(ctx, lock, "1", tokenLockTTL).Result()
 	if err != nil {
 		return "", fmt.Errorf("lighthouse: token lock: %w", err)

@@ -204,8 +204,10 @@ func (c *Client) do(ctx context.Context, call apiCall) ([]byte, error) {
 		return nil, err
 	}
 	if status == http.StatusUnauthorized {
-		tok, err = c.refreshAfter401(ctx, tok)
-		if err != nil {
+		if tok, err = c.refreshAfter401(ctx, tok); err != nil {
+			return nil, err
+		}
+		if err := c.admit(ctx); err != nil { // the second attempt is a call too
 			return nil, err
 		}
 		if status, hdr, body, err = c.send(ctx, call, tok); err != nil {

@@ -24,8 +24,11 @@ type PollingCycle struct {
 	FailedCount     int
 	UnknownCount    int
 	FanOutDoneAt    *time.Time
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	// Skipped: a cron cycle that did not fan out because an earlier one was
+	// still running.
+	Skipped   bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // TableName is this worker's own table.
@@ -78,7 +81,8 @@ func AdvanceCycle(ctx context.Context, db *gorm.DB, c *PollingCycle, lastID int6
 	return nil
 }
 
-// ErrConcurrentCycle: another process advanced the same cycle.
+// ErrConcurrentCycle is returned by AdvanceCycle when another process
+// advanced the same cycle first.
 var ErrConcurrentCycle = errors.New("cycle advanced by another process")
 
 // FinishFanOut marks the cycle's fan-out complete.
@@ -100,12 +104,41 @@ func MarkBatchDone(ctx context.Context, db *gorm.DB, cycleID string, now time.Ti
 		Updates(map[string]any{"batches_done": gorm.Expr("batches_done + 1"), "updated_at": now.UTC()}).Error
 }
 
+// SkipCycle marks a cycle skipped and finished.
+func SkipCycle(ctx context.Context, db *gorm.DB, c *PollingCycle, now time.Time) error {
+	t := now.UTC()
+	err := db.WithContext(ctx).Model(&PollingCycle{}).Where("id = ?", c.ID).
+		Updates(map[string]any{"skipped": true, "fan_out_done_at": t, "updated_at": t}).Error
+	if err != nil {
+		return fmt.Errorf("models: skip cycle: %w", err)
+	}
+	c.Skipped, c.FanOutDoneAt = true, &t
+	return nil
+}
+
+// RunningCycle returns a cycle scheduled before t whose id starts with prefix
+// and that still has work in flight (see Running), or nil.
+func RunningCycle(ctx context.Context, db *gorm.DB, prefix string, t, now time.Time, stale time.Duration) (*PollingCycle, error) {
+	var c PollingCycle
+	err := db.WithContext(ctx).
+		Where("id LIKE ? AND scheduled_at < ? AND NOT skipped AND updated_at > ?", prefix+"%", t.UTC(), now.Add(-stale).UTC()).
+		Where("fan_out_done_at IS NULL OR batches_done < batches_enqueued").
+		Order("scheduled_at DESC").Take(&c).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("models: running cycle: %w", err)
+	}
+	return &c, nil
+}
+
 // PreviousCycle returns the latest cycle scheduled before t whose id starts
-// with prefix, or nil.
+// with prefix and that was not skipped, or nil.
 func PreviousCycle(ctx context.Context, db *gorm.DB, prefix string, t time.Time) (*PollingCycle, error) {
 	var c PollingCycle
 	err := db.WithContext(ctx).
-		Where("id LIKE ? AND scheduled_at < ?", prefix+"%", t.UTC()).
+		Where("id LIKE ? AND scheduled_at < ? AND NOT skipped", prefix+"%", t.UTC()).
 		Order("scheduled_at DESC").Take(&c).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, nil

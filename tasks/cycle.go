@@ -66,7 +66,7 @@ func (c *Cycle) Run(ctx context.Context, id string, scheduledAt time.Time, dispa
 		}
 		if skip {
 			res.Skipped = true
-			return res, models.FinishFanOut(ctx, c.DB, row, c.Now())
+			return res, models.SkipCycle(ctx, c.DB, row, c.Now())
 		}
 	}
 
@@ -111,17 +111,20 @@ func (c *Cycle) reportPrevious(ctx context.Context, log *slog.Logger, row *model
 		return false, nil
 	}
 	prev, err := models.PreviousCycle(ctx, c.DB, cronCyclePrefix, row.ScheduledAt)
-	if err != nil || prev == nil {
+	if err != nil {
 		return false, err
 	}
-	c.Metrics.PreviousCycleCompleted.Set(float64(prev.CompletedCount))
-	c.Metrics.PreviousCycleFailed.Set(float64(prev.FailedCount))
-	if !prev.Running(c.Now(), c.StaleAfter) {
-		return false, nil
+	if prev != nil {
+		c.Metrics.PreviousCycleCompleted.Set(float64(prev.CompletedCount))
+		c.Metrics.PreviousCycleFailed.Set(float64(prev.FailedCount))
+	}
+	running, err := models.RunningCycle(ctx, c.DB, cronCyclePrefix, row.ScheduledAt, c.Now(), c.StaleAfter)
+	if err != nil || running == nil {
+		return false, err
 	}
 	c.Metrics.CyclesSkipped.Inc()
-	log.WarnContext(ctx, "skipping this polling cycle: the previous one still has batches in flight",
-		"previous_cycle_id", prev.ID, "previous_batches_enqueued", prev.BatchesEnqueued, "previous_batches_done", prev.BatchesDone)
+	log.WarnContext(ctx, "skipping this polling cycle: an earlier one still has batches in flight",
+		"running_cycle_id", running.ID, "running_batches_enqueued", running.BatchesEnqueued, "running_batches_done", running.BatchesDone)
 	return true, nil
 }
 

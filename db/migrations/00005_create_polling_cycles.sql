@@ -17,6 +17,7 @@ CREATE TABLE IF NOT EXISTS lighthouse526_polling_cycles (
     failed_count      integer NOT NULL DEFAULT 0,
     unknown_count     integer NOT NULL DEFAULT 0,
     fan_out_done_at   timestamp(6) without time zone,
+    skipped           boolean NOT NULL DEFAULT false,
     created_at        timestamp(6) without time zone NOT NULL,
     updated_at        timestamp(6) without time zone NOT NULL
 );

@@ -1,0 +1,220 @@
+package fake
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// serveAPI runs the checks every API call goes through, then the route.
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rec *Request) {
+	path := strings.TrimPrefix(r.URL.Path, APIPrefix)
+	endpoint, id := route(r.Method, path)
+	if endpoint == "" {
+		writeGateway(w, http.StatusNotFound)
+		return
+	}
+	// Status ids are read first so that every answer, faults included, is
+	// recorded with the ids it was asked.
+	var ids []string
+	var badIDs string
+	switch endpoint {
+	case "uploads_status":
+		ids, badIDs = readIDs(w, r)
+		rec.RequestIDs = ids
+	case "upload_status":
+		rec.RequestIDs = []string{id}
+	}
+	var bodyFault *Fault
+	if f, ok := s.takeNext(endpoint); ok {
+		if f.Status < 200 || f.Status > 299 {
+			answerFault(w, r, f)
+			return
+		}
+		bodyFault = &f
+	}
+	faults := s.currentFaults()
+	if s.chance(faults.SlowRate) && !sleepCtx(r, faults.SlowDelay) {
+		return
+	}
+	if faults.RateLimitStorm {
+		s.rateHeaders(w, true)
+		writeGateway(w, http.StatusTooManyRequests)
+		return
+	}
+	if !s.authorized(r) {
+		writeGateway(w, http.StatusUnauthorized)
+		return
+	}
+	if !s.rateHeaders(w, false) {
+		writeGateway(w, http.StatusTooManyRequests)
+		return
+	}
+	if s.chance(faults.ErrorRate) {
+		shapes := faults.ErrorShapes
+		if len(shapes) == 0 {
+			shapes = []string{ShapeAPI, ShapeGateway, ShapeFramework, ShapeHTML, ShapeEmpty}
+		}
+		codes := faults.StatusCodes
+		if len(codes) == 0 {
+			codes = []int{500, 502, 503, 504}
+		}
+		writeShape(w, codes[s.pick(len(codes))], shapes[s.pick(len(shapes))])
+		return
+	}
+	switch endpoint {
+	case "uploads_status":
+		if badIDs != "" {
+			writeAPIError(w, http.StatusBadRequest, badIDs)
+			return
+		}
+		s.serveStatuses(w, ids, faults, bodyFault)
+	case "upload_status":
+		s.serveStatus(w, id, faults, bodyFault)
+	case "documents":
+		s.serveUpload(w, r)
+	}
+}
+
+// route names the endpoint of an API path ("" = no route) and the id in it.
+func route(method, path string) (endpoint, id string) {
+	switch {
+	case method == http.MethodPost && path == "/uploads/status":
+		return "uploads_status", ""
+	case method == http.MethodPost && path == "/documents":
+		return "documents", ""
+	case method == http.MethodGet && strings.HasPrefix(path, "/uploads/") && strings.HasSuffix(path, "/status"):
+		id = strings.TrimSuffix(strings.TrimPrefix(path, "/uploads/"), "/status")
+		if id != "" && !strings.Contains(id, "/") {
+			return "upload_status", id
+		}
+	}
+	return "", ""
+}
+
+// rateHeaders counts the call in the current minute (unless storm) and sets
+// the rate-limit headers; false when the call is over the limit.
+func (s *Server) rateHeaders(w http.ResponseWriter, storm bool) bool {
+	limit := s.opts.RateLimitPerMinute
+	now := s.now()
+	s.mu.Lock()
+	if win := now.Truncate(time.Minute); !win.Equal(s.window) {
+		s.window, s.inWindow = win, 0
+	}
+	allowed := !storm && (limit == 0 || s.inWindow < limit)
+	if allowed {
+		s.inWindow++
+	}
+	remaining := max(limit-s.inWindow, 0)
+	reset := int((s.window.Add(time.Minute).Sub(now) + time.Second - 1) / time.Second)
+	s.mu.Unlock()
+	if limit == 0 && !storm {
+		return true
+	}
+	if storm {
+		remaining = 0
+	}
+	h := w.Header()
+	h.Set("X-RateLimit-Limit-Minute", strconv.Itoa(limit))
+	h.Set("X-RateLimit-Remaining-Minute", strconv.Itoa(remaining))
+	h.Set("RateLimit-Limit", strconv.Itoa(limit))
+	h.Set("RateLimit-Remaining", strconv.Itoa(remaining))
+	h.Set("RateLimit-Reset", strconv.Itoa(max(reset, 1)))
+	return allowed
+}
+
+// readIDs reads the ids of a POST /uploads/status body; the second result
+// is the 400 detail when the body is not right.
+func readIDs(w http.ResponseWriter, r *http.Request) ([]string, string) {
+	var req struct {
+		Data struct {
+			RequestIDs []json.RawMessage `json:"requestIds"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil {
+		return nil, "Request body is not valid JSON"
+	}
+	ids := make([]string, 0, len(req.Data.RequestIDs))
+	for _, raw := range req.Data.RequestIDs {
+		id, ok := parseID(raw)
+		if !ok {
+			return nil, "requestIds must be integers"
+		}
+		ids = append(ids, id)
+	}
+	if len(ids) == 0 {
+		return nil, "requestIds must not be empty"
+	}
+	return ids, ""
+}
+
+// serveStatuses answers POST /uploads/status.
+func (s *Server) serveStatuses(w http.ResponseWriter, ids []string, f Faults, bodyFault *Fault) {
+	now := s.now()
+	var statuses []json.RawMessage
+	var notFound []json.Number
+	s.mu.Lock()
+	for _, id := range ids {
+		d, ok := s.docs[id]
+		if !ok {
+			notFound = append(notFound, json.Number(id))
+			continue
+		}
+		st := d.statusJSON(now, f)
+		statuses = append(statuses, st)
+		if f.DuplicateEntries {
+			statuses = append(statuses, st)
+		}
+	}
+	s.mu.Unlock()
+	if len(statuses) == 0 {
+		writeAPIError(w, http.StatusNotFound, "Upload Request Async Status Not Found")
+		return
+	}
+	for i := range f.ExtraUnaskedIDs {
+		ghost := &document{Document: Document{Outcome: StatusSuccess, Started: now}, id: strconv.Itoa(900000 + i), ceDone: now, bgsDone: now}
+		statuses = append(statuses, ghost.statusJSON(now, f))
+	}
+	data := map[string]any{"statuses": statuses}
+	if len(notFound) > 0 {
+		data["requestIdsNotFound"] = notFound
+	}
+	b, _ := json.Marshal(map[string]any{"data": data})
+	writeRawJSON(w, http.StatusOK, s.alterBody(bodyFault, b))
+}
+
+// serveStatus answers GET /uploads/{id}/status.
+func (s *Server) serveStatus(w http.ResponseWriter, id string, f Faults, bodyFault *Fault) {
+	s.mu.Lock()
+	d, ok := s.docs[id]
+	var st []byte
+	if ok {
+		st = d.statusJSON(s.now(), f)
+	}
+	s.mu.Unlock()
+	if !ok {
+		writeAPIError(w, http.StatusNotFound, "Upload Request Async Status Not Found")
+		return
+	}
+	b, _ := json.Marshal(map[string]json.RawMessage{"data": st})
+	writeRawJSON(w, http.StatusOK, s.alterBody(bodyFault, b))
+}
+
+// parseID accepts an id as a JSON integer or a string of digits.
+func parseID(raw json.RawMessage) (string, bool) {
+	var s string
+	if len(raw) > 0 && raw[0] == '"' {
+		if json.Unmarshal(raw, &s) != nil {
+			return "", false
+		}
+	} else {
+		s = string(raw)
+	}
+	n, err := strconv.ParseUint(s, 10, 63)
+	if err != nil {
+		return "", false
+	}
+	return strconv.FormatUint(n, 10), true
+}

@@ -1,0 +1,68 @@
+package lighthouse_test
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/vagov/lighthouse526/lighthouse"
+)
+
+// FuzzDecodeStatusResponse checks DecodeStatusResponse never panics, and that
+// whatever it accepts is sound: ids are decimal strings, Raw is valid JSON,
+// and every failure wraps ErrMalformedResponse.
+func FuzzDecodeStatusResponse(f *testing.F) {
+	for _, seed := range []string{
+		realSuccessBody,
+		realFailedBody,
+		realNotFound404,
+		`{"data":{"statuses":[{"requestId":23,"time":{"startTime":1718902851802,"endTime":null},"status":"IN_PROGRESS","steps":[{"name":"CLAIMS_EVIDENCE","nextStepName":"BENEFITS_GATEWAY_SERVICE","description":"d","status":"IN_PROGRESS"},{"name":"BENEFITS_GATEWAY_SERVICE","description":"d","status":"NOT_STARTED"}]}]}}`,
+		`{"data":{"statuses":[],"requestIdsNotFound":[21,"22"]}}`,
+		`{"data":{"statuses":[{"requestId":"22","status":"SUCCESS","error":null,"time":null,"steps":null,"extra":{"x":[1,2]}}]}}`,
+		`{"data":null}`,
+		`null`,
+		``,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		resp, err := lighthouse.DecodeStatusResponse(body)
+		if err != nil {
+			if !errors.Is(err, lighthouse.ErrMalformedResponse) {
+				t.Fatalf("error does not wrap ErrMalformedResponse: %v", err)
+			}
+			if resp != nil {
+				t.Fatalf("a response with an error")
+			}
+			return
+		}
+		for _, s := range resp.Statuses {
+			if !decimal(s.RequestID) {
+				t.Fatalf("request id %q is not decimal", s.RequestID)
+			}
+			if s.Status == "" {
+				t.Fatalf("empty status accepted")
+			}
+			if !json.Valid(s.Raw) {
+				t.Fatalf("Raw is not JSON: %q", s.Raw)
+			}
+		}
+		for _, id := range resp.NotFound {
+			if !decimal(id) {
+				t.Fatalf("not-found id %q is not decimal", id)
+			}
+		}
+	})
+}
+
+func decimal(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
