@@ -53,8 +53,12 @@ type Config struct {
 	KeyID              string          // optional kid header of the assertion
 	Timeout            time.Duration   // per HTTP request; default 30s
 	RateLimitPerMinute int             // budget shared by every process; default 60
-	MaxRateLimitWait   time.Duration   // waits up to this long in-process for the budget; 0 = never wait
-	RedisPrefix        string          // prefix of this product's Redis keys; default "lighthouse526:"
+	// RateLimitBurst is how many calls may leave at once after an idle spell;
+	// default 1: calls leave evenly spaced, so no fixed minute of Lighthouse's
+	// gateway sees more than the budget (a burst after idling spills into 429s).
+	RateLimitBurst   int
+	MaxRateLimitWait time.Duration // waits up to this long in-process for the budget; 0 = never wait
+	RedisPrefix      string        // prefix of this product's Redis keys; default "lighthouse526:"
 }
 
 // Option customises a Client.
@@ -95,6 +99,9 @@ func NewClient(cfg Config, rdb redis.UniversalClient, opts ...Option) (*Client, 
 	}
 	if cfg.RateLimitPerMinute == 0 {
 		cfg.RateLimitPerMinute = DefaultRateLimitPerMinute
+	}
+	if cfg.RateLimitBurst <= 0 {
+		cfg.RateLimitBurst = 1
 	}
 	if cfg.RedisPrefix == "" {
 		cfg.RedisPrefix = DefaultRedisPrefix

@@ -104,6 +104,7 @@ func newEnv(opts fake.Options) *env {
 		PrivateKey:         rsaKey,
 		Timeout:            5 * time.Second,
 		RateLimitPerMinute: 600,
+		RateLimitBurst:     600,
 		RedisPrefix:        prefix,
 	}
 	return e

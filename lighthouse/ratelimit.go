@@ -57,7 +57,11 @@ func (c *Client) reserve(ctx context.Context) (time.Duration, bool, error) {
 	if pause > 0 { // -1/-2 mean no expiry/no key
 		return pause, true, nil
 	}
-	res, err := c.limiter.Allow(ctx, c.key("ratelimit"), redis_rate.PerMinute(c.cfg.RateLimitPerMinute))
+	res, err := c.limiter.Allow(ctx, c.key("ratelimit"), redis_rate.Limit{
+		Rate:   c.cfg.RateLimitPerMinute,
+		Period: time.Minute,
+		Burst:  c.cfg.RateLimitBurst,
+	})
 	if err != nil {
 		return 0, false, fmt.Errorf("lighthouse: rate limit: %w", err)
 	}

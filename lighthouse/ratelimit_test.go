@@ -28,6 +28,7 @@ var _ = Describe("Rate limiting", func() {
 		BeforeEach(func() {
 			e = newEnv(fake.Options{})
 			e.cfg.RateLimitPerMinute = 30
+			e.cfg.RateLimitBurst = 30
 			ids = []string{e.fake.AddDocument(fake.Document{Outcome: fake.StatusSuccess})}
 		})
 
@@ -73,6 +74,26 @@ var _ = Describe("Rate limiting", func() {
 			Expect(err).NotTo(HaveOccurred())
 			Expect(rdb.Exists(ctx, e.cfg.RedisPrefix+"ratelimit").Val()).To(Equal(int64(1)))
 			Expect(rdb.Exists(ctx, "rate:"+e.cfg.RedisPrefix+"ratelimit").Val()).To(BeZero())
+		})
+	})
+
+	Context("when the burst is the default of one", func() {
+		BeforeEach(func() {
+			e = newEnv(fake.Options{})
+			e.cfg.RateLimitPerMinute = 60
+			e.cfg.RateLimitBurst = 0
+			ids = []string{e.fake.AddDocument(fake.Document{Outcome: fake.StatusSuccess})}
+		})
+
+		It("spaces calls a period apart, so no gateway minute sees more than the budget", func() {
+			client := e.client()
+			_, err := client.GetUploadStatuses(ctx, ids)
+			Expect(err).NotTo(HaveOccurred())
+			_, err = client.GetUploadStatuses(ctx, ids)
+			var rl *lighthouse.RateLimitError
+			Expect(errors.As(err, &rl)).To(BeTrue(), "got %v", err)
+			Expect(rl.Wait).To(And(BeNumerically(">", 0), BeNumerically("<=", time.Second)))
+			Expect(e.apiCalls("/uploads/status", 200)).To(Equal(1))
 		})
 	})
 
