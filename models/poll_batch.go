@@ -2,7 +2,6 @@ package models
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -96,18 +95,23 @@ type pollRow struct {
 // It returns the uploads that transitioned. Results for uploads that are no
 // longer pending change nothing.
 func ApplyPollResults(ctx context.Context, db *gorm.DB, cycleID string, results []PollResult, now time.Time) ([]Transitioned, error) {
-	if len(results) == 0 {
+	if len(results) == 0 && cycleID == "" {
 		return nil, nil
 	}
+	// An empty batch of a cycle still runs: the batch is done, and its
+	// cycle must count it or it looks in flight until it goes stale.
 	rows := make([]pollRow, len(results))
 	for i, r := range results {
+		// The statement casts the JSON times to timestamp without time zone,
+		// which drops any offset: send them in UTC, whatever their location.
+		r.StartedAt, r.EndedAt = utc(r.StartedAt), utc(r.EndedAt)
 		rows[i].PollResult = r
 		if r.Notification != nil {
 			rows[i].NotificationType = &r.Notification.TaskType
 			rows[i].NotificationPayload = r.Notification.Payload
 		}
 	}
-	doc, err := json.Marshal(rows)
+	doc, err := marshalPollRows(rows)
 	if err != nil {
 		return nil, fmt.Errorf("models: encode poll results: %w", err)
 	}
@@ -125,6 +129,14 @@ func ApplyPollResults(ctx context.Context, db *gorm.DB, cycleID string, results 
 		return nil, fmt.Errorf("models: apply poll results: %w", err)
 	}
 	return out, nil
+}
+
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }
 
 const applyPollResultsSQL = `

@@ -277,7 +277,9 @@ func (u *StatusUpdater) report(ctx context.Context, sum *BatchSummary, decisions
 				u.Metrics.DocumentStatus.WithLabelValues(docType, outcomeProcessingTimeout, "").Inc()
 			}
 		}
-		if d.status != nil && (d.changed || moved[id] != "") {
+		// Only what was saved is logged as an update: a terminal status
+		// without its end time saved nothing and must not read as applied.
+		if d.status != nil && d.result.SaveStatus && (d.changed || moved[id] != "") {
 			u.Logger.InfoContext(ctx, logStatusUpdated,
 				"status", d.status.Status,
 				"status_response", json.RawMessage(d.status.Raw),

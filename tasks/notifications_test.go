@@ -1,0 +1,224 @@
+package tasks_test
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/vagov/lighthouse526/lighthouse/fake"
+	"github.com/vagov/lighthouse526/models"
+	"github.com/vagov/lighthouse526/tasks"
+)
+
+var _ = Describe("Failure follow-ups", func() {
+	var (
+		ctx     context.Context
+		o       *observed
+		updater *tasks.StatusUpdater
+	)
+
+	BeforeEach(func() {
+		ctx = context.Background()
+		o = newObserved()
+		updater = newUpdater(o)
+		updater.NotificationsEnabled = true
+	})
+
+	// fail applies a FAILED (at CLAIMS_EVIDENCE) answer for requestID.
+	fail := func(requestID string) tasks.BatchSummary {
+		GinkgoHelper()
+		body := statusBody([]string{failedEntry(requestID, ms(testNow.Add(-2*time.Hour)), ms(testNow.Add(-time.Hour)), "CLAIMS_EVIDENCE")})
+		sum, err := updater.Apply(ctx, "", []string{requestID}, decodeStatuses(body))
+		Expect(err).NotTo(HaveOccurred())
+		return sum
+	}
+
+	attachmentGUID := func(u models.Lighthouse526DocumentUpload) string {
+		GinkgoHelper()
+		var a models.FormAttachment
+		Expect(gdb.Take(&a, *u.FormAttachmentID).Error).To(Succeed())
+		return a.GUID
+	}
+
+	Context("when notifications are enabled", func() {
+		It("writes one document-upload failure email for a failed Veteran Upload", func() {
+			upload := seedUpload(ctx, "16819", models.DocumentTypeVeteranUpload)
+			Expect(fail("16819").Notifications).To(Equal(1))
+
+			Expect(outboxEntries(ctx)).To(ConsistOf(SatisfyAll(
+				HaveField("UploadID", upload.ID),
+				HaveField("TaskType", "form526:document_upload_failure_email"),
+				HaveField("Payload", WithTransform(func(j models.JSON) string { return string(j) }, MatchJSON(fmt.Sprintf(
+					`{"form526_submission_id":%d,"form_attachment_guid":%q}`, upload.Form526SubmissionID, attachmentGUID(upload))))),
+				HaveField("EnqueuedAt", BeNil()),
+			)))
+		})
+
+		DescribeTable("writes one Form 0781 failure email for a failed Form 0781 or 0781a, and warns",
+			func(docType string) {
+				upload := seedUpload(ctx, "16819", docType)
+				Expect(fail("16819").Notifications).To(Equal(1))
+
+				Expect(outboxEntries(ctx)).To(ConsistOf(SatisfyAll(
+					HaveField("UploadID", upload.ID),
+					HaveField("TaskType", "form526:form0781_upload_failure_email"),
+					HaveField("Payload", WithTransform(func(j models.JSON) string { return string(j) }, MatchJSON(fmt.Sprintf(
+						`{"form526_submission_id":%d}`, upload.Form526SubmissionID)))),
+				)))
+				Expect(o.Logs.WithMessage(msgFailedUploadStatus)).To(ConsistOf(SatisfyAll(
+					HaveKeyWithValue("level", "WARN"),
+					HaveKeyWithValue("form526_submission_id", beNumber(float64(upload.Form526SubmissionID))),
+					HaveKeyWithValue("document_type", docType),
+					HaveKeyWithValue("failure_step", "CLAIMS_EVIDENCE"),
+					HaveKeyWithValue("lighthouse_document_request_id", "16819"),
+					HaveKeyWithValue("user_uuid", Not(BeEmpty())),
+				)))
+			},
+			Entry("Form 0781", models.DocumentTypeForm0781),
+			Entry("Form 0781a", models.DocumentTypeForm0781a),
+		)
+
+		It("writes none for failed BDD Instructions", func() {
+			seedUpload(ctx, "16819", models.DocumentTypeBDDInstructions)
+			sum := fail("16819")
+			Expect(sum.Failed).To(Equal(1))
+			Expect(sum.Notifications).To(BeZero())
+			Expect(outboxEntries(ctx)).To(BeEmpty())
+		})
+
+		It("writes one only, when the same failure is answered again", func() {
+			seedUpload(ctx, "16819", models.DocumentTypeVeteranUpload)
+			fail("16819")
+			Expect(fail("16819").Notifications).To(BeZero())
+			Expect(outboxEntries(ctx)).To(HaveLen(1))
+		})
+	})
+
+	Context("when notifications are disabled", func() {
+		It("writes none for any document type, though the uploads fail", func() {
+			updater.NotificationsEnabled = false
+			for i, t := range models.DocumentTypes {
+				seedUpload(ctx, fmt.Sprint(500+i), t)
+				Expect(fail(fmt.Sprint(500 + i)).Failed).To(Equal(1))
+			}
+			Expect(outboxEntries(ctx)).To(BeEmpty())
+		})
+	})
+
+	Describe("Relay", func() {
+		var (
+			insp   *asynq.Inspector
+			queue  string
+			relay  *tasks.Relay
+			upload models.Lighthouse526DocumentUpload
+		)
+
+		BeforeEach(func() {
+			insp = newInspector()
+			queue = newQueue(insp)
+			relay = &tasks.Relay{DB: gdb, Client: newAsynqClient(), Queue: queue, Metrics: o.Metrics, Logger: o.Logger, Now: func() time.Time { return testNow }}
+		})
+
+		Context("when a failed upload left a follow-up in the outbox", func() {
+			BeforeEach(func() {
+				upload = seedUpload(ctx, "16819", models.DocumentTypeVeteranUpload)
+				fail("16819")
+			})
+
+			It("enqueues it under the upload's task id and marks it enqueued", func() {
+				Expect(relay.Flush(ctx)).To(Equal(1))
+
+				info, err := insp.GetTaskInfo(queue, tasks.NotificationTaskID(upload.ID))
+				Expect(err).NotTo(HaveOccurred())
+				Expect(info.Type).To(Equal(tasks.TypeDocumentUploadFailureEmail))
+				Expect(info.State).To(Equal(asynq.TaskStatePending))
+				// Kept after it ran, so a relay retried after a crash finds the duplicate.
+				Expect(info.Retention).To(Equal(7 * 24 * time.Hour))
+				Expect(string(info.Payload)).To(MatchJSON(fmt.Sprintf(
+					`{"form526_submission_id":%d,"form_attachment_guid":%q}`, upload.Form526SubmissionID, attachmentGUID(upload))))
+				Expect(outboxEntries(ctx)).To(ConsistOf(SatisfyAll(
+					HaveField("EnqueuedAt", HaveValue(BeTemporally("==", testNow))),
+					HaveField("Attempts", 1),
+				)))
+				Expect(testutil.ToFloat64(o.Metrics.NotificationsEnqueued.WithLabelValues(tasks.TypeDocumentUploadFailureEmail))).To(Equal(1.0))
+			})
+
+			It("never enqueues it twice, whether flushed again, by a second relay, or after a crash before marking", func() {
+				Expect(relay.Flush(ctx)).To(Equal(1))
+				Expect(relay.Flush(ctx)).To(BeZero())
+				second := *relay
+				second.Client = newAsynqClient()
+				Expect(second.Flush(ctx)).To(BeZero())
+
+				// A crash after the enqueue and before the commit leaves the row unsent.
+				Expect(gdb.Model(&models.OutboxEntry{}).Where("upload_id = ?", upload.ID).Update("enqueued_at", nil).Error).To(Succeed())
+				Expect(second.Flush(ctx)).To(Equal(1))
+
+				Expect(insp.ListPendingTasks(queue)).To(ConsistOf(HaveField("ID", tasks.NotificationTaskID(upload.ID))))
+				Expect(outboxEntries(ctx)).To(ConsistOf(HaveField("EnqueuedAt", Not(BeNil()))))
+			})
+		})
+
+		Context("when Redis goes down as an upload fails, and comes back", func() {
+			var (
+				srv     *redisServer
+				srvInsp *asynq.Inspector
+				handler *tasks.StatusBatchHandler
+				task    *asynq.Task
+			)
+
+			BeforeEach(func() {
+				srv = startRedisServer()
+				client := asynq.NewClient(asynq.RedisClientOpt{Addr: srv.Addr})
+				DeferCleanup(client.Close)
+				srvInsp = asynq.NewInspector(asynq.RedisClientOpt{Addr: srv.Addr})
+				DeferCleanup(srvInsp.Close)
+				relay.Client = client
+
+				// Lighthouse (and its token cache) stay on the suite's Redis:
+				// only the follow-ups' queue is down.
+				lh := startLighthouse(fake.Options{})
+				id := lh.Fake.AddDocument(fake.Document{Outcome: fake.StatusFailed, FailedStep: fake.StepClaimsEvidence})
+				upload = seedUpload(ctx, id, models.DocumentTypeVeteranUpload)
+				handler = &tasks.StatusBatchHandler{Lighthouse: lh.Client, Updater: updater, Relay: relay, Metrics: o.Metrics, Logger: o.Logger}
+				var err error
+				task, err = tasks.NewStatusBatchTask(queue, "adhoc:outage", 0, []string{id})
+				Expect(err).NotTo(HaveOccurred())
+			})
+
+			It("keeps the follow-up in the outbox, then enqueues it exactly once", func() {
+				srv.Stop()
+
+				// The transition and its outbox row commit; the batch is done.
+				Expect(handler.ProcessTask(ctx, task)).To(Succeed())
+				Expect(reloadUpload(ctx, upload.ID).AasmState).To(Equal(models.StateFailed))
+				Expect(o.Logs.WithMessage("failure follow-ups stay in the outbox for now")).To(HaveLen(1))
+				Expect(outboxEntries(ctx)).To(ConsistOf(SatisfyAll(
+					HaveField("EnqueuedAt", BeNil()), HaveField("Attempts", 1), HaveField("LastError", Not(BeNil())))))
+
+				_, err := relay.Flush(ctx)
+				Expect(err).To(HaveOccurred())
+				Expect(outboxEntries(ctx)).To(ConsistOf(SatisfyAll(HaveField("EnqueuedAt", BeNil()), HaveField("Attempts", 2))))
+				Expect(testutil.ToFloat64(o.Metrics.NotificationErrors)).To(Equal(2.0))
+
+				srv.Start()
+				Eventually(func() (int, error) { return relay.Flush(ctx) }).
+					WithTimeout(15 * time.Second).WithPolling(100 * time.Millisecond).Should(Equal(1))
+				Expect(relay.Flush(ctx)).To(BeZero())
+
+				tasksInQueue, err := srvInsp.ListPendingTasks(queue)
+				Expect(err).NotTo(HaveOccurred())
+				Expect(tasksInQueue).To(ConsistOf(SatisfyAll(
+					HaveField("ID", tasks.NotificationTaskID(upload.ID)),
+					HaveField("Type", tasks.TypeDocumentUploadFailureEmail),
+				)))
+				Expect(outboxEntries(ctx)).To(ConsistOf(HaveField("EnqueuedAt", HaveValue(BeTemporally("==", testNow)))))
+			})
+		})
+	})
+})

@@ -1,0 +1,132 @@
+package tasks_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"time"
+
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/types"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/vagov/lighthouse526/tasks"
+)
+
+// testNow is the clock of the specs that inject one.
+var testNow = time.Date(2026, 3, 2, 10, 15, 0, 0, time.UTC)
+
+// Log messages monitors match on (a contract: the specs spell them out).
+const (
+	msgStatusUpdated       = "BenefitsDocuments::Form526::UploadStatusUpdater"
+	msgFailedUploadStatus  = "Benefits Documents API responded with a failed document upload status"
+	msgStatusEndpointError = "Lighthouse::Form526DocumentUploadPollingJob status endpoint error"
+	msgNoStatuses          = "Lighthouse::UpdateDocumentsStatusService found no statuses in response"
+)
+
+// logSink collects JSON log lines written by a *slog.Logger.
+type logSink struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *logSink) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+// Entries returns every record logged so far, decoded.
+func (s *logSink) Entries() []map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []map[string]any
+	sc := bufio.NewScanner(bytes.NewReader(s.buf.Bytes()))
+	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
+	for sc.Scan() {
+		var e map[string]any
+		Expect(json.Unmarshal(sc.Bytes(), &e)).To(Succeed(), "log line %q", sc.Text())
+		out = append(out, e)
+	}
+	return out
+}
+
+// WithMessage returns the records whose msg is msg.
+func (s *logSink) WithMessage(msg string) []map[string]any {
+	var out []map[string]any
+	for _, e := range s.Entries() {
+		if e["msg"] == msg {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// WithKind returns the records of a malformed status of this kind.
+func (s *logSink) WithKind(kind string) []map[string]any {
+	var out []map[string]any
+	for _, e := range s.Entries() {
+		if e["kind"] == kind {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// observed is one spec's metrics registry, metrics and logs.
+type observed struct {
+	Reg     *prometheus.Registry
+	Metrics *tasks.Metrics
+	Logs    *logSink
+	Logger  *slog.Logger
+}
+
+func newObserved() *observed {
+	o := &observed{Reg: prometheus.NewRegistry(), Logs: &logSink{}}
+	o.Metrics = tasks.NewMetrics(o.Reg)
+	o.Logger = slog.New(slog.NewJSONHandler(o.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return o
+}
+
+// DocumentStatus reads form526_document_upload_status_total.
+func (o *observed) DocumentStatus(docType, outcome, step string) float64 {
+	return testutil.ToFloat64(o.Metrics.DocumentStatus.WithLabelValues(docType, outcome, step))
+}
+
+// Malformed reads form526_document_upload_malformed_statuses_total{kind}.
+func (o *observed) Malformed(kind string) float64 {
+	return testutil.ToFloat64(o.Metrics.MalformedStatuses.WithLabelValues(kind))
+}
+
+// PollingErrors reads form526_document_upload_polling_errors_total{reason}.
+func (o *observed) PollingErrors(reason string) float64 {
+	return testutil.ToFloat64(o.Metrics.PollingErrors.WithLabelValues(reason))
+}
+
+// ExpectLintClean checks every gathered metric against the Prometheus
+// naming and help conventions.
+func (o *observed) ExpectLintClean() {
+	problems, err := testutil.GatherAndLint(o.Reg)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(problems).To(BeEmpty())
+}
+
+// newUpdater builds the status updater of a spec on the shared database,
+// with a fixed clock and the production processing timeout.
+func newUpdater(o *observed) *tasks.StatusUpdater {
+	return &tasks.StatusUpdater{
+		DB:                gdb,
+		Metrics:           o.Metrics,
+		Logger:            o.Logger,
+		Now:               func() time.Time { return testNow },
+		ProcessingTimeout: 24 * time.Hour,
+	}
+}
+
+// beNumber matches a JSON number (decoded as float64) equal to n.
+func beNumber(n float64) types.GomegaMatcher {
+	return BeNumerically("==", n)
+}
