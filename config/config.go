@@ -61,10 +61,31 @@ type Config struct {
 	LogLevel    string `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat   string `env:"LOG_FORMAT" envDefault:"json"`
 
+	// HTTP enqueue API (`worker api`, `worker run --api`). Callers present a
+	// bearer JWT signed with the RS256 key pair of API_JWT_PUBLIC_KEY and/or
+	// the HS256 secret; iss, aud and exp are checked.
+	APIAddr             string `env:"API_ADDR" envDefault:"127.0.0.1:9470"`
+	APIJWTPublicKey     string `env:"API_JWT_PUBLIC_KEY"`
+	APIJWTHS256Secret   string `env:"API_JWT_HS256_SECRET"`
+	APIJWTIssuer        string `env:"API_JWT_ISSUER"`
+	APIJWTAudience      string `env:"API_JWT_AUDIENCE"`
+	APIJWTRequiredScope string `env:"API_JWT_REQUIRED_SCOPE"`
+
+	// asynqmon web UI (`worker monitor`): basic auth or a bearer token, or
+	// MONITOR_AUTH=none on a loopback address only.
+	MonitorAddr           string `env:"MONITOR_ADDR" envDefault:"127.0.0.1:9480"`
+	MonitorReadOnly       bool   `env:"MONITOR_READ_ONLY" envDefault:"true"`
+	MonitorUsername       string `env:"MONITOR_USERNAME"`
+	MonitorPassword       string `env:"MONITOR_PASSWORD"`
+	MonitorToken          string `env:"MONITOR_TOKEN"`
+	MonitorAuth           string `env:"MONITOR_AUTH"`
+	MonitorPrometheusAddr string `env:"MONITOR_PROMETHEUS_ADDR"`
+
 	// Derived by Load; not read from the environment.
 	LighthouseBaseURL    string          `env:"-"`
 	LighthousePrivateKey *rsa.PrivateKey `env:"-"`
 	Queues               map[string]int  `env:"-"`
+	APIPublicKey         *rsa.PublicKey  `env:"-"`
 }
 
 // API paths under LIGHTHOUSE_HOST, from the API's published facts.

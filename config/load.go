@@ -194,6 +194,95 @@ func (v *validator) validate(c *Config) {
 	}
 	v.oneOf("LOG_LEVEL", c.LogLevel, "debug", "info", "warn", "error")
 	v.oneOf("LOG_FORMAT", c.LogFormat, "json", "text")
+	v.api(c)
+	v.monitor(c)
+}
+
+// MinHS256SecretBytes is the shortest API_JWT_HS256_SECRET accepted (RFC 7518
+// 3.2: a key of the hash's size at least).
+const MinHS256SecretBytes = 32
+
+func (v *validator) api(c *Config) {
+	v.hostPort("API_ADDR", c.APIAddr)
+	if c.APIJWTPublicKey != "" {
+		key, reason := parseRSAPublicKey(c.APIJWTPublicKey)
+		if reason != "" {
+			v.add("API_JWT_PUBLIC_KEY", "%s", reason)
+		}
+		c.APIPublicKey = key
+	}
+	if c.APIJWTHS256Secret != "" && len(c.APIJWTHS256Secret) < MinHS256SecretBytes {
+		v.add("API_JWT_HS256_SECRET", "must be at least %d bytes", MinHS256SecretBytes)
+	}
+}
+
+func (v *validator) monitor(c *Config) {
+	v.hostPort("MONITOR_ADDR", c.MonitorAddr)
+	if (c.MonitorUsername == "") != (c.MonitorPassword == "") {
+		v.add("MONITOR_PASSWORD", "set MONITOR_USERNAME and MONITOR_PASSWORD together, or neither")
+	}
+	switch c.MonitorAuth {
+	case "":
+	case "none":
+		if c.MonitorUsername != "" || c.MonitorToken != "" {
+			v.add("MONITOR_AUTH", "none contradicts MONITOR_USERNAME or MONITOR_TOKEN being set")
+		} else if !isLoopback(c.MonitorAddr) {
+			v.add("MONITOR_AUTH", "none is allowed only when MONITOR_ADDR is a loopback address")
+		}
+	default:
+		v.add("MONITOR_AUTH", "must be empty or none, got %q", c.MonitorAuth)
+	}
+	v.httpURL("MONITOR_PROMETHEUS_ADDR", c.MonitorPrometheusAddr, false)
+}
+
+func (v *validator) hostPort(name, addr string) {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		v.add(name, "must be host:port")
+	}
+}
+
+// isLoopback reports whether a host:port listens on loopback only.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// RequireAPI reports what serving the enqueue API needs and lacks: a key to
+// verify tokens with, and the issuer and audience they must name.
+func (c *Config) RequireAPI() error {
+	v := &validator{}
+	if c.APIPublicKey == nil && c.APIJWTHS256Secret == "" {
+		v.add("API_JWT_PUBLIC_KEY", "required to serve the API (or API_JWT_HS256_SECRET)")
+	}
+	if c.APIJWTIssuer == "" {
+		v.add("API_JWT_ISSUER", "required to serve the API")
+	}
+	if c.APIJWTAudience == "" {
+		v.add("API_JWT_AUDIENCE", "required to serve the API")
+	}
+	if len(v.problems) > 0 {
+		return &Error{Problems: v.problems}
+	}
+	return nil
+}
+
+// RequireMonitor refuses to serve the monitor without authentication, unless
+// MONITOR_AUTH=none was set on a loopback address (checked by Load).
+func (c *Config) RequireMonitor() error {
+	if c.MonitorUsername != "" || c.MonitorToken != "" || c.MonitorAuth == "none" {
+		return nil
+	}
+	return &Error{Problems: []Problem{{
+		Var:    "MONITOR_USERNAME",
+		Reason: "the monitor needs MONITOR_USERNAME and MONITOR_PASSWORD, or MONITOR_TOKEN (or MONITOR_AUTH=none on a loopback MONITOR_ADDR)",
+	}}}
 }
 
 func (v *validator) postgresURL(raw string) {
@@ -297,6 +386,27 @@ func parseRSAKey(value string) (*rsa.PrivateKey, string) {
 	key, err := jwt.ParseRSAPrivateKeyFromPEM(pemText)
 	if err != nil {
 		return nil, "not a PEM-encoded RSA private key (PKCS#1 or PKCS#8)"
+	}
+	if key.N.BitLen() < 2048 {
+		return nil, "RSA key shorter than 2048 bits"
+	}
+	return key, ""
+}
+
+// parseRSAPublicKey accepts the PEM text (PKIX, PKCS#1 or a certificate) or a
+// path to a PEM file.
+func parseRSAPublicKey(value string) (*rsa.PublicKey, string) {
+	pemText := []byte(value)
+	if !strings.Contains(value, "-----BEGIN") {
+		b, err := os.ReadFile(value)
+		if err != nil {
+			return nil, "neither PEM text nor a readable file"
+		}
+		pemText = b
+	}
+	key, err := jwt.ParseRSAPublicKeyFromPEM(pemText)
+	if err != nil {
+		return nil, "not a PEM-encoded RSA public key"
 	}
 	if key.N.BitLen() < 2048 {
 		return nil, "RSA key shorter than 2048 bits"

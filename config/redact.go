@@ -9,7 +9,10 @@ import (
 
 // secretVars never have their value printed.
 var secretVars = map[string]bool{
-	"LIGHTHOUSE_RSA_KEY": true,
+	"LIGHTHOUSE_RSA_KEY":   true,
+	"API_JWT_HS256_SECRET": true,
+	"MONITOR_PASSWORD":     true,
+	"MONITOR_TOKEN":        true,
 }
 
 // urlVars may carry a password in their userinfo, which is masked.
@@ -48,11 +51,25 @@ func redactValue(name string, v any) string {
 	return s
 }
 
-// RedactURL masks the password of a URL, for logs and errors.
+// RedactURL masks the password of a URL, for logs and errors: the one in
+// its userinfo and any query parameter naming a password (pgx accepts
+// ?password= and ?sslpassword=).
 func RedactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "[unparseable URL]"
+	}
+	if q := u.Query(); len(q) > 0 {
+		masked := false
+		for k := range q {
+			if strings.Contains(strings.ToLower(k), "password") {
+				q.Set(k, "xxxxx")
+				masked = true
+			}
+		}
+		if masked {
+			u.RawQuery = q.Encode()
+		}
 	}
 	return u.Redacted()
 }

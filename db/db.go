@@ -59,8 +59,10 @@ func Open(ctx context.Context, o Options) (*gorm.DB, error) {
 		NowFunc:                func() time.Time { return time.Now().UTC() },
 	})
 	if err != nil {
+		// The dialector connects to read the server version: this is where an
+		// unreachable server usually fails, so scrub and locate it as below.
 		sqlDB.Close()
-		return nil, fmt.Errorf("db: open: %w", err)
+		return nil, fmt.Errorf("db: connect to %s:%d/%s: %w", pgcfg.Host, pgcfg.Port, pgcfg.Database, scrub(err, pgcfg.Password))
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

@@ -72,7 +72,8 @@ func (e *APIError) Error() string {
 		}
 		fmt.Fprintf(&b, ": %s", excerpt([]byte(firstNonEmpty(o.Detail, o.Title)), 200))
 		if o.Instance != "" || o.Diagnostics != "" {
-			fmt.Fprintf(&b, " (instance=%s diagnostics=%s)", o.Instance, o.Diagnostics)
+			// Both come from the body: kept to one short line like the rest.
+			fmt.Fprintf(&b, " (instance=%s diagnostics=%s)", excerpt([]byte(o.Instance), 100), excerpt([]byte(o.Diagnostics), 100))
 		}
 	}
 	if e.Message != "" {

@@ -34,7 +34,9 @@ func RelayOutbox(ctx context.Context, db *gorm.DB, limit int, now time.Time, sen
 	err = db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var entries []OutboxEntry
 		if err := tx.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"}).
-			Where("enqueued_at IS NULL").Order("id").Limit(limit).Find(&entries).Error; err != nil {
+			// Fewest attempts first: entries that keep failing never block the
+			// ones behind them.
+			Where("enqueued_at IS NULL").Order("attempts, id").Limit(limit).Find(&entries).Error; err != nil {
 			return err
 		}
 		var sentIDs []int64

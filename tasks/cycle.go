@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"gorm.io/gorm"
@@ -29,8 +30,23 @@ type Cycle struct {
 	StaleAfter time.Duration
 }
 
-// Dispatch hands the seq-th batch of a cycle on: enqueue it, or poll it inline.
-type Dispatch func(ctx context.Context, seq int, requestIDs []string) error
+// Batch is one batch of a cycle's fan-out.
+type Batch struct {
+	Seq           int   // its number in the cycle, from 0
+	FirstUploadID int64 // the id of its first upload
+	RequestIDs    []string
+}
+
+// TaskID names the batch's task after its number AND its first upload: a
+// cycle retried after a lost enqueue reply asks for batch Seq again; if that
+// batch already ran, the due uploads now start further on, the name differs,
+// and the new batch is enqueued instead of being mistaken for the old one.
+func (b Batch) TaskID(cycleID string) string {
+	return BatchTaskID(cycleID, b.Seq) + ":" + strconv.FormatInt(b.FirstUploadID, 10)
+}
+
+// Dispatch hands a batch of a cycle on: enqueue it, or poll it inline.
+type Dispatch func(ctx context.Context, b Batch) error
 
 // CycleResult says what a run of the fan-out did.
 type CycleResult struct {
@@ -81,7 +97,8 @@ func (c *Cycle) Run(ctx context.Context, id string, scheduledAt time.Time, dispa
 		if len(due) == 0 {
 			break
 		}
-		if err := dispatch(ctx, row.BatchesEnqueued, uniqueRequestIDs(due)); err != nil {
+		batch := Batch{Seq: row.BatchesEnqueued, FirstUploadID: due[0].ID, RequestIDs: uniqueRequestIDs(due)}
+		if err := dispatch(ctx, batch); err != nil {
 			return res, fmt.Errorf("cycle %s: dispatch batch %d: %w", id, row.BatchesEnqueued, err)
 		}
 		if err := models.AdvanceCycle(ctx, c.DB, row, due[len(due)-1].ID, len(due), c.Now()); err != nil {

@@ -105,8 +105,8 @@ func (h *PollingHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 // EnqueueBatches dispatches a cycle's batches as status batch tasks. A batch
 // already enqueued (the cycle is being retried) is not enqueued again.
 func EnqueueBatches(client Enqueuer, queue, cycleID string) Dispatch {
-	return func(ctx context.Context, seq int, ids []string) error {
-		task, err := NewStatusBatchTask(queue, cycleID, seq, ids)
+	return func(ctx context.Context, b Batch) error {
+		task, err := newStatusBatchTask(queue, cycleID, b.TaskID(cycleID), b.RequestIDs)
 		if err != nil {
 			return err
 		}

@@ -59,8 +59,13 @@ func BatchTaskID(cycleID string, seq int) string {
 	return cycleID + ":batch:" + strconv.Itoa(seq)
 }
 
-// NewStatusBatchTask builds the seq-th batch task of a cycle.
+// NewStatusBatchTask builds the seq-th batch task of an ad hoc poll (a
+// cycle's batches are named by Batch.TaskID).
 func NewStatusBatchTask(queue, cycleID string, seq int, requestIDs []string) (*asynq.Task, error) {
+	return newStatusBatchTask(queue, cycleID, BatchTaskID(cycleID, seq), requestIDs)
+}
+
+func newStatusBatchTask(queue, cycleID, taskID string, requestIDs []string) (*asynq.Task, error) {
 	p := StatusBatchPayload{CycleID: cycleID, RequestIDs: requestIDs}
 	if err := p.Validate(); err != nil {
 		return nil, err
@@ -71,7 +76,7 @@ func NewStatusBatchTask(queue, cycleID string, seq int, requestIDs []string) (*a
 	}
 	return asynq.NewTask(TypeStatusBatch, b,
 		asynq.Queue(queue),
-		asynq.TaskID(BatchTaskID(cycleID, seq)),
+		asynq.TaskID(taskID),
 		asynq.MaxRetry(statusBatchMaxRetry),
 		asynq.Timeout(statusBatchTimeout),
 		asynq.Retention(statusBatchRetention),

@@ -10,6 +10,7 @@
 package tasks
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,6 +34,10 @@ func (e *PayloadError) Error() string {
 // Unwrap makes a PayloadError an asynq.SkipRetry.
 func (e *PayloadError) Unwrap() error { return asynq.SkipRetry }
 
+// maxPayloadBytes bounds a task payload before it is decoded: the largest
+// legitimate one (5,000 request ids of an ad hoc poll) is about 100 KB.
+const maxPayloadBytes = 1 << 20
+
 // validator is a payload that checks itself.
 type validator interface{ Validate() error }
 
@@ -40,7 +45,10 @@ type validator interface{ Validate() error }
 // error: a typo in another service's payload must not pass silently) and
 // validates it.
 func decodePayload(t *asynq.Task, v validator) error {
-	dec := json.NewDecoder(strings.NewReader(string(t.Payload())))
+	if n := len(t.Payload()); n > maxPayloadBytes {
+		return &PayloadError{TaskType: t.Type(), Reason: "too_large", Detail: fmt.Sprintf("%d bytes, at most %d", n, maxPayloadBytes)}
+	}
+	dec := json.NewDecoder(bytes.NewReader(t.Payload()))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return &PayloadError{TaskType: t.Type(), Reason: "malformed_json", Detail: err.Error()}

@@ -67,8 +67,8 @@ func pollCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 // and skipped (its uploads stay due), never aborts the run.
 func (a *app) pollInline(ctx context.Context, id string, start time.Time) (pollSummary, error) {
 	sum := pollSummary{CycleID: id}
-	res, err := a.cycle.Run(ctx, id, start, func(ctx context.Context, _ int, ids []string) error {
-		b, err := a.batch.Poll(ctx, id, ids)
+	res, err := a.cycle.Run(ctx, id, start, func(ctx context.Context, batch tasks.Batch) error {
+		b, err := a.batch.Poll(ctx, id, batch.RequestIDs)
 		if err != nil {
 			if ctx.Err() != nil {
 				return err

@@ -30,12 +30,18 @@ const (
 func runWorker(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	noScheduler := fs.Bool("no-scheduler", false, "do not enqueue cron cycles from this replica (tasks are still processed)")
+	serveAPI := fs.Bool("api", false, "also serve the HTTP enqueue API on API_ADDR")
 	if err := fs.Parse(args); err != nil {
 		return &exitError{code: 2, err: err}
 	}
 	cfg, err := loadConfig()
 	if err != nil {
 		return err
+	}
+	if *serveAPI {
+		if err := cfg.RequireAPI(); err != nil {
+			return &exitError{code: 2, err: err}
+		}
 	}
 	logger := newLogger(cfg)
 	schedule, err := tasks.ParseSchedule(cfg.PollCron)
@@ -47,6 +53,14 @@ func runWorker(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		return err
 	}
 	defer a.close()
+	var apiSrv *http.Server
+	if *serveAPI {
+		api, err := newAPIServer(cfg, a.client, logger, a.reg)
+		if err != nil {
+			return err
+		}
+		apiSrv = &http.Server{Addr: cfg.APIAddr, Handler: api, ReadHeaderTimeout: 5 * time.Second}
+	}
 
 	inspector := asynq.NewInspectorFromRedisClient(a.rdb)
 	a.reg.MustRegister(metrics.NewQueueMetricsCollector(inspector))
@@ -86,9 +100,13 @@ func runWorker(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	})
 
 	httpSrv := &http.Server{Addr: cfg.MetricsAddr, Handler: a.opsHandler(), ReadHeaderTimeout: 5 * time.Second}
-	httpErr := make(chan error, 1)
+	httpErr := make(chan error, 2)
 	if cfg.MetricsAddr != "" {
 		go func() { httpErr <- httpSrv.ListenAndServe() }()
+	}
+	if apiSrv != nil {
+		go func() { httpErr <- apiSrv.ListenAndServe() }()
+		fmt.Fprintf(stdout, "enqueue API on http://%s/v1/\n", cfg.APIAddr)
 	}
 	logger.Info("worker started", "queues", cfg.Queues, "concurrency", cfg.WorkerConcurrency, "poll_cron", cfg.PollCron, "metrics_addr", cfg.MetricsAddr, "scheduler", !*noScheduler)
 	fmt.Fprintf(stdout, "worker running; metrics on http://%s/metrics\n", cfg.MetricsAddr)
@@ -98,7 +116,7 @@ func runWorker(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	case <-ctx.Done():
 	case err := <-httpErr:
 		if !errors.Is(err, http.ErrServerClosed) {
-			runErr = fmt.Errorf("metrics server: %w", err)
+			runErr = fmt.Errorf("http server: %w", err)
 		}
 	}
 	logger.Info("worker shutting down: in-flight tasks finish or go back to the queue", "shutdown_timeout", cfg.ShutdownTimeout.String())
@@ -108,6 +126,9 @@ func runWorker(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = httpSrv.Shutdown(shutdownCtx)
+	if apiSrv != nil {
+		_ = apiSrv.Shutdown(shutdownCtx)
+	}
 	logger.Info("worker stopped")
 	return runErr
 }

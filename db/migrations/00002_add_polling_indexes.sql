@@ -4,9 +4,10 @@
 -- +goose NO TRANSACTION
 -- +goose Up
 -- The "due for polling" scan: pending uploads in id order (keyset pagination),
--- filtered on status_last_polled_at without visiting the heap.
+-- filtered on status_last_polled_at and returning the request id without
+-- visiting the heap (an index-only scan).
 CREATE INDEX CONCURRENTLY IF NOT EXISTS index_lighthouse526_document_uploads_due
-    ON lighthouse526_document_uploads (id) INCLUDE (status_last_polled_at)
+    ON lighthouse526_document_uploads (id) INCLUDE (status_last_polled_at, lighthouse_document_request_id)
     WHERE aasm_state = 'pending';
 
 -- Lookups by Lighthouse request id: batch tasks, ad hoc polls and tracking.

@@ -1,0 +1,39 @@
+package models_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"gorm.io/gorm"
+
+	"github.com/vagov/lighthouse526/db"
+	"github.com/vagov/lighthouse526/db/dbtest"
+)
+
+func TestModels(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Models")
+}
+
+// Each parallel process has its own migrated database, emptied before every
+// spec.
+var (
+	gdb   *gorm.DB
+	dbURL string
+)
+
+var _ = BeforeSuite(func() {
+	ctx := context.Background()
+	var err error
+	gdb, dbURL, err = dbtest.MigratedDatabase(ctx, fmt.Sprintf("models_%d", GinkgoParallelProcess()))
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(dbtest.DropDatabase, ctx, dbURL)
+	DeferCleanup(db.Close, gdb)
+})
+
+var _ = BeforeEach(func() {
+	Expect(dbtest.Truncate(gdb)).To(Succeed())
+})

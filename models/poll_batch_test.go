@@ -1,0 +1,462 @@
+package models_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"gorm.io/gorm"
+
+	"github.com/vagov/lighthouse526/db"
+	"github.com/vagov/lighthouse526/db/dbtest"
+	"github.com/vagov/lighthouse526/models"
+)
+
+const notificationTask = "form526:document_upload_failure_email"
+
+func outboxEntries() []models.OutboxEntry {
+	GinkgoHelper()
+	var entries []models.OutboxEntry
+	Expect(gdb.Order("id").Find(&entries).Error).To(Succeed())
+	return entries
+}
+
+var _ = Describe("LoadPending", func() {
+	var ctx context.Context
+
+	BeforeEach(func() {
+		ctx = context.Background()
+	})
+
+	Context("when some of the request ids are pending", func() {
+		It("returns those, with the attachment guid and the user uuid", func() {
+			veteranUpload := createUpload(withType(models.DocumentTypeVeteranUpload), withAttachment())
+			form0781 := createUpload()
+			completed := createUpload()
+			setState(completed.ID, models.StateCompleted)
+
+			got, err := models.LoadPending(ctx, gdb, []string{
+				veteranUpload.LighthouseDocumentRequestID, form0781.LighthouseDocumentRequestID,
+				completed.LighthouseDocumentRequestID, "404404",
+			})
+			Expect(err).NotTo(HaveOccurred())
+
+			Expect(got).To(HaveLen(2))
+			Expect(got[0].ID).To(Equal(veteranUpload.ID))
+			var attachment models.FormAttachment
+			Expect(gdb.Take(&attachment, *veteranUpload.FormAttachmentID).Error).To(Succeed())
+			Expect(got[0].FormAttachmentGUID).To(HaveValue(Equal(attachment.GUID)))
+			var submission models.Form526Submission
+			Expect(gdb.Take(&submission, veteranUpload.Form526SubmissionID).Error).To(Succeed())
+			Expect(got[0].UserUUID).To(Equal(submission.UserUUID))
+			Expect(got[0].DocumentType).To(Equal(models.DocumentTypeVeteranUpload))
+			Expect(got[1].ID).To(Equal(form0781.ID))
+			Expect(got[1].FormAttachmentGUID).To(BeNil())
+		})
+	})
+
+	Context("when no request id is given", func() {
+		It("returns nothing", func() {
+			createUpload()
+
+			got, err := models.LoadPending(ctx, gdb, nil)
+
+			Expect(err).NotTo(HaveOccurred())
+			Expect(got).To(BeEmpty())
+		})
+	})
+})
+
+var _ = Describe("ApplyPollResults", func() {
+	var (
+		ctx       context.Context
+		upload    *models.Lighthouse526DocumentUpload
+		startedAt time.Time
+		endedAt   time.Time
+	)
+
+	BeforeEach(func() {
+		ctx = context.Background()
+		startedAt = now.Add(-3 * time.Hour).Truncate(time.Second)
+		endedAt = now.Add(-time.Hour).Truncate(time.Second)
+		upload = createUpload()
+	})
+
+	apply := func(results ...models.PollResult) []models.Transitioned {
+		GinkgoHelper()
+		out, err := models.ApplyPollResults(ctx, gdb, "", results, now)
+		Expect(err).NotTo(HaveOccurred())
+		return out
+	}
+
+	Context("when Lighthouse says SUCCESS", func() {
+		It("completes the upload with its times and status, and stamps the poll", func() {
+			status := statusJSON(upload.LighthouseDocumentRequestID, "SUCCESS", &startedAt, &endedAt, "")
+
+			out := apply(models.PollResult{
+				ID: upload.ID, NewState: models.StateCompleted, SaveStatus: true,
+				StartedAt: &startedAt, EndedAt: &endedAt, LastStatusResponse: status,
+			})
+
+			Expect(out).To(ConsistOf(models.Transitioned{ID: upload.ID, AasmState: models.StateCompleted}))
+			stored := reload(upload.ID)
+			Expect(stored.AasmState).To(Equal(models.StateCompleted))
+			Expect(*stored.LighthouseProcessingStartedAt).To(BeTemporally("==", startedAt))
+			Expect(*stored.LighthouseProcessingEndedAt).To(BeTemporally("==", endedAt))
+			Expect(models.JSONEqual(stored.LastStatusResponse, status)).To(BeTrue())
+			Expect(*stored.StatusLastPolledAt).To(BeTemporally("==", now))
+			Expect(stored.ErrorMessage).To(BeEmpty())
+			Expect(outboxEntries()).To(BeEmpty())
+		})
+	})
+
+	Context("when Lighthouse says FAILED", func() {
+		var result models.PollResult
+
+		BeforeEach(func() {
+			result = models.PollResult{
+				ID: upload.ID, NewState: models.StateFailed, SaveStatus: true,
+				StartedAt: &startedAt, EndedAt: &endedAt, ErrorMessage: models.JSON(claimsEvidenceError),
+				LastStatusResponse: statusJSON(upload.LighthouseDocumentRequestID, "FAILED", &startedAt, &endedAt, claimsEvidenceError),
+			}
+		})
+
+		It("fails the upload with its error message", func() {
+			out := apply(result)
+
+			Expect(out).To(ConsistOf(models.Transitioned{ID: upload.ID, AasmState: models.StateFailed}))
+			stored := reload(upload.ID)
+			Expect(stored.AasmState).To(Equal(models.StateFailed))
+			Expect(*stored.LighthouseProcessingEndedAt).To(BeTemporally("==", endedAt))
+			Expect(models.JSONEqual(stored.ErrorMessage, []byte(claimsEvidenceError))).To(BeTrue())
+		})
+
+		Context("with a notification", func() {
+			BeforeEach(func() {
+				result.Notification = &models.Notification{
+					TaskType: notificationTask,
+					Payload:  models.JSON(fmt.Sprintf(`{"upload_id": %d}`, upload.ID)),
+				}
+			})
+
+			It("writes the notification to the outbox with the transition", func() {
+				apply(result)
+
+				entries := outboxEntries()
+				Expect(entries).To(HaveLen(1))
+				Expect(entries[0].UploadID).To(Equal(upload.ID))
+				Expect(entries[0].TaskType).To(Equal(notificationTask))
+				Expect(models.JSONEqual(entries[0].Payload, result.Notification.Payload)).To(BeTrue())
+				Expect(entries[0].EnqueuedAt).To(BeNil())
+				Expect(entries[0].CreatedAt).To(BeTemporally("==", now))
+			})
+
+			It("writes it once when the same result comes again", func() {
+				apply(result)
+				out := apply(result)
+
+				Expect(out).To(BeEmpty())
+				Expect(outboxEntries()).To(HaveLen(1))
+			})
+		})
+
+		Context("without an error object", func() {
+			It("leaves the upload pending, saves the status, and writes no notification", func() {
+				result.ErrorMessage = nil
+				result.Notification = &models.Notification{TaskType: notificationTask, Payload: models.JSON(`{}`)}
+
+				out := apply(result)
+
+				Expect(out).To(BeEmpty())
+				stored := reload(upload.ID)
+				Expect(stored.AasmState).To(Equal(models.StatePending))
+				Expect(stored.LastStatusResponse).NotTo(BeEmpty())
+				Expect(*stored.StatusLastPolledAt).To(BeTemporally("==", now))
+				Expect(outboxEntries()).To(BeEmpty())
+			})
+		})
+	})
+
+	Context("when Lighthouse says SUCCESS without an end time", func() {
+		It("leaves the upload pending: the guard holds in the bulk path too", func() {
+			status := statusJSON(upload.LighthouseDocumentRequestID, "SUCCESS", &startedAt, nil, "")
+
+			out := apply(models.PollResult{
+				ID: upload.ID, NewState: models.StateCompleted, SaveStatus: true,
+				StartedAt: &startedAt, LastStatusResponse: status,
+			})
+
+			Expect(out).To(BeEmpty())
+			stored := reload(upload.ID)
+			Expect(stored.AasmState).To(Equal(models.StatePending))
+			Expect(stored.LighthouseProcessingEndedAt).To(BeNil())
+			Expect(models.JSONEqual(stored.LastStatusResponse, status)).To(BeTrue())
+			Expect(*stored.StatusLastPolledAt).To(BeTemporally("==", now))
+		})
+	})
+
+	Context("when the upload is still in progress", func() {
+		It("saves the start time and status, stays pending, and stamps the poll", func() {
+			status := statusJSON(upload.LighthouseDocumentRequestID, "IN_PROGRESS", &startedAt, nil, "")
+
+			out := apply(models.PollResult{
+				ID: upload.ID, NewState: models.StatePending, SaveStatus: true,
+				StartedAt: &startedAt, LastStatusResponse: status,
+			})
+
+			Expect(out).To(BeEmpty())
+			stored := reload(upload.ID)
+			Expect(stored.AasmState).To(Equal(models.StatePending))
+			Expect(*stored.LighthouseProcessingStartedAt).To(BeTemporally("==", startedAt))
+			Expect(models.JSONEqual(stored.LastStatusResponse, status)).To(BeTrue())
+			Expect(*stored.StatusLastPolledAt).To(BeTemporally("==", now))
+			Expect(stored.UpdatedAt).To(BeTemporally("==", now))
+		})
+
+		It("keeps the saved status when the result says nothing changed", func() {
+			status := statusJSON(upload.LighthouseDocumentRequestID, "IN_PROGRESS", &startedAt, nil, "")
+			apply(models.PollResult{ID: upload.ID, NewState: models.StatePending, SaveStatus: true, StartedAt: &startedAt, LastStatusResponse: status})
+
+			apply(models.PollResult{ID: upload.ID, NewState: models.StatePending})
+
+			stored := reload(upload.ID)
+			Expect(*stored.LighthouseProcessingStartedAt).To(BeTemporally("==", startedAt))
+			Expect(models.JSONEqual(stored.LastStatusResponse, status)).To(BeTrue())
+			Expect(*stored.StatusLastPolledAt).To(BeTemporally("==", now))
+		})
+	})
+
+	Context("when the times are not in UTC", func() {
+		It("stores the same instants", func() {
+			eastern := time.FixedZone("EST", -5*60*60)
+			start, end := startedAt.In(eastern), endedAt.In(eastern)
+
+			apply(models.PollResult{ID: upload.ID, NewState: models.StateCompleted, SaveStatus: true, StartedAt: &start, EndedAt: &end})
+
+			stored := reload(upload.ID)
+			Expect(*stored.LighthouseProcessingStartedAt).To(BeTemporally("==", startedAt))
+			Expect(*stored.LighthouseProcessingEndedAt).To(BeTemporally("==", endedAt))
+		})
+	})
+
+	Context("when Lighthouse does not know the request id", func() {
+		unknown := func() models.PollResult {
+			return models.PollResult{ID: upload.ID, NewState: models.StatePending, Unknown: true}
+		}
+
+		It("counts every consecutive unknown poll", func() {
+			apply(unknown())
+			Expect(reload(upload.ID).LighthouseUnknownPollCount).To(Equal(1))
+
+			apply(unknown())
+			stored := reload(upload.ID)
+			Expect(stored.LighthouseUnknownPollCount).To(Equal(2))
+			Expect(stored.AasmState).To(Equal(models.StatePending))
+			Expect(*stored.StatusLastPolledAt).To(BeTemporally("==", now))
+		})
+
+		It("resets the count when a poll knows it again", func() {
+			apply(unknown())
+			apply(unknown())
+
+			apply(models.PollResult{ID: upload.ID, NewState: models.StatePending})
+
+			Expect(reload(upload.ID).LighthouseUnknownPollCount).To(BeZero())
+		})
+	})
+
+	DescribeTable("when the upload is already final",
+		func(state string) {
+			setState(upload.ID, state)
+			before := rowText(upload.ID)
+
+			out := apply(models.PollResult{
+				ID: upload.ID, NewState: models.StateFailed, SaveStatus: true,
+				StartedAt: &startedAt, EndedAt: &endedAt, ErrorMessage: models.JSON(claimsEvidenceError),
+				Unknown:      true,
+				Notification: &models.Notification{TaskType: notificationTask, Payload: models.JSON(`{}`)},
+			})
+
+			Expect(out).To(BeEmpty())
+			Expect(rowText(upload.ID)).To(Equal(before))
+			Expect(outboxEntries()).To(BeEmpty())
+		},
+		Entry("completed, it is left untouched", models.StateCompleted),
+		Entry("failed, it is left untouched", models.StateFailed),
+	)
+
+	Context("when a batch mixes every outcome", func() {
+		var (
+			completes, fails, pending, unknown, final *models.Lighthouse526DocumentUpload
+			results                                   []models.PollResult
+		)
+
+		BeforeEach(func() {
+			completes = upload
+			fails, pending, unknown, final = createUpload(), createUpload(), createUpload(), createUpload()
+			setState(final.ID, models.StateCompleted)
+			results = []models.PollResult{
+				{ID: completes.ID, NewState: models.StateCompleted, SaveStatus: true, StartedAt: &startedAt, EndedAt: &endedAt},
+				{
+					ID: fails.ID, NewState: models.StateFailed, SaveStatus: true, StartedAt: &startedAt, EndedAt: &endedAt,
+					ErrorMessage: models.JSON(claimsEvidenceError),
+					Notification: &models.Notification{TaskType: notificationTask, Payload: models.JSON(`{}`)},
+				},
+				{ID: pending.ID, NewState: models.StatePending, SaveStatus: true, StartedAt: &startedAt},
+				{ID: unknown.ID, NewState: models.StatePending, Unknown: true},
+				{ID: final.ID, NewState: models.StateCompleted, SaveStatus: true, StartedAt: &startedAt, EndedAt: &endedAt},
+			}
+		})
+
+		It("returns only the uploads that transitioned", func() {
+			out := apply(results...)
+
+			Expect(out).To(ConsistOf(
+				models.Transitioned{ID: completes.ID, AasmState: models.StateCompleted},
+				models.Transitioned{ID: fails.ID, AasmState: models.StateFailed},
+			))
+		})
+
+		Context("with a polling cycle", func() {
+			var cycle *models.PollingCycle
+
+			BeforeEach(func() {
+				var err error
+				cycle, err = models.StartCycle(ctx, gdb, "cron:2026-03-02T10:15", now, now.Add(-time.Hour), now)
+				Expect(err).NotTo(HaveOccurred())
+			})
+
+			It("adds what the batch did to the cycle's counters", func() {
+				later := now.Add(time.Minute)
+				_, err := models.ApplyPollResults(ctx, gdb, cycle.ID, results, later)
+				Expect(err).NotTo(HaveOccurred())
+
+				var stored models.PollingCycle
+				Expect(gdb.Take(&stored, "id = ?", cycle.ID).Error).To(Succeed())
+				Expect(stored.BatchesDone).To(Equal(1))
+				Expect(stored.DocumentsPolled).To(Equal(4), "the final upload is not polled")
+				Expect(stored.CompletedCount).To(Equal(1))
+				Expect(stored.FailedCount).To(Equal(1))
+				Expect(stored.UnknownCount).To(Equal(1))
+				Expect(stored.UpdatedAt).To(BeTemporally("==", later))
+			})
+		})
+	})
+
+	Context("when several workers apply results for the same upload at once", func() {
+		It("transitions it once", func() {
+			const workers = 6
+			var (
+				wg           sync.WaitGroup
+				transitioned atomic.Int64
+			)
+			for i := range workers {
+				result := models.PollResult{ID: upload.ID, NewState: models.StateCompleted, SaveStatus: true, EndedAt: &endedAt}
+				if i%2 == 1 {
+					result.NewState = models.StateFailed
+					result.ErrorMessage = models.JSON(claimsEvidenceError)
+					result.Notification = &models.Notification{TaskType: notificationTask, Payload: models.JSON(`{}`)}
+				}
+				wg.Go(func() {
+					defer GinkgoRecover()
+					out, err := models.ApplyPollResults(ctx, gdb, "", []models.PollResult{result}, now)
+					Expect(err).NotTo(HaveOccurred())
+					transitioned.Add(int64(len(out)))
+				})
+			}
+			wg.Wait()
+
+			Expect(transitioned.Load()).To(Equal(int64(1)))
+			stored := reload(upload.ID)
+			if stored.AasmState == models.StateFailed {
+				Expect(outboxEntries()).To(HaveLen(1))
+			} else {
+				Expect(stored.AasmState).To(Equal(models.StateCompleted))
+				Expect(outboxEntries()).To(BeEmpty())
+			}
+		})
+	})
+
+	Context("when the batch is empty", func() {
+		It("does nothing", func() {
+			out, err := models.ApplyPollResults(ctx, gdb, "", nil, now)
+
+			Expect(err).NotTo(HaveOccurred())
+			Expect(out).To(BeEmpty())
+		})
+	})
+
+	Describe("its statements", func() {
+		var (
+			counted    *gorm.DB
+			statements atomic.Int64
+		)
+
+		// A pool of its own, so that the counting callbacks see this spec's
+		// statements only.
+		BeforeEach(func() {
+			var err error
+			counted, err = db.Open(ctx, db.Options{URL: dbURL, MaxOpenConns: 2, MaxIdleConns: 2})
+			Expect(err).NotTo(HaveOccurred())
+			DeferCleanup(db.Close, counted)
+			statements.Store(0)
+			count := func(*gorm.DB) { statements.Add(1) }
+			cb := counted.Callback()
+			Expect(cb.Create().After("gorm:create").Register("spec:count", count)).To(Succeed())
+			Expect(cb.Query().After("gorm:query").Register("spec:count", count)).To(Succeed())
+			Expect(cb.Update().After("gorm:update").Register("spec:count", count)).To(Succeed())
+			Expect(cb.Delete().After("gorm:delete").Register("spec:count", count)).To(Succeed())
+			Expect(cb.Row().After("gorm:row").Register("spec:count", count)).To(Succeed())
+			Expect(cb.Raw().After("gorm:raw").Register("spec:count", count)).To(Succeed())
+		})
+
+		// statementsFor applies a batch of n results, of every kind, and
+		// returns how many statements that took.
+		statementsFor := func(n int) int64 {
+			GinkgoHelper()
+			Expect(dbtest.Truncate(gdb)).To(Succeed())
+			submission := createSubmission()
+			Expect(gdb.Exec(`
+INSERT INTO lighthouse526_document_uploads (form526_submission_id, lighthouse_document_request_id, aasm_state,
+            document_type, created_at, updated_at)
+SELECT ?, 'req-' || g, 'pending', 'Form 0781', now(), now() FROM generate_series(1, ?) AS g`, submission.ID, n).Error).To(Succeed())
+			var ids []int64
+			Expect(gdb.Raw(`SELECT id FROM lighthouse526_document_uploads ORDER BY id`).Scan(&ids).Error).To(Succeed())
+			Expect(ids).To(HaveLen(n))
+			results := make([]models.PollResult, n)
+			for i, id := range ids {
+				switch i % 4 {
+				case 0:
+					results[i] = models.PollResult{ID: id, NewState: models.StateCompleted, SaveStatus: true, StartedAt: &startedAt, EndedAt: &endedAt}
+				case 1:
+					results[i] = models.PollResult{
+						ID: id, NewState: models.StateFailed, SaveStatus: true, EndedAt: &endedAt, ErrorMessage: models.JSON(claimsEvidenceError),
+						Notification: &models.Notification{TaskType: notificationTask, Payload: models.JSON(`{}`)},
+					}
+				case 2:
+					results[i] = models.PollResult{ID: id, NewState: models.StatePending, SaveStatus: true, StartedAt: &startedAt}
+				default:
+					results[i] = models.PollResult{ID: id, NewState: models.StatePending, Unknown: true}
+				}
+			}
+
+			statements.Store(0)
+			out, err := models.ApplyPollResults(ctx, counted, "", results, now)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(out).To(HaveLen((n + 3) / 4 * 2))
+			return statements.Load()
+		}
+
+		It("is one statement per batch, whatever the batch size", func() {
+			small := statementsFor(10)
+			large := statementsFor(1000)
+
+			Expect(small).To(Equal(int64(1)))
+			Expect(large).To(Equal(small))
+		})
+	})
+})

@@ -1,0 +1,130 @@
+package models
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// UploadsByRequestID returns every upload with a Lighthouse request id, in id
+// order (the original table does not make the id unique).
+func UploadsByRequestID(ctx context.Context, db *gorm.DB, requestID string) ([]Lighthouse526DocumentUpload, error) {
+	var out []Lighthouse526DocumentUpload
+	if err := db.WithContext(ctx).Where("lighthouse_document_request_id = ?", requestID).Order("id").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("models: uploads by request id: %w", err)
+	}
+	return out, nil
+}
+
+// Timeline is the readable form of a stored Lighthouse status object.
+type Timeline struct {
+	Status    string         `json:"status"`
+	StartedAt *time.Time     `json:"started_at,omitempty"`
+	EndedAt   *time.Time     `json:"ended_at,omitempty"`
+	Steps     []TimelineStep `json:"steps"`
+	Error     *TimelineError `json:"error,omitempty"`
+}
+
+// TimelineStep is one workflow step.
+type TimelineStep struct {
+	Name   string `json:"name"`
+	Status string `json:"status"`
+}
+
+// TimelineError is the status's error object.
+type TimelineError struct {
+	Detail string `json:"detail"`
+	Step   string `json:"step"`
+}
+
+// ParseTimeline reads last_status_response; nil when none was stored.
+func ParseTimeline(last JSON) (*Timeline, error) {
+	if len(last) == 0 || string(last) == "null" {
+		return nil, nil
+	}
+	var raw struct {
+		Status string `json:"status"`
+		Time   struct {
+			StartTime *int64 `json:"startTime"`
+			EndTime   *int64 `json:"endTime"`
+		} `json:"time"`
+		Steps []TimelineStep `json:"steps"`
+		Error *TimelineError `json:"error"`
+	}
+	if err := json.Unmarshal(last, &raw); err != nil {
+		return nil, fmt.Errorf("models: last_status_response: %w", err)
+	}
+	ms := func(v *int64) *time.Time {
+		if v == nil {
+			return nil
+		}
+		t := time.UnixMilli(*v).UTC()
+		return &t
+	}
+	return &Timeline{Status: raw.Status, StartedAt: ms(raw.Time.StartTime), EndedAt: ms(raw.Time.EndTime), Steps: raw.Steps, Error: raw.Error}, nil
+}
+
+// StuckUpload is a pending upload that needs a look.
+type StuckUpload struct {
+	ID                          int64      `json:"id"`
+	Form526SubmissionID         int64      `json:"form526_submission_id"`
+	LighthouseDocumentRequestID string     `json:"lighthouse_document_request_id"`
+	DocumentType                string     `json:"document_type"`
+	CreatedAt                   time.Time  `json:"created_at"`
+	StatusLastPolledAt          *time.Time `json:"status_last_polled_at"`
+	LighthouseUnknownPollCount  int        `json:"lighthouse_unknown_poll_count"`
+	// Reason: pending_too_long, unknown_to_lighthouse, or both joined by ",".
+	Reason string `json:"reason"`
+}
+
+// StuckUploads lists pending uploads created before createdBefore, or that
+// Lighthouse answered as unknown at least unknownPolls polls in a row, oldest
+// first, at most limit.
+func StuckUploads(ctx context.Context, db *gorm.DB, createdBefore time.Time, unknownPolls, limit int) ([]StuckUpload, error) {
+	var out []StuckUpload
+	err := db.WithContext(ctx).Raw(`
+SELECT id, form526_submission_id, lighthouse_document_request_id, document_type, created_at,
+       status_last_polled_at, lighthouse_unknown_poll_count,
+       concat_ws(',',
+         CASE WHEN created_at < @before THEN 'pending_too_long' END,
+         CASE WHEN lighthouse_unknown_poll_count >= @unknown THEN 'unknown_to_lighthouse' END) AS reason
+  FROM lighthouse526_document_uploads
+ WHERE aasm_state = @pending
+   AND (created_at < @before OR lighthouse_unknown_poll_count >= @unknown)
+ ORDER BY id
+ LIMIT @limit`, map[string]any{
+		"before": createdBefore.UTC(), "unknown": unknownPolls, "pending": StatePending, "limit": limit,
+	}).Scan(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("models: stuck uploads: %w", err)
+	}
+	return out, nil
+}
+
+// StateCount is how many uploads of a type are in a state; FailedStep is set
+// for failed ones (lower case, "" when none was recorded).
+type StateCount struct {
+	DocumentType string `json:"document_type"`
+	AasmState    string `json:"aasm_state"`
+	FailedStep   string `json:"failed_step,omitempty"`
+	Count        int64  `json:"count"`
+}
+
+// CountByState counts every upload by type, state and failed step.
+func CountByState(ctx context.Context, db *gorm.DB) ([]StateCount, error) {
+	var out []StateCount
+	err := db.WithContext(ctx).Raw(`
+SELECT document_type, aasm_state,
+       CASE WHEN aasm_state = ? THEN coalesce(lower(error_message->>'step'), '') ELSE '' END AS failed_step,
+       count(*) AS count
+  FROM lighthouse526_document_uploads
+ GROUP BY 1, 2, 3
+ ORDER BY 1, 2, 3`, StateFailed).Scan(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("models: count by state: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,175 @@
+// Package httpapi is the HTTP enqueue API other services call to track an
+// upload or to poll uploads now:
+//
+//	POST /v1/uploads  body: tasks.TrackPayload    -> 202 {"task_id": ...}
+//	POST /v1/polls    body: tasks.PollNowPayload  -> 202 {"task_id": ...}
+//	GET  /healthz     unauthenticated liveness
+//
+// Every /v1 call needs a bearer JWT (see AuthConfig). Answers: 400 with
+// {"errors": {"<field>": "<message>"}} for bad input, 401/403 for a refused
+// token, 413 past MaxBodyBytes, 415 for a body that is not JSON, 503 when the
+// task could not be enqueued (Redis unreachable: nothing is lost, retry). The
+// same request sent twice gets 202 with the same task id and "duplicate":
+// true; the queue keeps one task.
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/vagov/lighthouse526/tasks"
+)
+
+// MaxBodyBytes bounds a request body.
+const MaxBodyBytes = 1 << 20
+
+// Options configure the API handler.
+type Options struct {
+	Client tasks.Enqueuer
+	Queue  string
+	Auth   *Authenticator
+	Logger *slog.Logger
+	// Registerer gets the API's metrics; nil registers them nowhere.
+	Registerer prometheus.Registerer
+	// EnqueueTimeout bounds one enqueue (Redis unreachable answers 503 after
+	// it at most); default 5s.
+	EnqueueTimeout time.Duration
+	Now            func() time.Time
+}
+
+// Server is the API's http.Handler.
+type Server struct {
+	opts     Options
+	mux      *http.ServeMux
+	requests *prometheus.CounterVec
+}
+
+// New builds the API handler.
+func New(o Options) (*Server, error) {
+	if o.Client == nil || o.Auth == nil || o.Queue == "" {
+		return nil, errors.New("httpapi: Client, Auth and Queue are required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.EnqueueTimeout == 0 {
+		o.EnqueueTimeout = 5 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Registerer == nil {
+		o.Registerer = prometheus.NewRegistry()
+	}
+	s := &Server{opts: o, mux: http.NewServeMux()}
+	s.requests = promauto.With(o.Registerer).NewCounterVec(prometheus.CounterOpts{
+		Name: "form526_api_requests_total",
+		Help: "Enqueue API requests by route and HTTP status code.",
+	}, []string{"route", "code"})
+	s.mux.Handle("POST /v1/uploads", s.authenticated("uploads", s.track))
+	s.mux.Handle("POST /v1/polls", s.authenticated("polls", s.pollNow))
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// authenticated verifies the token, then runs h and counts its answer.
+func (s *Server) authenticated(route string, h func(http.ResponseWriter, *http.Request) (int, any)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		status, body := s.serve(w, r, h)
+		if status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "5")
+		}
+		s.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+		writeJSON(w, status, body)
+	})
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, h func(http.ResponseWriter, *http.Request) (int, any)) (int, any) {
+	subject, err := s.opts.Auth.verify(r)
+	var ae *authError
+	if errors.As(err, &ae) {
+		s.opts.Logger.InfoContext(r.Context(), "refused an API call", "path", r.URL.Path, "reason", ae.reason, "status", ae.status)
+		w.Header().Set("WWW-Authenticate", challenge(ae))
+		return ae.status, errorBody(ae.reason)
+	}
+	r = r.WithContext(context.WithValue(r.Context(), subjectKey{}, subject))
+	return h(w, r)
+}
+
+type subjectKey struct{}
+
+// acceptedBody is the answer of an enqueued (or already enqueued) task.
+type acceptedBody struct {
+	TaskID    string `json:"task_id"`
+	Queue     string `json:"queue"`
+	Duplicate bool   `json:"duplicate"`
+}
+
+func (s *Server) track(w http.ResponseWriter, r *http.Request) (int, any) {
+	var p tasks.TrackPayload
+	if status, body := decodeJSON(w, r, &p); status != 0 {
+		return status, body
+	}
+	task, err := tasks.NewTrackTask(s.opts.Queue, p)
+	if err != nil {
+		return invalid(err)
+	}
+	id, _ := tasks.TrackTaskID(p)
+	return s.enqueue(r, task, id)
+}
+
+func (s *Server) pollNow(w http.ResponseWriter, r *http.Request) (int, any) {
+	var p tasks.PollNowPayload
+	if status, body := decodeJSON(w, r, &p); status != 0 {
+		return status, body
+	}
+	at := s.opts.Now()
+	task, err := tasks.NewPollNowTask(s.opts.Queue, p, at)
+	if err != nil {
+		return invalid(err)
+	}
+	id, _ := tasks.PollNowTaskID(p, at)
+	return s.enqueue(r, task, id)
+}
+
+// enqueue hands the task to Redis. Its id is derived from the request, so a
+// caller retrying after a 503 (even one where Redis did take the task) gets
+// the same task, never a second one.
+func (s *Server) enqueue(r *http.Request, task *asynq.Task, id string) (int, any) {
+	ctx, cancel := context.WithTimeout(r.Context(), s.opts.EnqueueTimeout)
+	defer cancel()
+	subject, _ := r.Context().Value(subjectKey{}).(string)
+	log := s.opts.Logger.With("task_type", task.Type(), "task_id", id, "caller", subject)
+	_, err := s.opts.Client.EnqueueContext(ctx, task)
+	switch {
+	case err == nil:
+		log.InfoContext(ctx, "enqueued a task for an API caller")
+		return http.StatusAccepted, acceptedBody{TaskID: id, Queue: s.opts.Queue}
+	case errors.Is(err, asynq.ErrTaskIDConflict):
+		log.InfoContext(ctx, "the API caller's task was already enqueued")
+		return http.StatusAccepted, acceptedBody{TaskID: id, Queue: s.opts.Queue, Duplicate: true}
+	}
+	log.WarnContext(ctx, "could not enqueue a task for an API caller", "error", err.Error())
+	return http.StatusServiceUnavailable, errorBody("the queue is unavailable, nothing was enqueued for sure: retry later (the same request is never enqueued twice)")
+}
+
+func invalid(err error) (int, any) {
+	var fe tasks.FieldErrors
+	if errors.As(err, &fe) {
+		return http.StatusBadRequest, errorsBody{Errors: fe}
+	}
+	return http.StatusBadRequest, errorsBody{Errors: map[string]string{"body": err.Error()}}
+}

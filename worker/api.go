@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/vagov/lighthouse526/config"
+	"github.com/vagov/lighthouse526/tasks"
+	"github.com/vagov/lighthouse526/tasks/httpapi"
+)
+
+func init() {
+	register("api", "serve the HTTP enqueue API (POST /v1/uploads, POST /v1/polls) on API_ADDR", apiCmd)
+}
+
+func apiCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
+	fs := flag.NewFlagSet("api", flag.ContinueOnError)
+	if err := fs.Parse(args); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	if err := cfg.RequireAPI(); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	logger := newLogger(cfg)
+	rdb, err := newRedis(cfg)
+	if err != nil {
+		return err
+	}
+	client := asynq.NewClientFromRedisClient(rdb)
+	defer client.Close()
+	reg := newRegistry()
+	api, err := newAPIServer(cfg, client, logger, reg)
+	if err != nil {
+		return err
+	}
+	servers := []*http.Server{{Addr: cfg.APIAddr, Handler: api, ReadHeaderTimeout: 5 * time.Second}}
+	if cfg.MetricsAddr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+		servers = append(servers, &http.Server{Addr: cfg.MetricsAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second})
+	}
+	logger.Info("enqueue API started", "api_addr", cfg.APIAddr, "queue", cfg.QueueName)
+	fmt.Fprintf(stdout, "enqueue API on http://%s/v1/ (queue %s)\n", cfg.APIAddr, cfg.QueueName)
+	return serveUntilDone(ctx, servers...)
+}
+
+// newAPIServer builds the enqueue API from the configuration.
+func newAPIServer(cfg *config.Config, client tasks.Enqueuer, logger *slog.Logger, reg prometheus.Registerer) (*httpapi.Server, error) {
+	if err := cfg.RequireAPI(); err != nil {
+		return nil, &exitError{code: 2, err: err}
+	}
+	auth, err := httpapi.NewAuthenticator(httpapi.AuthConfig{
+		RSAPublicKey:  cfg.APIPublicKey,
+		HS256Secret:   []byte(cfg.APIJWTHS256Secret),
+		Issuer:        cfg.APIJWTIssuer,
+		Audience:      cfg.APIJWTAudience,
+		RequiredScope: cfg.APIJWTRequiredScope,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return httpapi.New(httpapi.Options{
+		Client: client, Queue: cfg.QueueName, Auth: auth,
+		Logger: logger.With("component", "api"), Registerer: reg,
+	})
+}
+
+// serveUntilDone serves every server until ctx ends or one fails, then shuts
+// them all down (5s at most).
+func serveUntilDone(ctx context.Context, servers ...*http.Server) error {
+	errc := make(chan error, len(servers))
+	for _, s := range servers {
+		go func() { errc <- s.ListenAndServe() }()
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		err = fmt.Errorf("http server: %w", err)
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	for _, s := range servers {
+		_ = s.Shutdown(shutdownCtx)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}

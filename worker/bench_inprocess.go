@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/vagov/lighthouse526/config"
+	"github.com/vagov/lighthouse526/tasks"
+)
+
+// inProcessWorker is `worker bench --workers 0`: the same app and asynq
+// server as `worker run --no-scheduler`, in the bench's own process (so that
+// --cpuprofile sees it). Its logs go to logPath, or are encoded and dropped.
+func inProcessWorker(logPath string) func(ctx context.Context, environ []string) (func(), error) {
+	return func(ctx context.Context, environ []string) (func(), error) {
+		cfg, err := config.Load(environ)
+		if err != nil {
+			return nil, err
+		}
+		out := io.Discard
+		var logFile *os.File
+		if logPath != "" {
+			if logFile, err = os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err != nil {
+				return nil, err
+			}
+			out = logFile
+		}
+		var level slog.Level
+		_ = level.UnmarshalText([]byte(cfg.LogLevel))
+		logger := slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: level})).With("service", "lighthouse526-worker")
+
+		a, err := newApp(ctx, cfg, logger, "bench-worker")
+		if err != nil {
+			return nil, err
+		}
+		srv := asynq.NewServerFromRedisClient(a.rdb, asynq.Config{
+			Concurrency:     cfg.WorkerConcurrency,
+			Queues:          cfg.Queues,
+			IsFailure:       tasks.IsFailure,
+			RetryDelayFunc:  tasks.RetryDelay,
+			ErrorHandler:    asynq.ErrorHandlerFunc(a.exhaustion.HandleError),
+			Logger:          tasks.AsynqLogger(logger),
+			LogLevel:        asynq.WarnLevel,
+			ShutdownTimeout: cfg.ShutdownTimeout,
+		})
+		if err := srv.Start(a.mux()); err != nil {
+			a.close()
+			return nil, err
+		}
+		ln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			srv.Shutdown()
+			a.close()
+			return nil, err
+		}
+		httpSrv := &http.Server{Handler: a.opsHandler(), ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				logger.Error("bench worker metrics server", "error", err.Error())
+			}
+		}()
+		return func() {
+			srv.Shutdown()
+			_ = httpSrv.Close()
+			a.close()
+			if logFile != nil {
+				_ = logFile.Close()
+			}
+		}, nil
+	}
+}

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/hibiken/asynqmon"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/vagov/lighthouse526/config"
+	"github.com/vagov/lighthouse526/tasks/httpapi"
+)
+
+func init() {
+	register("monitor", "serve the asynqmon web UI on MONITOR_ADDR, behind authentication (read-only unless MONITOR_READ_ONLY=false)", monitorCmd)
+}
+
+// monitorRoot is where asynqmon is served; / redirects there.
+const monitorRoot = "/monitor"
+
+func monitorCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
+	fs := flag.NewFlagSet("monitor", flag.ContinueOnError)
+	if err := fs.Parse(args); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	if err := cfg.RequireMonitor(); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	logger := newLogger(cfg)
+	connOpt, err := redisConnOpt(cfg)
+	if err != nil {
+		return err
+	}
+	mon := asynqmon.New(asynqmon.Options{
+		RootPath:          monitorRoot,
+		RedisConnOpt:      connOpt,
+		ReadOnly:          cfg.MonitorReadOnly,
+		PrometheusAddress: cfg.MonitorPrometheusAddr,
+	})
+	defer mon.Close()
+	protected, err := httpapi.MonitorAuth{
+		Username: cfg.MonitorUsername, Password: cfg.MonitorPassword,
+		Token: cfg.MonitorToken, None: cfg.MonitorAuth == "none",
+	}.Wrap(mon)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	mux := http.NewServeMux()
+	mux.Handle(monitorRoot+"/", protected)
+	mux.Handle("GET /{$}", http.RedirectHandler(monitorRoot+"/", http.StatusFound))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+
+	logger.Info("monitor started", "monitor_addr", cfg.MonitorAddr, "read_only", cfg.MonitorReadOnly, "auth_none", cfg.MonitorAuth == "none")
+	fmt.Fprintf(stdout, "asynqmon on http://%s%s/ (read-only: %t)\n", cfg.MonitorAddr, monitorRoot, cfg.MonitorReadOnly)
+	return serveUntilDone(ctx, &http.Server{Addr: cfg.MonitorAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second})
+}
+
+// redisConnOpt is the configured Redis as asynq describes it (asynqmon opens
+// its own connections): Sentinel when REDIS_SENTINEL_ADDRS is set, else
+// REDIS_URL, with the same credentials, database and TLS as newRedis.
+func redisConnOpt(cfg *config.Config) (asynq.RedisConnOpt, error) {
+	opts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: not a redis:// or rediss:// URL")
+	}
+	if len(cfg.RedisSentinelAddrs) > 0 {
+		return asynq.RedisFailoverClientOpt{
+			MasterName:    cfg.RedisSentinelMaster,
+			SentinelAddrs: cfg.RedisSentinelAddrs,
+			Username:      opts.Username,
+			Password:      opts.Password,
+			DB:            opts.DB,
+			TLSConfig:     opts.TLSConfig,
+		}, nil
+	}
+	return asynq.RedisClientOpt{
+		Addr:      opts.Addr,
+		Username:  opts.Username,
+		Password:  opts.Password,
+		DB:        opts.DB,
+		TLSConfig: opts.TLSConfig,
+	}, nil
+}

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/vagov/lighthouse526/db"
+	"github.com/vagov/lighthouse526/models"
+)
+
+func init() {
+	register("uploads", "inspect uploads: uploads show <request-id> | uploads stuck [--older-than 24h] [--unknown-polls 3]", uploadsCmd)
+}
+
+func uploadsCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
+	if len(args) == 0 || (args[0] != "show" && args[0] != "stuck") {
+		return &exitError{code: 2, err: errors.New("say show <request-id> or stuck")}
+	}
+	fs := flag.NewFlagSet("uploads "+args[0], flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print JSON")
+	olderThan := fs.Duration("older-than", 24*time.Hour, "stuck: pending for longer than this")
+	unknownPolls := fs.Int("unknown-polls", 3, "stuck: unknown to Lighthouse this many polls in a row")
+	limit := fs.Int("limit", 100, "stuck: list at most this many")
+	if err := fs.Parse(args[1:]); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	gdb, err := openDB(ctx, cfg, newLogger(cfg), "lighthouse526-uploads")
+	if err != nil {
+		return err
+	}
+	defer db.Close(gdb)
+	if args[0] == "show" {
+		if fs.NArg() != 1 {
+			return &exitError{code: 2, err: errors.New("uploads show takes one request id")}
+		}
+		return showUploads(ctx, gdb, fs.Arg(0), stdout, *asJSON)
+	}
+	stuck, err := models.StuckUploads(ctx, gdb, time.Now().Add(-*olderThan), *unknownPolls, *limit)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSONOut(stdout, stuck)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tREQUEST ID\tSUBMISSION\tTYPE\tCREATED\tLAST POLLED\tUNKNOWN POLLS\tREASON")
+	for _, s := range stuck {
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\t%d\t%s\n", s.ID, s.LighthouseDocumentRequestID, s.Form526SubmissionID,
+			s.DocumentType, stamp(&s.CreatedAt), stamp(s.StatusLastPolledAt), s.LighthouseUnknownPollCount, s.Reason)
+	}
+	fmt.Fprintf(tw, "%d stuck upload(s)\n", len(stuck))
+	return tw.Flush()
+}
+
+// shownUpload is one upload as `uploads show --json` prints it.
+type shownUpload struct {
+	models.Lighthouse526DocumentUpload `json:"-"`
+
+	ID                          int64            `json:"id"`
+	Form526SubmissionID         int64            `json:"form526_submission_id"`
+	FormAttachmentID            *int64           `json:"form_attachment_id"`
+	LighthouseDocumentRequestID string           `json:"lighthouse_document_request_id"`
+	AasmState                   string           `json:"aasm_state"`
+	DocumentType                string           `json:"document_type"`
+	StartedAt                   *time.Time       `json:"lighthouse_processing_started_at"`
+	EndedAt                     *time.Time       `json:"lighthouse_processing_ended_at"`
+	StatusLastPolledAt          *time.Time       `json:"status_last_polled_at"`
+	UnknownPollCount            int              `json:"lighthouse_unknown_poll_count"`
+	ErrorMessage                models.JSON      `json:"error_message"`
+	LastStatusResponse          models.JSON      `json:"last_status_response"`
+	CreatedAt                   time.Time        `json:"created_at"`
+	UpdatedAt                   time.Time        `json:"updated_at"`
+	Timeline                    *models.Timeline `json:"timeline"`
+}
+
+func newShownUpload(u models.Lighthouse526DocumentUpload, tl *models.Timeline) shownUpload {
+	return shownUpload{
+		Lighthouse526DocumentUpload: u,
+		ID:                          u.ID, Form526SubmissionID: u.Form526SubmissionID, FormAttachmentID: u.FormAttachmentID,
+		LighthouseDocumentRequestID: u.LighthouseDocumentRequestID, AasmState: u.AasmState, DocumentType: u.DocumentType,
+		StartedAt: u.LighthouseProcessingStartedAt, EndedAt: u.LighthouseProcessingEndedAt,
+		StatusLastPolledAt: u.StatusLastPolledAt, UnknownPollCount: u.LighthouseUnknownPollCount,
+		ErrorMessage: u.ErrorMessage, LastStatusResponse: u.LastStatusResponse,
+		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, Timeline: tl,
+	}
+}
+
+func showUploads(ctx context.Context, gdb *gorm.DB, requestID string, w io.Writer, asJSON bool) error {
+	ups, err := models.UploadsByRequestID(ctx, gdb, requestID)
+	if err != nil {
+		return err
+	}
+	if len(ups) == 0 {
+		return &exitError{code: 3, err: fmt.Errorf("no upload with request id %q", requestID)}
+	}
+	shown := make([]shownUpload, len(ups))
+	for i, u := range ups {
+		tl, err := models.ParseTimeline(u.LastStatusResponse)
+		if err != nil {
+			return err
+		}
+		shown[i] = newShownUpload(u, tl)
+	}
+	if asJSON {
+		return writeJSONOut(w, shown)
+	}
+	for _, s := range shown {
+		printUpload(w, s)
+	}
+	return nil
+}
+
+func printUpload(w io.Writer, s shownUpload) {
+	u := s.Lighthouse526DocumentUpload
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "upload\t%d\n", u.ID)
+	fmt.Fprintf(tw, "request id\t%s\n", u.LighthouseDocumentRequestID)
+	fmt.Fprintf(tw, "submission\t%d\n", u.Form526SubmissionID)
+	if u.FormAttachmentID != nil {
+		fmt.Fprintf(tw, "attachment\t%d\n", *u.FormAttachmentID)
+	}
+	fmt.Fprintf(tw, "document type\t%s\n", u.DocumentType)
+	fmt.Fprintf(tw, "state\t%s\n", u.AasmState)
+	fmt.Fprintf(tw, "tracked since\t%s\n", stamp(&u.CreatedAt))
+	fmt.Fprintf(tw, "last polled\t%s\n", stamp(u.StatusLastPolledAt))
+	fmt.Fprintf(tw, "unknown polls in a row\t%d\n", u.LighthouseUnknownPollCount)
+	_ = tw.Flush()
+	tl := s.Timeline
+	if tl == nil {
+		fmt.Fprintln(w, "Lighthouse status: none recorded yet")
+		fmt.Fprintln(w)
+		return
+	}
+	fmt.Fprintf(w, "Lighthouse status: %s (started %s, ended %s)\n", tl.Status, stamp(tl.StartedAt), stamp(tl.EndedAt))
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for i, st := range tl.Steps {
+		note := ""
+		if tl.Error != nil && tl.Error.Step == st.Name {
+			note = "<- " + tl.Error.Detail
+		}
+		fmt.Fprintf(tw, "  %d.\t%s\t%s\t%s\n", i+1, st.Name, st.Status, note)
+	}
+	_ = tw.Flush()
+	fmt.Fprintln(w)
+}
+
+func stamp(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func writeJSONOut(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
