@@ -34,16 +34,6 @@ type PollingCycle struct {
 // TableName is this worker's own table.
 func (PollingCycle) TableName() string { return "lighthouse526_polling_cycles" }
 
-// Running reports whether the cycle still has work in flight: its fan-out is
-// not finished, or some of its batches are not done. A cycle that made no
-// progress for stale is taken as dead, not running.
-func (c *PollingCycle) Running(now time.Time, stale time.Duration) bool {
-	if now.Sub(c.UpdatedAt) > stale {
-		return false
-	}
-	return c.FanOutDoneAt == nil || c.BatchesDone < c.BatchesEnqueued
-}
-
 // StartCycle creates the cycle row, or returns the existing one when a retry
 // of the same cycle starts again (its cursor says where the fan-out got to).
 func StartCycle(ctx context.Context, db *gorm.DB, id string, scheduledAt, dueBefore, now time.Time) (*PollingCycle, error) {
@@ -116,21 +106,35 @@ func SkipCycle(ctx context.Context, db *gorm.DB, c *PollingCycle, now time.Time)
 	return nil
 }
 
-// RunningCycle returns a cycle scheduled before t whose id starts with prefix
-// and that still has work in flight (see Running), or nil.
-func RunningCycle(ctx context.Context, db *gorm.DB, prefix string, t, now time.Time, stale time.Duration) (*PollingCycle, error) {
-	var c PollingCycle
-	err := db.WithContext(ctx).
-		Where("id LIKE ? AND scheduled_at < ? AND NOT skipped AND updated_at > ?", prefix+"%", t.UTC(), now.Add(-stale).UTC()).
-		Where("fan_out_done_at IS NULL OR batches_done < batches_enqueued").
-		Order("scheduled_at DESC").Take(&c).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, nil
-	}
+// ClaimCycle decides, under a Postgres advisory lock shared by every replica,
+// whether cycle c may fan out: it may unless another cycle with the same id
+// prefix is in flight (fan-out not finished or batches not all done, and not
+// stale). When another is, c is marked skipped and that one is returned.
+// Serialising the check means that of two cycles starting together (a
+// catch-up and a tick on two replicas) exactly one fans out.
+func ClaimCycle(ctx context.Context, db *gorm.DB, c *PollingCycle, prefix string, now time.Time, stale time.Duration) (*PollingCycle, error) {
+	var running *PollingCycle
+	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Exec("SELECT pg_advisory_xact_lock(hashtext(?))", "lighthouse526:cycle-claim:"+prefix).Error; err != nil {
+			return err
+		}
+		var other PollingCycle
+		err := tx.Where("id LIKE ? AND id <> ? AND NOT skipped AND updated_at > ?", prefix+"%", c.ID, now.Add(-stale).UTC()).
+			Where("fan_out_done_at IS NULL OR batches_done < batches_enqueued").
+			Order("scheduled_at DESC").Take(&other).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		running = &other
+		return SkipCycle(ctx, tx, c, now)
+	})
 	if err != nil {
-		return nil, fmt.Errorf("models: running cycle: %w", err)
+		return nil, fmt.Errorf("models: claim cycle: %w", err)
 	}
-	return &c, nil
+	return running, nil
 }
 
 // PreviousCycle returns the latest cycle scheduled before t whose id starts

@@ -110,7 +110,6 @@ var _ = Describe("Polling cycles", func() {
 			stored := storedCycle(cycleID)
 			Expect(stored.FanOutDoneAt).To(HaveValue(BeTemporally("==", now.Add(time.Second))))
 			Expect(stored.BatchesDone).To(Equal(1))
-			Expect(stored.Running(now.Add(3*time.Second), time.Hour)).To(BeFalse())
 		})
 	})
 
@@ -156,44 +155,55 @@ var _ = Describe("Polling cycles", func() {
 		})
 	})
 
-	Describe("RunningCycle", func() {
-		It("finds an earlier cycle still in flight, and not a finished, skipped or stale one", func() {
-			earlier, err := models.StartCycle(ctx, gdb, "cron:09:15", now.Add(-time.Hour), dueBefore.Add(-time.Hour), now.Add(-time.Hour))
+	Describe("ClaimCycle", func() {
+		var earlier, next *models.PollingCycle
+
+		BeforeEach(func() {
+			var err error
+			earlier, err = models.StartCycle(ctx, gdb, "cron:09:15", now.Add(-time.Hour), dueBefore.Add(-time.Hour), now.Add(-time.Hour))
 			Expect(err).NotTo(HaveOccurred())
 			Expect(models.AdvanceCycle(ctx, gdb, earlier, 100, 100, now.Add(-50*time.Minute))).To(Succeed())
 			Expect(models.FinishFanOut(ctx, gdb, earlier, now.Add(-50*time.Minute))).To(Succeed())
+			next, err = models.StartCycle(ctx, gdb, "cron:10:15", now, dueBefore, now)
+			Expect(err).NotTo(HaveOccurred())
+		})
 
-			running, err := models.RunningCycle(ctx, gdb, "cron:", now, now, 2*time.Hour)
+		It("skips a cycle while an earlier one still has batches in flight", func() {
+			running, err := models.ClaimCycle(ctx, gdb, next, "cron:", now, 2*time.Hour)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(running).NotTo(BeNil())
 			Expect(running.ID).To(Equal("cron:09:15"))
-
-			stale, err := models.RunningCycle(ctx, gdb, "cron:", now, now, 30*time.Minute)
-			Expect(err).NotTo(HaveOccurred())
-			Expect(stale).To(BeNil(), "no progress for longer than stale: taken as dead")
-
-			Expect(models.MarkBatchDone(ctx, gdb, earlier.ID, now.Add(-40*time.Minute))).To(Succeed())
-			done, err := models.RunningCycle(ctx, gdb, "cron:", now, now, 2*time.Hour)
-			Expect(err).NotTo(HaveOccurred())
-			Expect(done).To(BeNil())
+			Expect(storedCycle("cron:10:15").Skipped).To(BeTrue())
 		})
-	})
 
-	Describe("Running", func() {
-		updated := now.Add(-10 * time.Minute)
-		done := now.Add(-5 * time.Minute)
+		It("lets it run when the earlier one made no progress for longer than stale", func() {
+			running, err := models.ClaimCycle(ctx, gdb, next, "cron:", now, 30*time.Minute)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(running).To(BeNil(), "taken as dead")
+			Expect(storedCycle("cron:10:15").Skipped).To(BeFalse())
+		})
 
-		DescribeTable("tells whether a cycle still has work in flight",
-			func(c models.PollingCycle, want bool) {
-				Expect(c.Running(now, time.Hour)).To(Equal(want))
-			},
-			Entry("fanning out", models.PollingCycle{UpdatedAt: updated}, true),
-			Entry("fanned out, batches in flight",
-				models.PollingCycle{UpdatedAt: updated, FanOutDoneAt: &done, BatchesEnqueued: 3, BatchesDone: 2}, true),
-			Entry("fanned out, every batch done",
-				models.PollingCycle{UpdatedAt: updated, FanOutDoneAt: &done, BatchesEnqueued: 3, BatchesDone: 3}, false),
-			Entry("fanning out, but no progress for longer than stale",
-				models.PollingCycle{UpdatedAt: now.Add(-2 * time.Hour)}, false),
-		)
+		It("lets it run once every batch of the earlier one is done", func() {
+			Expect(models.MarkBatchDone(ctx, gdb, earlier.ID, now.Add(-40*time.Minute))).To(Succeed())
+			running, err := models.ClaimCycle(ctx, gdb, next, "cron:", now, 2*time.Hour)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(running).To(BeNil())
+		})
+
+		It("lets exactly one of two cycles that start together fan out", func() {
+			Expect(models.MarkBatchDone(ctx, gdb, earlier.ID, now.Add(-40*time.Minute))).To(Succeed())
+			other, err := models.StartCycle(ctx, gdb, "cron:11:15", now.Add(time.Hour), dueBefore.Add(time.Hour), now)
+			Expect(err).NotTo(HaveOccurred())
+
+			first, err := models.ClaimCycle(ctx, gdb, other, "cron:", now, 2*time.Hour)
+			Expect(err).NotTo(HaveOccurred())
+			second, err := models.ClaimCycle(ctx, gdb, next, "cron:", now, 2*time.Hour)
+			Expect(err).NotTo(HaveOccurred())
+
+			Expect(first).NotTo(BeNil(), "the later cycle sees the earlier one's fresh row and yields")
+			Expect(second).To(BeNil(), "the earlier one then sees only a skipped cycle")
+			Expect(storedCycle("cron:11:15").Skipped).To(BeTrue())
+			Expect(storedCycle("cron:10:15").Skipped).To(BeFalse())
+		})
 	})
 })

@@ -7,7 +7,6 @@
 package spec_test
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -92,6 +91,3 @@ var _ = SynchronizedAfterSuite(func() {}, func() {
 var _ = BeforeEach(func() {
 	Expect(dbtest.Truncate(gdb)).To(Succeed())
 })
-
-// background is a context for setup calls outside a spec's own context.
-func background() context.Context { return context.Background() }

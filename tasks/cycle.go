@@ -82,7 +82,7 @@ func (c *Cycle) Run(ctx context.Context, id string, scheduledAt time.Time, dispa
 		}
 		if skip {
 			res.Skipped = true
-			return res, models.SkipCycle(ctx, c.DB, row, c.Now())
+			return res, nil
 		}
 	}
 
@@ -121,8 +121,9 @@ func (c *Cycle) Run(ctx context.Context, id string, scheduledAt time.Time, dispa
 }
 
 // reportPrevious sets the previous cycle's gauges, and says whether this
-// scheduled cycle must be skipped because the previous one is still running:
-// its batches cover the same uploads, and two cycles would poll them twice.
+// scheduled cycle must be skipped because another one (earlier, or a later
+// one that started first) is still running: its batches cover the same
+// uploads, and two cycles would poll them twice.
 func (c *Cycle) reportPrevious(ctx context.Context, log *slog.Logger, row *models.PollingCycle) (bool, error) {
 	if len(row.ID) < len(cronCyclePrefix) || row.ID[:len(cronCyclePrefix)] != cronCyclePrefix {
 		return false, nil
@@ -135,12 +136,12 @@ func (c *Cycle) reportPrevious(ctx context.Context, log *slog.Logger, row *model
 		c.Metrics.PreviousCycleCompleted.Set(float64(prev.CompletedCount))
 		c.Metrics.PreviousCycleFailed.Set(float64(prev.FailedCount))
 	}
-	running, err := models.RunningCycle(ctx, c.DB, cronCyclePrefix, row.ScheduledAt, c.Now(), c.StaleAfter)
+	running, err := models.ClaimCycle(ctx, c.DB, row, cronCyclePrefix, c.Now(), c.StaleAfter)
 	if err != nil || running == nil {
 		return false, err
 	}
 	c.Metrics.CyclesSkipped.Inc()
-	log.WarnContext(ctx, "skipping this polling cycle: an earlier one still has batches in flight",
+	log.WarnContext(ctx, "skipping this polling cycle: another one still has batches in flight",
 		"running_cycle_id", running.ID, "running_batches_enqueued", running.BatchesEnqueued, "running_batches_done", running.BatchesDone)
 	return true, nil
 }

@@ -85,6 +85,7 @@ func enqueueCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	if err != nil {
 		return &exitError{code: 2, err: fmt.Errorf("invalid: %w", err)}
 	}
+	newLogger(cfg) // routes go-redis's own messages to the structured log
 	rdb, err := newRedis(cfg)
 	if err != nil {
 		return err
@@ -99,7 +100,7 @@ func enqueueCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	case errors.Is(err, asynq.ErrTaskIDConflict):
 		out.Duplicate = true
 	case err != nil:
-		return fmt.Errorf("enqueue (nothing was enqueued for sure; running the same command again is safe): %w", err)
+		return fmt.Errorf("enqueue failed (running the same command again is safe: it never makes a second task): %w", err)
 	}
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(out)

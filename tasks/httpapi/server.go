@@ -163,7 +163,7 @@ func (s *Server) enqueue(r *http.Request, task *asynq.Task, id string) (int, any
 		return http.StatusAccepted, acceptedBody{TaskID: id, Queue: s.opts.Queue, Duplicate: true}
 	}
 	log.WarnContext(ctx, "could not enqueue a task for an API caller", "error", err.Error())
-	return http.StatusServiceUnavailable, errorBody("the queue is unavailable, nothing was enqueued for sure: retry later (the same request is never enqueued twice)")
+	return http.StatusServiceUnavailable, errorBody("the queue is unavailable: retry later (a retried request never makes a second task)")
 }
 
 func invalid(err error) (int, any) {
