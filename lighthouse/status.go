@@ -113,7 +113,7 @@ func decodeStatus(raw json.RawMessage) (*Status, error) {
 	}
 	id, err := decodeID(w.RequestID)
 	if err != nil {
-		return nil, fmt.Errorf("requestId: %v", err)
+		return nil, fmt.Errorf("requestId: %w", err)
 	}
 	if w.Status == nil || *w.Status == "" {
 		return nil, errors.New("no status")
@@ -121,10 +121,10 @@ func decodeStatus(raw json.RawMessage) (*Status, error) {
 	s := &Status{RequestID: id, Status: *w.Status, Error: w.Error, Raw: bytes.Clone(raw)}
 	if w.Time != nil {
 		if s.StartTime, err = decodeMillis(w.Time.StartTime); err != nil {
-			return nil, fmt.Errorf("time.startTime: %v", err)
+			return nil, fmt.Errorf("time.startTime: %w", err)
 		}
 		if s.EndTime, err = decodeMillis(w.Time.EndTime); err != nil {
-			return nil, fmt.Errorf("time.endTime: %v", err)
+			return nil, fmt.Errorf("time.endTime: %w", err)
 		}
 	}
 	for _, st := range w.Steps {

@@ -97,7 +97,7 @@ func (c *Client) UploadDocument(ctx context.Context, p UploadParams, file io.Rea
 					return nil, "", ctx.Err()
 				}
 				if _, err := s.Seek(0, io.SeekStart); err != nil {
-					return nil, "", fmt.Errorf("%w: %v", errNotReplayable, err)
+					return nil, "", fmt.Errorf("%w: %w", errNotReplayable, err)
 				}
 			}
 			written = make(chan struct{})

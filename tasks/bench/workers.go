@@ -127,7 +127,7 @@ func (f *fleet) waitReady(ctx context.Context) error {
 				select {
 				case err := <-f.exited[i]:
 					f.exited[i] <- err
-					return fmt.Errorf("bench: worker %d exited while starting (%v): rerun with --worker-log FILE to see why", i+1, err)
+					return fmt.Errorf("bench: worker %d exited while starting (%w): rerun with --worker-log FILE to see why", i+1, err)
 				default:
 				}
 			}
@@ -196,10 +196,10 @@ func (f *fleet) stop() {
 	}
 	for i, p := range f.procs {
 		select {
-		case <-f.exited[i]:
+		case <-f.exited[i]: //nolint:errcheck // how a stopped child exited does not matter here
 		case <-time.After(20 * time.Second):
 			_ = p.Process.Kill()
-			<-f.exited[i]
+			<-f.exited[i] //nolint:errcheck // killed: its exit status is known
 		}
 	}
 	f.procs, f.exited = nil, nil
