@@ -97,7 +97,7 @@ SELECT column_name, data_type, is_nullable
 			Expect(gdb.Raw(`SELECT indexdef FROM pg_indexes WHERE indexname = 'index_lighthouse526_document_uploads_due'`).
 				Scan(&def).Error).To(Succeed())
 
-			Expect(def).To(ContainSubstring("(id) INCLUDE (status_last_polled_at)"))
+			Expect(def).To(ContainSubstring("(id) INCLUDE (status_last_polled_at, lighthouse_document_request_id)"))
 			Expect(def).To(ContainSubstring("WHERE ((aasm_state)::text = 'pending'::text)"))
 		})
 	})
