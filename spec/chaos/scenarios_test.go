@@ -137,6 +137,14 @@ var _ = Describe("The worker under faults", func() {
 					g.Expect(c.BatchesEnqueued).To(BeNumerically(">", c.BatchesDone))
 				}).WithContext(ctx).WithTimeout(time.Minute).Should(Succeed())
 				s.enqueue(ctx, cronTask(s, second))
+				// Keep the first cycle's batches slow until the second tick has
+				// been handled: lifted earlier, they may all finish first, and the
+				// second cycle would rightly run.
+				Eventually(func(g Gomega) {
+					var c models.PollingCycle
+					g.Expect(w.gdb.WithContext(ctx).Take(&c, "id = ?", cronID(second)).Error).To(Succeed())
+					g.Expect(c.FanOutDoneAt).NotTo(BeNil())
+				}).WithContext(ctx).WithTimeout(time.Minute).Should(Succeed())
 				s.fake.SetFaults(fake.Faults{})
 			}, func() { s.enqueue(ctx, cronTask(s, first)) }, cronID(first), cronID(second))
 			var c models.PollingCycle
