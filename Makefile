@@ -1,5 +1,9 @@
 # Everyday commands. CI runs .ci/run, which uses the same targets.
 SHELL := /usr/bin/env bash
+# The Go toolchain: the patch release with the standard library's security
+# fixes (govulncheck in CI fails on go1.26.8's html/template, net/http and
+# crypto/x509 advisories). The go command fetches it through the module proxy.
+export GOTOOLCHAIN ?= go1.26.10
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := build
 

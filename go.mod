@@ -2,6 +2,8 @@ module github.com/vagov/lighthouse526
 
 go 1.26.8
 
+toolchain go1.26.10
+
 require (
 	github.com/caarlos0/env/v11 v11.4.2
 	github.com/go-redis/redis_rate/v10 v10.0.1
