@@ -375,13 +375,9 @@ func (v *validator) queues(raw, own string) map[string]int {
 // parseRSAKey accepts the PEM text itself or a path to a PEM file. The reason
 // it returns never contains the value.
 func parseRSAKey(value string) (*rsa.PrivateKey, string) {
-	pemText := []byte(value)
-	if !strings.Contains(value, "-----BEGIN") {
-		b, err := os.ReadFile(value)
-		if err != nil {
-			return nil, "neither PEM text nor a readable file"
-		}
-		pemText = b
+	pemText, reason := readPEM(value)
+	if reason != "" {
+		return nil, reason
 	}
 	key, err := jwt.ParseRSAPrivateKeyFromPEM(pemText)
 	if err != nil {
@@ -396,13 +392,9 @@ func parseRSAKey(value string) (*rsa.PrivateKey, string) {
 // parseRSAPublicKey accepts the PEM text (PKIX, PKCS#1 or a certificate) or a
 // path to a PEM file.
 func parseRSAPublicKey(value string) (*rsa.PublicKey, string) {
-	pemText := []byte(value)
-	if !strings.Contains(value, "-----BEGIN") {
-		b, err := os.ReadFile(value)
-		if err != nil {
-			return nil, "neither PEM text nor a readable file"
-		}
-		pemText = b
+	pemText, reason := readPEM(value)
+	if reason != "" {
+		return nil, reason
 	}
 	key, err := jwt.ParseRSAPublicKeyFromPEM(pemText)
 	if err != nil {
@@ -412,4 +404,17 @@ func parseRSAPublicKey(value string) (*rsa.PublicKey, string) {
 		return nil, "RSA key shorter than 2048 bits"
 	}
 	return key, ""
+}
+
+// readPEM returns value itself when it is PEM text, else the contents of the
+// file it names. The reason it returns never contains the value.
+func readPEM(value string) ([]byte, string) {
+	if strings.Contains(value, "-----BEGIN") {
+		return []byte(value), ""
+	}
+	b, err := os.ReadFile(value)
+	if err != nil {
+		return nil, "neither PEM text nor a readable file"
+	}
+	return b, ""
 }

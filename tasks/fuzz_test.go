@@ -109,7 +109,10 @@ func FuzzTrackPayload(f *testing.F) {
 func checkDecode(t *testing.T, taskType string, payload []byte, fresh func() validator) validator {
 	t.Helper()
 	v := fresh()
-	err := decodePayload(asynq.NewTask(taskType, payload), v)
+	var err error
+	if pe := decodePayload(asynq.NewTask(taskType, payload), v); pe != nil {
+		err = pe
+	}
 	if err != nil {
 		var pe *PayloadError
 		if !errors.As(err, &pe) {

@@ -118,12 +118,8 @@ type PollNowHandler struct {
 func (h *PollNowHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	log := LoggerFrom(ctx, h.Logger)
 	var p PollNowPayload
-	if err := decodePayload(t, &p); err != nil {
-		h.Metrics.rejected(err)
-		var pe *PayloadError
-		errors.As(err, &pe)
-		log.ErrorContext(ctx, "rejected a poll-now task", "reason", pe.Reason, "error", err.Error())
-		return err
+	if pe := decodePayload(t, &p); pe != nil {
+		return h.Metrics.reject(ctx, log, pe)
 	}
 	ids, err := h.pendingIDs(ctx, p)
 	if err != nil {

@@ -154,7 +154,7 @@ var _ = Describe("PollNowHandler", func() {
 				Expect(err).NotTo(HaveOccurred())
 				expectArchivedUnretried(insp, queue, info.ID)
 				Expect(o.Rejected(tasks.TypeDocumentUploadPollNow, reason)).To(Equal(1.0))
-				Expect(o.Logs.WithMessage("rejected a poll-now task")).To(ContainElement(HaveKeyWithValue("reason", reason)))
+				Expect(o.Logs.WithMessage("rejected a task: its payload is malformed or invalid")).To(ContainElement(HaveKeyWithValue("reason", reason)))
 				Expect(batches()).To(BeEmpty())
 			},
 			Entry("malformed JSON", `[1, 2`, "malformed_json"),

@@ -93,10 +93,8 @@ type PollingHandler struct {
 // ProcessTask implements asynq.Handler.
 func (h *PollingHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	var p PollingPayload
-	if err := decodePayload(t, &p); err != nil {
-		h.Cycle.Metrics.rejected(err)
-		LoggerFrom(ctx, h.Logger).ErrorContext(ctx, "rejected a polling task", "error", err.Error())
-		return err
+	if pe := decodePayload(t, &p); pe != nil {
+		return h.Cycle.Metrics.reject(ctx, LoggerFrom(ctx, h.Logger), pe)
 	}
 	_, err := h.Cycle.Run(ctx, p.CycleID, p.ScheduledAt, EnqueueBatches(h.Client, h.Queue, p.CycleID))
 	return err

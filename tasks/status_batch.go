@@ -100,10 +100,8 @@ type StatusBatchHandler struct {
 // ProcessTask implements asynq.Handler.
 func (h *StatusBatchHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	var p StatusBatchPayload
-	if err := decodePayload(t, &p); err != nil {
-		h.Metrics.rejected(err)
-		LoggerFrom(ctx, h.Logger).ErrorContext(ctx, "rejected a status batch task", "error", err.Error())
-		return err
+	if pe := decodePayload(t, &p); pe != nil {
+		return h.Metrics.reject(ctx, LoggerFrom(ctx, h.Logger), pe)
 	}
 	retried, _ := asynq.GetRetryCount(ctx)
 	maxRetry, ok := asynq.GetMaxRetry(ctx)

@@ -228,7 +228,7 @@ var _ = Describe("StatusBatchHandler", func() {
 				Expect(pe.Reason).To(Equal(reason))
 				Expect(errors.Is(err, asynq.SkipRetry)).To(BeTrue())
 				Expect(testutil.ToFloat64(o.Metrics.RejectedTasks.WithLabelValues(tasks.TypeStatusBatch, reason))).To(Equal(1.0))
-				Expect(o.Logs.WithMessage("rejected a status batch task")).To(HaveLen(1))
+				Expect(o.Logs.WithMessage("rejected a task: its payload is malformed or invalid")).To(HaveLen(1))
 				Expect(lh.StatusCalls()).To(BeZero())
 			},
 			Entry("not JSON", `request_ids=1,2`, "malformed_json"),

@@ -11,9 +11,10 @@ package tasks
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/hibiken/asynq"
@@ -44,7 +45,7 @@ type validator interface{ Validate() error }
 // decodePayload decodes a task's JSON payload strictly (unknown fields are an
 // error: a typo in another service's payload must not pass silently) and
 // validates it.
-func decodePayload(t *asynq.Task, v validator) error {
+func decodePayload(t *asynq.Task, v validator) *PayloadError {
 	if n := len(t.Payload()); n > maxPayloadBytes {
 		return &PayloadError{TaskType: t.Type(), Reason: "too_large", Detail: fmt.Sprintf("%d bytes, at most %d", n, maxPayloadBytes)}
 	}
@@ -62,10 +63,13 @@ func decodePayload(t *asynq.Task, v validator) error {
 	return nil
 }
 
-// rejected counts and logs a payload error once, where it is decided.
-func (m *Metrics) rejected(err error) {
-	var pe *PayloadError
-	if errors.As(err, &pe) {
-		m.RejectedTasks.WithLabelValues(pe.TaskType, pe.Reason).Inc()
-	}
+// logRejected is logged once for every task refused for its payload.
+const logRejected = "rejected a task: its payload is malformed or invalid"
+
+// reject counts and logs a payload error once, where it is decided, and
+// returns it (it wraps asynq.SkipRetry: the task is archived at once).
+func (m *Metrics) reject(ctx context.Context, log *slog.Logger, pe *PayloadError) error {
+	m.RejectedTasks.WithLabelValues(pe.TaskType, pe.Reason).Inc()
+	log.ErrorContext(ctx, logRejected, "rejected_task_type", pe.TaskType, "reason", pe.Reason, "error", pe.Error())
+	return pe
 }

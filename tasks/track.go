@@ -152,15 +152,15 @@ type TrackHandler struct {
 func (h *TrackHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	log := LoggerFrom(ctx, h.Logger)
 	var p TrackPayload
-	if err := decodePayload(t, &p); err != nil {
-		return h.reject(ctx, log, err)
+	if pe := decodePayload(t, &p); pe != nil {
+		return h.Metrics.reject(ctx, log, pe)
 	}
 	up, created, err := models.TrackUpload(ctx, h.DB, p.Upload(), h.Now())
 	switch {
 	case errors.Is(err, models.ErrUnknownReference):
-		return h.reject(ctx, log, &PayloadError{TaskType: t.Type(), Reason: "unknown_reference", Detail: err.Error()})
+		return h.Metrics.reject(ctx, log, &PayloadError{TaskType: t.Type(), Reason: "unknown_reference", Detail: err.Error()})
 	case models.IsValidation(err):
-		return h.reject(ctx, log, &PayloadError{TaskType: t.Type(), Reason: "invalid", Detail: err.Error()})
+		return h.Metrics.reject(ctx, log, &PayloadError{TaskType: t.Type(), Reason: "invalid", Detail: err.Error()})
 	case err != nil:
 		return fmt.Errorf("track upload: %w", err)
 	}
@@ -179,15 +179,4 @@ func (h *TrackHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		log.InfoContext(ctx, "document upload already tracked; nothing changed", attrs...)
 	}
 	return nil
-}
-
-func (h *TrackHandler) reject(ctx context.Context, log *slog.Logger, err error) error {
-	h.Metrics.rejected(err)
-	var pe *PayloadError
-	reason := "invalid"
-	if errors.As(err, &pe) {
-		reason = pe.Reason
-	}
-	log.ErrorContext(ctx, "rejected a document upload track task", "reason", reason, "error", err.Error())
-	return err
 }

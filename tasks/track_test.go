@@ -165,7 +165,7 @@ var _ = Describe("TrackHandler", func() {
 				id := enqueueRaw(payload())
 				expectArchivedUnretried(insp, queue, id)
 				Expect(o.Rejected(tasks.TypeDocumentUploadTrack, reason)).To(Equal(1.0))
-				Expect(o.Logs.WithMessage("rejected a document upload track task")).To(ContainElement(HaveKeyWithValue("reason", reason)))
+				Expect(o.Logs.WithMessage("rejected a task: its payload is malformed or invalid")).To(ContainElement(HaveKeyWithValue("reason", reason)))
 				var n int64
 				Expect(gdb.Model(&models.Lighthouse526DocumentUpload{}).Count(&n).Error).To(Succeed())
 				Expect(n).To(BeZero())

@@ -73,6 +73,26 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, role s
 	return a, nil
 }
 
+// newServer is the asynq server of the process: retry policy, failure rule,
+// exhaustion handler and logging of the tasks package.
+func (a *app) newServer() *asynq.Server {
+	return asynq.NewServerFromRedisClient(a.rdb, asynq.Config{
+		Concurrency:     a.cfg.WorkerConcurrency,
+		Queues:          a.cfg.Queues,
+		IsFailure:       tasks.IsFailure,
+		RetryDelayFunc:  tasks.RetryDelay,
+		ErrorHandler:    asynq.ErrorHandlerFunc(a.exhaustion.HandleError),
+		Logger:          tasks.AsynqLogger(a.logger),
+		LogLevel:        asynq.WarnLevel,
+		ShutdownTimeout: a.cfg.ShutdownTimeout,
+		HealthCheckFunc: func(err error) {
+			if err != nil {
+				a.logger.Warn("asynq cannot reach Redis", "error", err.Error())
+			}
+		},
+	})
+}
+
 // mux routes every task type this worker handles.
 func (a *app) mux() *asynq.ServeMux {
 	mux := asynq.NewServeMux()

@@ -10,10 +10,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/hibiken/asynq"
-
 	"github.com/vagov/lighthouse526/config"
-	"github.com/vagov/lighthouse526/tasks"
 )
 
 // inProcessWorker is `worker bench --workers 0`: the same app and asynq
@@ -41,16 +38,7 @@ func inProcessWorker(logPath string) func(ctx context.Context, environ []string)
 		if err != nil {
 			return nil, err
 		}
-		srv := asynq.NewServerFromRedisClient(a.rdb, asynq.Config{
-			Concurrency:     cfg.WorkerConcurrency,
-			Queues:          cfg.Queues,
-			IsFailure:       tasks.IsFailure,
-			RetryDelayFunc:  tasks.RetryDelay,
-			ErrorHandler:    asynq.ErrorHandlerFunc(a.exhaustion.HandleError),
-			Logger:          tasks.AsynqLogger(logger),
-			LogLevel:        asynq.WarnLevel,
-			ShutdownTimeout: cfg.ShutdownTimeout,
-		})
+		srv := a.newServer()
 		if err := srv.Start(a.mux()); err != nil {
 			a.close()
 			return nil, err

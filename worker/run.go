@@ -65,21 +65,7 @@ func runWorker(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	inspector := asynq.NewInspectorFromRedisClient(a.rdb)
 	a.reg.MustRegister(metrics.NewQueueMetricsCollector(inspector))
 
-	srv := asynq.NewServerFromRedisClient(a.rdb, asynq.Config{
-		Concurrency:     cfg.WorkerConcurrency,
-		Queues:          cfg.Queues,
-		IsFailure:       tasks.IsFailure,
-		RetryDelayFunc:  tasks.RetryDelay,
-		ErrorHandler:    asynq.ErrorHandlerFunc(a.exhaustion.HandleError),
-		Logger:          tasks.AsynqLogger(logger),
-		LogLevel:        asynq.WarnLevel,
-		ShutdownTimeout: cfg.ShutdownTimeout,
-		HealthCheckFunc: func(err error) {
-			if err != nil {
-				logger.Warn("asynq cannot reach Redis", "error", err.Error())
-			}
-		},
-	})
+	srv := a.newServer()
 	if err := srv.Start(a.mux()); err != nil {
 		return fmt.Errorf("start asynq server: %w", err)
 	}
