@@ -123,6 +123,11 @@ func resetDemoQueues(insp *asynq.Inspector, queues ...string) error {
 		if !strings.Contains(q, "demo") {
 			return &exitError{code: 2, err: fmt.Errorf("--reset deletes queues: %q is not named as a demo queue", q)}
 		}
+		// DeleteQueue leaves completed tasks (kept for their retention) behind,
+		// and their task ids would refuse this run's identical tasks.
+		if _, err := insp.DeleteAllCompletedTasks(q); err != nil && !errors.Is(err, asynq.ErrQueueNotFound) {
+			return fmt.Errorf("reset queue %s: %w", q, err)
+		}
 		if err := insp.DeleteQueue(q, true); err != nil && !errors.Is(err, asynq.ErrQueueNotFound) {
 			return fmt.Errorf("reset queue %s: %w", q, err)
 		}
