@@ -43,7 +43,7 @@ type Config struct {
 	PollCron          string        `env:"POLL_CRON" envDefault:"15 * * * *"`
 	PollWindow        time.Duration `env:"POLL_WINDOW" envDefault:"1h"`
 	PollWindowGrace   time.Duration `env:"POLL_WINDOW_GRACE" envDefault:"5m"`
-	PollBatchSize     int           `env:"POLL_BATCH_SIZE" envDefault:"100"`
+	PollBatchSize     int           `env:"POLL_BATCH_SIZE" envDefault:"1000"`
 	ProcessingTimeout time.Duration `env:"PROCESSING_TIMEOUT" envDefault:"24h"`
 
 	// Queue.

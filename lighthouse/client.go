@@ -12,6 +12,7 @@
 package lighthouse
 
 import (
+	"bytes"
 	"context"
 	"crypto/rsa"
 	"errors"
@@ -268,7 +269,7 @@ func (c *Client) roundTrip(req *http.Request, endpoint string) (int, http.Header
 	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
 		limit = maxBodyBytes
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, limit))
+	body, err := readBody(resp, limit)
 	c.m.duration.WithLabelValues(endpoint).Observe(time.Since(start).Seconds())
 	if err != nil {
 		c.m.responses.WithLabelValues(endpoint, "error").Inc()
@@ -276,6 +277,18 @@ func (c *Client) roundTrip(req *http.Request, endpoint string) (int, http.Header
 	}
 	c.m.responses.WithLabelValues(endpoint, codeClass(resp.StatusCode)).Inc()
 	return resp.StatusCode, resp.Header, body, nil
+}
+
+// readBody reads at most limit bytes of the body into a buffer sized once
+// from Content-Length when the server sent one (a thousand-status answer is
+// over half a megabyte: growing by doubling would copy it a dozen times).
+func readBody(resp *http.Response, limit int64) ([]byte, error) {
+	var buf bytes.Buffer
+	if n := resp.ContentLength; n > 0 && n <= limit {
+		buf.Grow(int(n) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(io.LimitReader(resp.Body, limit))
+	return buf.Bytes(), err
 }
 
 // key returns a Redis key under the configured prefix.

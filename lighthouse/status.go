@@ -28,15 +28,15 @@ type Status struct {
 	EndTime   *int64
 	Steps     []Step
 	Error     *StatusError    // nil when absent or null
-	Raw       json.RawMessage // the status object's bytes exactly as received
+	Raw       json.RawMessage // the status object's bytes exactly as received (a slice of the answer's body: never modify it)
 }
 
 // Step is one workflow step (CLAIMS_EVIDENCE, BENEFITS_GATEWAY_SERVICE, ...).
 type Step struct {
-	Name         string
-	NextStepName string
-	Description  string
-	Status       string
+	Name         string `json:"name"`
+	NextStepName string `json:"nextStepName"`
+	Description  string `json:"description"`
+	Status       string `json:"status"`
 }
 
 // StatusError is the {"detail","step"} object of a FAILED status.
@@ -52,21 +52,31 @@ type StatusResponse struct {
 	NotFound []string // requestIdsNotFound; on the all-unknown 404: every id asked
 }
 
-// wireStatus mirrors the status object; pointers tell null/absent apart.
+// wireStatus mirrors the status object; a pointer tells a null or absent
+// time object apart (a null or absent string reads as "").
 type wireStatus struct {
 	RequestID json.RawMessage `json:"requestId"`
-	Status    *string         `json:"status"`
+	Status    string          `json:"status"`
 	Time      *struct {
 		StartTime json.RawMessage `json:"startTime"`
 		EndTime   json.RawMessage `json:"endTime"`
 	} `json:"time"`
-	Steps []struct {
-		Name         *string `json:"name"`
-		NextStepName *string `json:"nextStepName"`
-		Description  *string `json:"description"`
-		Status       *string `json:"status"`
-	} `json:"steps"`
+	Steps []Step       `json:"steps"`
 	Error *StatusError `json:"error"`
+}
+
+// statusEntry decodes one element of statuses where the envelope's decoder
+// finds it, instead of copying it out first and walking it again; a bad
+// element is kept as err, so the envelope's error can name its index.
+type statusEntry struct {
+	status Status
+	err    error
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (e *statusEntry) UnmarshalJSON(raw []byte) error {
+	e.status, e.err = decodeStatus(raw)
+	return nil
 }
 
 // DecodeStatusResponse decodes a 200 body of POST /uploads/status. Bad JSON
@@ -74,7 +84,7 @@ type wireStatus struct {
 func DecodeStatusResponse(body []byte) (*StatusResponse, error) {
 	var env struct {
 		Data *struct {
-			Statuses []json.RawMessage `json:"statuses"`
+			Statuses []statusEntry     `json:"statuses"`
 			NotFound []json.RawMessage `json:"requestIdsNotFound"`
 		} `json:"data"`
 	}
@@ -85,12 +95,15 @@ func DecodeStatusResponse(body []byte) (*StatusResponse, error) {
 		return nil, malformed("status response has no data object")
 	}
 	out := &StatusResponse{}
-	for i, raw := range env.Data.Statuses {
-		s, err := decodeStatus(raw)
-		if err != nil {
-			return nil, malformed("statuses[%d]: %v", i, err)
+	if n := len(env.Data.Statuses); n > 0 {
+		out.Statuses = make([]Status, n)
+	}
+	for i := range env.Data.Statuses {
+		e := &env.Data.Statuses[i]
+		if e.err != nil {
+			return nil, malformed("statuses[%d]: %v", i, e.err)
 		}
-		out.Statuses = append(out.Statuses, *s)
+		out.Statuses[i] = e.status
 	}
 	for i, raw := range env.Data.NotFound {
 		id, err := decodeID(raw)
@@ -102,36 +115,32 @@ func DecodeStatusResponse(body []byte) (*StatusResponse, error) {
 	return out, nil
 }
 
-// decodeStatus decodes one status object, keeping its exact bytes.
-func decodeStatus(raw json.RawMessage) (*Status, error) {
+// decodeStatus decodes one status object, keeping its exact bytes: raw is a
+// slice of the body, which lives as long as the statuses anyway (a copy would
+// double a thousand-status answer in memory).
+func decodeStatus(raw []byte) (Status, error) {
+	if len(raw) == 0 || raw[0] != '{' {
+		return Status{}, errors.New("not an object")
+	}
 	var w wireStatus
 	if err := json.Unmarshal(raw, &w); err != nil {
-		return nil, err
-	}
-	if len(raw) == 0 || raw[0] != '{' {
-		return nil, errors.New("not an object")
+		return Status{}, err
 	}
 	id, err := decodeID(w.RequestID)
 	if err != nil {
-		return nil, fmt.Errorf("requestId: %w", err)
+		return Status{}, fmt.Errorf("requestId: %w", err)
 	}
-	if w.Status == nil || *w.Status == "" {
-		return nil, errors.New("no status")
+	if w.Status == "" {
+		return Status{}, errors.New("no status")
 	}
-	s := &Status{RequestID: id, Status: *w.Status, Error: w.Error, Raw: bytes.Clone(raw)}
+	s := Status{RequestID: id, Status: w.Status, Steps: w.Steps, Error: w.Error, Raw: raw[:len(raw):len(raw)]}
 	if w.Time != nil {
 		if s.StartTime, err = decodeMillis(w.Time.StartTime); err != nil {
-			return nil, fmt.Errorf("time.startTime: %w", err)
+			return Status{}, fmt.Errorf("time.startTime: %w", err)
 		}
 		if s.EndTime, err = decodeMillis(w.Time.EndTime); err != nil {
-			return nil, fmt.Errorf("time.endTime: %w", err)
+			return Status{}, fmt.Errorf("time.endTime: %w", err)
 		}
-	}
-	for _, st := range w.Steps {
-		s.Steps = append(s.Steps, Step{
-			Name: deref(st.Name), NextStepName: deref(st.NextStepName),
-			Description: deref(st.Description), Status: deref(st.Status),
-		})
 	}
 	return s, nil
 }
@@ -175,13 +184,6 @@ func isDigits(s string) bool {
 		}
 	}
 	return true
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }
 
 func malformed(format string, a ...any) error {
@@ -247,5 +249,5 @@ func (c *Client) GetUploadStatus(ctx context.Context, requestID string) (*Status
 	if err != nil {
 		return nil, malformed("upload_status: %v", err)
 	}
-	return s, nil
+	return &s, nil
 }

@@ -114,3 +114,7 @@ func statusJSON(requestID, status string, start, end *time.Time, errorObject str
 }
 
 const claimsEvidenceError = `{"detail": "Upload rejected by upstream system. Processing failed and upload must be resubmitted", "step": "CLAIMS_EVIDENCE"}`
+
+func withRequestID(id string) func(*models.Lighthouse526DocumentUpload) {
+	return func(u *models.Lighthouse526DocumentUpload) { u.LighthouseDocumentRequestID = id }
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -121,7 +122,7 @@ func (h *StatusBatchHandler) Poll(ctx context.Context, cycleID string, requestID
 func (h *StatusBatchHandler) poll(ctx context.Context, p StatusBatchPayload, waitOnLimit bool) (BatchSummary, error) {
 	log := LoggerFrom(ctx, h.Logger)
 	for {
-		resp, err := h.Lighthouse.GetUploadStatuses(ctx, p.RequestIDs)
+		resp, err := h.fetch(ctx, log, p.RequestIDs)
 		if err == nil {
 			sum, err := h.Updater.Apply(ctx, p.CycleID, p.RequestIDs, resp)
 			if err != nil {
@@ -147,6 +148,36 @@ func (h *StatusBatchHandler) poll(ctx context.Context, p StatusBatchPayload, wai
 		return BatchSummary{}, h.pollingError(ctx, log, p, err)
 	}
 }
+
+// fetch calls Lighthouse once for ids. A batch the gateway refuses as too
+// large (413, whose size limit is not documented) is asked again in halves,
+// recursively, and the answers merged: a POLL_BATCH_SIZE set too high slows
+// polling down (and says so) instead of archiving every batch.
+func (h *StatusBatchHandler) fetch(ctx context.Context, log *slog.Logger, ids []string) (*lighthouse.StatusResponse, error) {
+	resp, err := h.Lighthouse.GetUploadStatuses(ctx, ids)
+	var apiErr *lighthouse.APIError
+	if err == nil || len(ids) < 2 || !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusRequestEntityTooLarge {
+		return resp, err
+	}
+	h.Metrics.PollingErrors.WithLabelValues(lighthouse.Reason(err)).Inc()
+	log.WarnContext(ctx, logBatchTooLarge, "batch_size", len(ids), "error", err.Error())
+	half := len(ids) / 2
+	first, err := h.fetch(ctx, log, ids[:half])
+	if err != nil {
+		return nil, err
+	}
+	second, err := h.fetch(ctx, log, ids[half:])
+	if err != nil {
+		return nil, err
+	}
+	return &lighthouse.StatusResponse{
+		Statuses: append(first.Statuses, second.Statuses...),
+		NotFound: append(first.NotFound, second.NotFound...),
+	}, nil
+}
+
+// logBatchTooLarge is logged for every batch split after a 413.
+const logBatchTooLarge = "Lighthouse refused a status batch as too large; asking for it in two halves (lower POLL_BATCH_SIZE)"
 
 // pollingError counts and logs a failed status call once, and returns the
 // error with its retry decision: retryable errors retry, permanent ones are

@@ -63,6 +63,33 @@ var _ = Describe("StatusBatchHandler", func() {
 		})
 	})
 
+	Context("when the gateway refuses the batch as too large (413)", func() {
+		It("asks for it in halves until each part passes, and applies every answer", func() {
+			var ids []string
+			var uploads []models.Lighthouse526DocumentUpload
+			for range 5 {
+				id := lh.Fake.AddDocument(fake.Document{Outcome: fake.StatusSuccess, Started: recordedStart, Ended: recordedEnd})
+				ids = append(ids, id)
+				uploads = append(uploads, seedUpload(ctx, id, models.DocumentTypeVeteranUpload))
+			}
+			lh.Fake.SetFaults(fake.Faults{MaxRequestIDs: 2})
+
+			Expect(process(ids...)).To(Succeed())
+
+			for _, u := range uploads {
+				Expect(reloadUpload(ctx, u.ID).AasmState).To(Equal(models.StateCompleted))
+			}
+			// 5 ids refused, then 2 answered and 3 refused, then 1 and 2 answered.
+			Expect(lh.StatusCalls()).To(Equal(5))
+			Expect(o.PollingErrors("http_413")).To(Equal(2.0))
+			Expect(o.Logs.WithMessage(msgBatchTooLarge)).To(ConsistOf(
+				HaveKeyWithValue("batch_size", beNumber(5.0)),
+				HaveKeyWithValue("batch_size", beNumber(3.0)),
+			))
+			Expect(o.Logs.WithMessage(msgStatusEndpointError)).To(BeEmpty())
+		})
+	})
+
 	Context("when Lighthouse does not know some of the ids (200 with requestIdsNotFound)", func() {
 		It("applies the known one, then counts and logs a polling error for the unknown id only", func() {
 			knownID := lh.Fake.AddDocument(fake.Document{Outcome: fake.StatusSuccess})

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vagov/lighthouse526/config"
 	"github.com/vagov/lighthouse526/tasks/bench"
 )
 
@@ -40,10 +41,10 @@ func parseBenchFlags(args []string) (*benchFlags, error) {
 	o := &f.opts
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.IntVar(&o.Documents, "documents", 100_000, "pending uploads to seed and poll (rate-limited mode: default one minute of budget)")
-	fs.IntVar(&o.BatchSize, "batch-size", 100, "POLL_BATCH_SIZE of the workers (Lighthouse ids per call)")
+	fs.IntVar(&o.BatchSize, "batch-size", config.MaxPollBatchSize, "POLL_BATCH_SIZE of the workers (Lighthouse ids per call; the product's default)")
 	fs.IntVar(&o.Workers, "workers", 2, "worker processes (`worker run --no-scheduler`); 0 runs one asynq server in this process")
-	fs.IntVar(&o.Concurrency, "concurrency", 10, "WORKER_CONCURRENCY of each worker")
-	fs.IntVar(&o.DBConns, "db-conns", 10, "DB_MAX_OPEN_CONNS of each worker")
+	fs.IntVar(&o.Concurrency, "concurrency", 5, "WORKER_CONCURRENCY of each worker (default sized to a 2-core database: more batches writing at once than it has cores only adds lock contention)")
+	fs.IntVar(&o.DBConns, "db-conns", 3, "DB_MAX_OPEN_CONNS of each worker (default sized to a 2-core database, as --concurrency)")
 	fs.StringVar(&f.rateLimit, "rate-limit", "", "N/min: the fake enforces N calls a minute and the workers share LIGHTHOUSE_RATE_LIMIT_PER_MINUTE=N")
 	fs.StringVar(&o.AdminURL, "admin-url", defaultAdminURL(), "maintenance database used to drop and create --database")
 	fs.StringVar(&o.Database, "database", "lh526_bench", "the bench's own database (dropped and recreated)")

@@ -39,6 +39,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rec *Request) 
 	if s.chance(faults.SlowRate) && !sleepCtx(r, faults.SlowDelay) {
 		return
 	}
+	if endpoint == "uploads_status" && faults.MaxRequestIDs > 0 && len(ids) > faults.MaxRequestIDs {
+		writeGateway(w, http.StatusRequestEntityTooLarge)
+		return
+	}
 	if faults.RateLimitStorm {
 		s.rateHeaders(w, true)
 		writeGateway(w, http.StatusTooManyRequests)
@@ -177,12 +181,40 @@ func (s *Server) serveStatuses(w http.ResponseWriter, ids []string, f Faults, bo
 		ghost := &document{Document: Document{Outcome: StatusSuccess, Started: now}, id: strconv.Itoa(900000 + i), ceDone: now, bgsDone: now}
 		statuses = append(statuses, ghost.statusJSON(now, f))
 	}
-	data := map[string]any{"statuses": statuses}
-	if len(notFound) > 0 {
-		data["requestIdsNotFound"] = notFound
+	writeRawJSON(w, http.StatusOK, s.alterBody(bodyFault, statusesBody(statuses, notFound)))
+}
+
+// statusesBody assembles {"data":{"statuses":[...],"requestIdsNotFound":[...]}}
+// from the rendered status objects as they are: a bench's thousand-status
+// answer must not cost the fake a re-validation of every object.
+func statusesBody(statuses []json.RawMessage, notFound []json.Number) []byte {
+	n := 64
+	for _, st := range statuses {
+		n += len(st) + 1
 	}
-	b, _ := json.Marshal(map[string]any{"data": data})
-	writeRawJSON(w, http.StatusOK, s.alterBody(bodyFault, b))
+	for _, id := range notFound {
+		n += len(id) + 1
+	}
+	b := make([]byte, 0, n)
+	b = append(b, `{"data":{"statuses":[`...)
+	for i, st := range statuses {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, st...)
+	}
+	b = append(b, ']')
+	if len(notFound) > 0 {
+		b = append(b, `,"requestIdsNotFound":[`...)
+		for i, id := range notFound {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, id...)
+		}
+		b = append(b, ']')
+	}
+	return append(b, `}}`...)
 }
 
 // serveStatus answers GET /uploads/{id}/status.

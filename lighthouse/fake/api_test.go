@@ -181,6 +181,33 @@ var _ = Describe("API", func() {
 			Expect(sb.Data.Statuses[4].RequestID).NotTo(BeElementOf(json.Number(ok), json.Number(failed)))
 		})
 
+		It("renders each status again once its faults change, after a warm-up", func() {
+			w.srv.WarmStatuses()
+			_, body := w.statuses(tok, `["`+ok+`","`+failed+`"]`)
+			warm := decodeStatuses(body)
+			Expect(warm.Data.Statuses[0].Time.EndTime).NotTo(BeNil())
+			Expect(warm.Data.Statuses[1].Error).NotTo(BeNil())
+
+			w.srv.SetFaults(fake.Faults{FailedWithoutError: true, SuccessWithoutEndTime: true})
+			_, body = w.statuses(tok, `["`+ok+`","`+failed+`"]`)
+			faulty := decodeStatuses(body)
+			Expect(faulty.Data.Statuses[0].Time.EndTime).To(BeNil())
+			Expect(faulty.Data.Statuses[1].Error).To(BeNil())
+
+			w.srv.SetFaults(fake.Faults{})
+			_, body = w.statuses(tok, `["`+ok+`","`+failed+`"]`)
+			Expect(decodeStatuses(body)).To(Equal(warm))
+		})
+
+		It("answers a status call asking more than MaxRequestIDs with the gateway's 413", func() {
+			w.srv.SetFaults(fake.Faults{MaxRequestIDs: 1})
+			resp, body := w.statuses(tok, `["`+ok+`","`+failed+`"]`)
+			Expect(resp.StatusCode).To(Equal(http.StatusRequestEntityTooLarge))
+			Expect(body).To(MatchJSON(`{"message":"Request size limit exceeded"}`))
+			resp, _ = w.statuses(tok, `["`+ok+`"]`)
+			Expect(resp.StatusCode).To(Equal(http.StatusOK))
+		})
+
 		It("answers scripted one-shot faults in order, then normally", func() {
 			w.srv.SetFaults(fake.Faults{Next: []fake.Fault{
 				{Status: 503, Shape: fake.ShapeHTML},

@@ -51,6 +51,11 @@ type document struct {
 	ceDone   time.Time // CLAIMS_EVIDENCE ends
 	bgsDone  time.Time // BENEFITS_GATEWAY_SERVICE ends
 	schedule bool      // steps follow ceDone/bgsDone (uploads); scripted ones jump to Outcome
+
+	// The last status rendered, and the view it was rendered for (read and
+	// written under the server's lock).
+	rendered     []byte
+	renderedView statusView
 }
 
 // AddDocument registers a scripted document and returns its request id.
@@ -131,49 +136,71 @@ type wireError struct {
 	Step   string `json:"step"`
 }
 
-// statusJSON renders the document's status object at time now.
-func (d *document) statusJSON(now time.Time, f Faults) []byte {
-	ce, bgs, status := StatusNotStarted, StatusNotStarted, d.Outcome
+// statusView is everything a status object's bytes depend on besides the
+// document's fixed fields.
+type statusView struct {
+	status, ce, bgs string
+	endMs           int64 // 0: endTime null
+	failed          string
+	withError       bool
+}
+
+// view is the document's status at time now, under faults f.
+func (d *document) view(now time.Time, f Faults) statusView {
+	v := statusView{status: d.Outcome, ce: StatusNotStarted, bgs: StatusNotStarted}
 	var end *time.Time
-	failed := ""
 	switch {
 	case d.Outcome == StatusInProgress:
-		ce = StatusInProgress
+		v.ce = StatusInProgress
 		if d.CurrentStep == StepBGS {
-			ce, bgs = StatusSuccess, StatusInProgress
+			v.ce, v.bgs = StatusSuccess, StatusInProgress
 		}
 	case d.Outcome != StatusSuccess && d.Outcome != StatusFailed:
 		// a status the fake does not model: sent verbatim, steps not started
 	case now.Before(d.ceDone):
-		status, ce = StatusInProgress, StatusInProgress
+		v.status, v.ce = StatusInProgress, StatusInProgress
 	case d.Outcome == StatusFailed && d.FailedStep != StepBGS:
-		status, ce, end, failed = StatusFailed, StatusFailed, &d.ceDone, StepClaimsEvidence
+		v.status, v.ce, end, v.failed = StatusFailed, StatusFailed, &d.ceDone, StepClaimsEvidence
 	case now.Before(d.bgsDone):
-		status, ce, bgs = StatusInProgress, StatusSuccess, StatusInProgress
+		v.status, v.ce, v.bgs = StatusInProgress, StatusSuccess, StatusInProgress
 	case d.Outcome == StatusFailed:
-		status, ce, bgs, end, failed = StatusFailed, StatusSuccess, StatusFailed, &d.bgsDone, StepBGS
+		v.status, v.ce, v.bgs, end, v.failed = StatusFailed, StatusSuccess, StatusFailed, &d.bgsDone, StepBGS
 	default:
-		status, ce, bgs, end = StatusSuccess, StatusSuccess, StatusSuccess, &d.bgsDone
+		v.status, v.ce, v.bgs, end = StatusSuccess, StatusSuccess, StatusSuccess, &d.bgsDone
+	}
+	if end != nil && !(v.status == StatusSuccess && f.SuccessWithoutEndTime) {
+		v.endMs = end.UnixMilli()
+	}
+	v.withError = v.failed != "" && !f.FailedWithoutError
+	return v
+}
+
+// statusJSON renders the document's status object at time now. A document
+// answers the same bytes for as long as its view holds (a bench asks a
+// million of them), so the last rendering is kept.
+func (d *document) statusJSON(now time.Time, f Faults) []byte {
+	v := d.view(now, f)
+	if d.rendered != nil && d.renderedView == v {
+		return d.rendered
 	}
 	w := wireStatus{
 		RequestID: json.Number(d.id),
 		Time:      wireTime{StartTime: d.Started.UnixMilli()},
-		Status:    status,
+		Status:    v.status,
 		Steps: []wireStep{
-			{Name: StepClaimsEvidence, NextStepName: StepBGS, Description: stepDescriptions[StepClaimsEvidence], Status: ce},
-			{Name: StepBGS, Description: stepDescriptions[StepBGS], Status: bgs},
+			{Name: StepClaimsEvidence, NextStepName: StepBGS, Description: stepDescriptions[StepClaimsEvidence], Status: v.ce},
+			{Name: StepBGS, Description: stepDescriptions[StepBGS], Status: v.bgs},
 		},
 	}
-	if end != nil && !(status == StatusSuccess && f.SuccessWithoutEndTime) {
-		ms := end.UnixMilli()
-		w.Time.EndTime = &ms
+	if v.endMs != 0 {
+		w.Time.EndTime = &v.endMs
 	}
-	if failed != "" && !f.FailedWithoutError {
+	if v.withError {
 		detail := d.ErrorDetail
 		if detail == "" {
 			detail = DefaultErrorDetail
 		}
-		w.Error = &wireError{Detail: detail, Step: failed}
+		w.Error = &wireError{Detail: detail, Step: v.failed}
 	}
 	b, _ := json.Marshal(w)
 	if len(d.Extra) > 0 {
@@ -182,5 +209,18 @@ func (d *document) statusJSON(now time.Time, f Faults) []byte {
 			b = append(append(b[:len(b)-1], ','), extra[1:]...)
 		}
 	}
+	d.rendered, d.renderedView = b, v
 	return b
+}
+
+// WarmStatuses renders every document's status as it stands now, so that the
+// answers that follow cost the fake no rendering (the bench warms it: the real
+// Lighthouse does not render on the machine being measured).
+func (s *Server) WarmStatuses() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now, f := s.now(), s.faults
+	for _, d := range s.docs {
+		d.statusJSON(now, f)
+	}
 }

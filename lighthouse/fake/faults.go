@@ -39,6 +39,8 @@ type Faults struct {
 	ExtraUnaskedIDs       int  `json:"extra_unasked_ids"`        // add this many statuses for ids nobody asked about
 	DuplicateEntries      bool `json:"duplicate_entries"`        // every status appears twice
 
+	MaxRequestIDs int `json:"max_request_ids"` // a status call asking more ids answers the gateway's 413
+
 	TokenFailure   bool `json:"token_failure"`    // the token endpoint answers 401 invalid_client
 	RateLimitStorm bool `json:"rate_limit_storm"` // every API call answers 429
 

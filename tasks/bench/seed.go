@@ -159,5 +159,6 @@ func registerDocuments(srv *fake.Server, n int) error {
 			return fmt.Errorf("bench: the fake gave request id %s to document %d: it must start empty", id, i)
 		}
 	}
+	srv.WarmStatuses()
 	return nil
 }
