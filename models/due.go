@@ -19,14 +19,13 @@ type DueUpload struct {
 // keyset scan over the partial index index_lighthouse526_document_uploads_due,
 // so a cycle streams any number of due uploads in constant memory.
 func NextDueBatch(ctx context.Context, db *gorm.DB, afterID int64, dueBefore time.Time, limit int) ([]DueUpload, error) {
-	var out []DueUpload
-	err := db.WithContext(ctx).Raw(`
+	out, err := rawRows[DueUpload](ctx, db, `
 SELECT id, lighthouse_document_request_id
   FROM lighthouse526_document_uploads
  WHERE aasm_state = ? AND id > ?
    AND (status_last_polled_at IS NULL OR status_last_polled_at < ?)
  ORDER BY id
- LIMIT ?`, StatePending, afterID, dueBefore.UTC(), limit).Scan(&out).Error
+ LIMIT ?`, StatePending, afterID, dueBefore.UTC(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("models: select due uploads: %w", err)
 	}

@@ -84,10 +84,3 @@ func decodeExact(b []byte) (any, error) {
 	}
 	return v, nil
 }
-
-// rawJSON binds JSON bytes as one parameter without copying them into a
-// string (GORM would expand a plain byte slice into a list).
-type rawJSON []byte
-
-// Value hands the bytes to the driver as they are.
-func (r rawJSON) Value() (driver.Value, error) { return []byte(r), nil }

@@ -1,39 +1,28 @@
 package models
 
-import (
-	"database/sql/driver"
-	"strings"
-)
+import "github.com/jackc/pgx/v5/pgtype"
 
-// textArray binds a []string as ONE text[] parameter. GORM expands a plain
-// slice into a list of parameters, whose statement text (and so its prepared
-// plan) changes with the list's length and whose custom plans are re-planned
-// on every call; one array parameter keeps a single cached generic plan.
-type textArray []string
+// array binds a Go slice as ONE array parameter, sent in PostgreSQL's binary
+// format. GORM expands a slice argument into a list of parameters, whose
+// statement text (and so its prepared plan) changes with the list's length;
+// a struct it passes on as it is, and pgx encodes any pgtype.ArrayGetter
+// element by element. A nil element is NULL.
+//
+// A batch's columns travel this way rather than as a JSON document or array
+// literals: PostgreSQL reads a binary array and casts each status to jsonb
+// several times faster than it takes a JSON document apart with
+// jsonb_to_recordset (4-5 ms against 27-44 ms for 1000 rows in EXPLAIN
+// ANALYZE with a generic plan) or parses array literals, and the batch write
+// is most of the database's work.
+type array[T any] struct{ elems pgtype.FlatArray[T] }
 
-// Value renders the array literal: every element quoted, with backslashes and
-// quotes escaped.
-func (a textArray) Value() (driver.Value, error) {
-	var b strings.Builder
-	n := 2
-	for _, s := range a {
-		n += len(s) + 3
-	}
-	b.Grow(n)
-	b.WriteByte('{')
-	for i, s := range a {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteByte('"')
-		for j := 0; j < len(s); j++ {
-			if c := s[j]; c == '"' || c == '\\' {
-				b.WriteByte('\\')
-			}
-			b.WriteByte(s[j])
-		}
-		b.WriteByte('"')
-	}
-	b.WriteByte('}')
-	return b.String(), nil
-}
+func arrayOf[T any](elems []T) array[T] { return array[T]{elems: elems} }
+
+// Dimensions implements pgtype.ArrayGetter.
+func (a array[T]) Dimensions() []pgtype.ArrayDimension { return a.elems.Dimensions() }
+
+// Index implements pgtype.ArrayGetter.
+func (a array[T]) Index(i int) any { return a.elems.Index(i) }
+
+// IndexType implements pgtype.ArrayGetter.
+func (a array[T]) IndexType() any { return a.elems.IndexType() }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgtype"
 	"gorm.io/gorm"
 )
 
@@ -31,8 +32,7 @@ func LoadPending(ctx context.Context, db *gorm.DB, requestIDs, enrich []string) 
 	if len(requestIDs) == 0 {
 		return nil, nil
 	}
-	var out []PendingUpload
-	err := db.WithContext(ctx).Raw(`
+	out, err := rawRows[PendingUpload](ctx, db, `
 SELECT u.id, u.form526_submission_id, u.form_attachment_id,
        CASE WHEN u.lighthouse_document_request_id = ANY(CAST(@enrich AS text[]))
             THEN (SELECT fa.guid::text FROM form_attachments fa WHERE fa.id = u.form_attachment_id) END AS form_attachment_guid,
@@ -42,7 +42,7 @@ SELECT u.id, u.form526_submission_id, u.form_attachment_id,
        u.lighthouse_processing_started_at, u.last_status_response, u.lighthouse_unknown_poll_count
   FROM lighthouse526_document_uploads u
  WHERE u.lighthouse_document_request_id = ANY(CAST(@ids AS text[])) AND u.aasm_state = @pending
- ORDER BY u.id`, map[string]any{"ids": textArray(requestIDs), "enrich": textArray(enrich), "pending": StatePending}).Scan(&out).Error
+ ORDER BY u.id`, map[string]any{"ids": arrayOf(requestIDs), "enrich": arrayOf(enrich), "pending": StatePending})
 	if err != nil {
 		return nil, fmt.Errorf("models: load pending uploads: %w", err)
 	}
@@ -52,19 +52,19 @@ SELECT u.id, u.form526_submission_id, u.form_attachment_id,
 // PollResult is the decided outcome of polling one pending upload. The caller
 // decides; ApplyPollResults writes every result of a batch in one statement.
 type PollResult struct {
-	ID       int64  `json:"id"`
-	NewState string `json:"new_state"` // StatePending, StateCompleted or StateFailed
+	ID       int64
+	NewState string // StatePending, StateCompleted or StateFailed
 	// SaveStatus: write started_at, ended_at and last_status_response.
-	SaveStatus         bool       `json:"save_status"`
-	StartedAt          *time.Time `json:"started_at"`
-	EndedAt            *time.Time `json:"ended_at"`
-	ErrorMessage       JSON       `json:"error_message"`
-	LastStatusResponse JSON       `json:"last_status_response"`
+	SaveStatus         bool
+	StartedAt          *time.Time
+	EndedAt            *time.Time
+	ErrorMessage       JSON
+	LastStatusResponse JSON
 	// Unknown: Lighthouse did not know the request id this time.
-	Unknown bool `json:"unknown"`
+	Unknown bool
 	// Notification, when set, is written to the outbox if and only if this
 	// upload transitions to failed in this statement.
-	Notification *Notification `json:"-"`
+	Notification *Notification
 }
 
 // Notification is a follow-up task to enqueue once the transition commits.
@@ -77,12 +77,6 @@ type Notification struct {
 type Transitioned struct {
 	ID        int64
 	AasmState string
-}
-
-type pollRow struct {
-	PollResult
-	NotificationType    *string `json:"notification_type"`
-	NotificationPayload JSON    `json:"notification_payload"`
 }
 
 // ApplyPollResults writes a batch of poll results in ONE statement, whatever
@@ -104,53 +98,89 @@ func ApplyPollResults(ctx context.Context, db *gorm.DB, cycleID string, results 
 	}
 	// An empty batch of a cycle still runs: the batch is done, and its
 	// cycle must count it or it looks in flight until it goes stale.
-	rows := make([]pollRow, len(results))
-	for i, r := range results {
-		// The statement casts the JSON times to timestamp without time zone,
-		// which drops any offset: send them in UTC, whatever their location.
-		r.StartedAt, r.EndedAt = utc(r.StartedAt), utc(r.EndedAt)
-		rows[i].PollResult = r
+	n := len(results)
+	var (
+		ids          = make([]int64, n)
+		states       = make([]string, n)
+		saveStatus   = make([]bool, n)
+		started      = make([]pgtype.Timestamp, n)
+		ended        = make([]pgtype.Timestamp, n)
+		errorMsgs    = make([][]byte, n)
+		lastStatuses = make([][]byte, n)
+		unknown      = make([]bool, n)
+		notifyTypes  = make([]*string, n)
+		notifyBodies = make([][]byte, n)
+	)
+	for i := range results {
+		r := &results[i]
+		ids[i], states[i], saveStatus[i], unknown[i] = r.ID, r.NewState, r.SaveStatus, r.Unknown
+		started[i], ended[i] = timestamp(r.StartedAt), timestamp(r.EndedAt)
+		errorMsgs[i], lastStatuses[i] = jsonText(r.ErrorMessage), jsonText(r.LastStatusResponse)
 		if r.Notification != nil {
-			rows[i].NotificationType = &r.Notification.TaskType
-			rows[i].NotificationPayload = r.Notification.Payload
+			notifyTypes[i], notifyBodies[i] = &r.Notification.TaskType, jsonText(r.Notification.Payload)
 		}
 	}
-	doc, err := marshalPollRows(rows)
-	if err != nil {
-		return nil, fmt.Errorf("models: encode poll results: %w", err)
-	}
 	now = now.UTC()
-	var out []Transitioned
-	err = db.WithContext(ctx).Raw(applyPollResultsSQL, map[string]any{
-		// The bytes go to pgx as they are (its jsonb codec sends raw JSON):
-		// a string would copy a thousand statuses once more.
-		"rows":      rawJSON(doc),
-		"now":       now,
-		"pending":   StatePending,
-		"completed": StateCompleted,
-		"failed":    StateFailed,
-		"cycle":     cycleID,
-	}).Scan(&out).Error
+	out, err := rawRows[Transitioned](ctx, db, applyPollResultsSQL, map[string]any{
+		"ids":                   arrayOf(ids),
+		"new_states":            arrayOf(states),
+		"save_status":           arrayOf(saveStatus),
+		"started_at":            arrayOf(started),
+		"ended_at":              arrayOf(ended),
+		"error_messages":        arrayOf(errorMsgs),
+		"last_status_responses": arrayOf(lastStatuses),
+		"unknown":               arrayOf(unknown),
+		"notification_types":    arrayOf(notifyTypes),
+		"notification_payloads": arrayOf(notifyBodies),
+		"now":                   now,
+		"pending":               StatePending,
+		"completed":             StateCompleted,
+		"failed":                StateFailed,
+		"cycle":                 cycleID,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("models: apply poll results: %w", err)
 	}
 	return out, nil
 }
 
-func utc(t *time.Time) *time.Time {
+// timestamp is t for a timestamp without time zone column, or NULL: pgx
+// sends a time's own clock reading, so it goes in UTC, whatever its location.
+func timestamp(t *time.Time) pgtype.Timestamp {
 	if t == nil {
+		return pgtype.Timestamp{}
+	}
+	return pgtype.Timestamp{Time: t.UTC(), Valid: true}
+}
+
+// jsonText is a JSON value for the statement to cast to jsonb, or nil (NULL)
+// when empty or null.
+func jsonText(j JSON) []byte {
+	if len(j) == 0 || string(j) == "null" {
 		return nil
 	}
-	u := t.UTC()
-	return &u
+	return j
 }
 
 const applyPollResultsSQL = `
 WITH v AS (
-  SELECT * FROM jsonb_to_recordset(CAST(@rows AS jsonb)) AS v(
-    id bigint, new_state varchar, save_status boolean,
-    started_at timestamp, ended_at timestamp, error_message jsonb, last_status_response jsonb,
-    unknown boolean, notification_type varchar, notification_payload jsonb)
+  SELECT r.id, r.new_state, r.save_status, r.started_at, r.ended_at,
+         CAST(r.error_message AS jsonb) AS error_message,
+         CAST(r.last_status_response AS jsonb) AS last_status_response,
+         r.unknown, r.notification_type,
+         CAST(r.notification_payload AS jsonb) AS notification_payload
+    FROM unnest(CAST(@ids AS bigint[]),
+                CAST(@new_states AS text[]),
+                CAST(@save_status AS boolean[]),
+                CAST(@started_at AS timestamp[]),
+                CAST(@ended_at AS timestamp[]),
+                CAST(@error_messages AS text[]),
+                CAST(@last_status_responses AS text[]),
+                CAST(@unknown AS boolean[]),
+                CAST(@notification_types AS text[]),
+                CAST(@notification_payloads AS text[]))
+      AS r(id, new_state, save_status, started_at, ended_at, error_message, last_status_response,
+           unknown, notification_type, notification_payload)
 ), upd AS (
   UPDATE lighthouse526_document_uploads u SET
     aasm_state = CASE

@@ -147,6 +147,35 @@ var _ = Describe("ApplyPollResults", func() {
 		})
 	})
 
+	Context("when the values hold what an array literal must escape", func() {
+		It("stores them exactly, and a JSON null as no value", func() {
+			odd := `{"requestId":1,"status":"SUCCESS","note":"q\"uote \\back {brace},comma NULL \u00e9 \n","empty":""}`
+			other := createUpload()
+			withMicros := startedAt.Add(123456 * time.Microsecond)
+
+			out := apply(
+				models.PollResult{
+					ID: upload.ID, NewState: models.StateFailed, SaveStatus: true,
+					StartedAt: &withMicros, EndedAt: &endedAt, LastStatusResponse: models.JSON(odd),
+					ErrorMessage: models.JSON(`{"detail":"\"NULL\" \\ {x}","step":"CLAIMS_EVIDENCE"}`),
+					Notification: &models.Notification{TaskType: `odd "type" \`, Payload: models.JSON(`{"a":"{,}"}`)},
+				},
+				models.PollResult{ID: other.ID, NewState: models.StatePending, SaveStatus: true, LastStatusResponse: models.JSON(`null`)},
+			)
+
+			Expect(out).To(ConsistOf(models.Transitioned{ID: upload.ID, AasmState: models.StateFailed}))
+			stored := reload(upload.ID)
+			Expect(string(stored.LastStatusResponse)).To(MatchJSON(odd))
+			Expect(string(stored.ErrorMessage)).To(MatchJSON(`{"detail":"\"NULL\" \\ {x}","step":"CLAIMS_EVIDENCE"}`))
+			Expect(*stored.LighthouseProcessingStartedAt).To(BeTemporally("==", withMicros))
+			entries := outboxEntries()
+			Expect(entries).To(HaveLen(1))
+			Expect(entries[0].TaskType).To(Equal(`odd "type" \`))
+			Expect(string(entries[0].Payload)).To(MatchJSON(`{"a":"{,}"}`))
+			Expect(reload(other.ID).LastStatusResponse).To(BeEmpty())
+		})
+	})
+
 	Context("when Lighthouse says FAILED", func() {
 		var result models.PollResult
 

@@ -3,8 +3,10 @@ package fake
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -181,13 +183,20 @@ func (s *Server) serveStatuses(w http.ResponseWriter, ids []string, f Faults, bo
 		ghost := &document{Document: Document{Outcome: StatusSuccess, Started: now}, id: strconv.Itoa(900000 + i), ceDone: now, bgsDone: now}
 		statuses = append(statuses, ghost.statusJSON(now, f))
 	}
-	writeRawJSON(w, http.StatusOK, s.alterBody(bodyFault, statusesBody(statuses, notFound)))
+	buf := bodyBuffers.Get().(*[]byte)
+	*buf = statusesBody((*buf)[:0], statuses, notFound)
+	writeRawJSON(w, http.StatusOK, s.alterBody(bodyFault, *buf))
+	bodyBuffers.Put(buf)
 }
+
+// bodyBuffers keep status answers' buffers between calls: a bench's answers
+// are over half a megabyte each.
+var bodyBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 // statusesBody assembles {"data":{"statuses":[...],"requestIdsNotFound":[...]}}
 // from the rendered status objects as they are: a bench's thousand-status
 // answer must not cost the fake a re-validation of every object.
-func statusesBody(statuses []json.RawMessage, notFound []json.Number) []byte {
+func statusesBody(b []byte, statuses []json.RawMessage, notFound []json.Number) []byte {
 	n := 64
 	for _, st := range statuses {
 		n += len(st) + 1
@@ -195,7 +204,7 @@ func statusesBody(statuses []json.RawMessage, notFound []json.Number) []byte {
 	for _, id := range notFound {
 		n += len(id) + 1
 	}
-	b := make([]byte, 0, n)
+	b = slices.Grow(b[:0], n)
 	b = append(b, `{"data":{"statuses":[`...)
 	for i, st := range statuses {
 		if i > 0 {
