@@ -24,25 +24,21 @@ type PendingUpload struct {
 }
 
 // LoadPending returns the pending uploads with these Lighthouse request ids,
-// in id order: one statement. Only the uploads whose request ids are in
-// enrich (those Lighthouse answered FAILED) get the attachment guid and user
-// uuid that failure follow-ups need: two lookups per failure instead of two
-// per upload.
-func LoadPending(ctx context.Context, db *gorm.DB, requestIDs, enrich []string) ([]PendingUpload, error) {
+// in id order, with the attachment guid and user uuid the follow-ups need:
+// one statement.
+func LoadPending(ctx context.Context, db *gorm.DB, requestIDs []string) ([]PendingUpload, error) {
 	if len(requestIDs) == 0 {
 		return nil, nil
 	}
 	out, err := rawRows[PendingUpload](ctx, db, `
-SELECT u.id, u.form526_submission_id, u.form_attachment_id,
-       CASE WHEN u.lighthouse_document_request_id = ANY(CAST(@enrich AS text[]))
-            THEN (SELECT fa.guid::text FROM form_attachments fa WHERE fa.id = u.form_attachment_id) END AS form_attachment_guid,
-       CASE WHEN u.lighthouse_document_request_id = ANY(CAST(@enrich AS text[]))
-            THEN (SELECT s.user_uuid FROM form526_submissions s WHERE s.id = u.form526_submission_id) END AS user_uuid,
-       u.lighthouse_document_request_id, u.document_type,
+SELECT u.id, u.form526_submission_id, u.form_attachment_id, fa.guid::text AS form_attachment_guid,
+       s.user_uuid, u.lighthouse_document_request_id, u.document_type,
        u.lighthouse_processing_started_at, u.last_status_response, u.lighthouse_unknown_poll_count
   FROM lighthouse526_document_uploads u
+  LEFT JOIN form_attachments fa ON fa.id = u.form_attachment_id
+  LEFT JOIN form526_submissions s ON s.id = u.form526_submission_id
  WHERE u.lighthouse_document_request_id = ANY(CAST(@ids AS text[])) AND u.aasm_state = @pending
- ORDER BY u.id`, map[string]any{"ids": arrayOf(requestIDs), "enrich": arrayOf(enrich), "pending": StatePending})
+ ORDER BY u.id`, map[string]any{"ids": arrayOf(requestIDs), "pending": StatePending})
 	if err != nil {
 		return nil, fmt.Errorf("models: load pending uploads: %w", err)
 	}

@@ -39,11 +39,10 @@ var _ = Describe("LoadPending", func() {
 			completed := createUpload()
 			setState(completed.ID, models.StateCompleted)
 
-			ids := []string{
+			got, err := models.LoadPending(ctx, gdb, []string{
 				veteranUpload.LighthouseDocumentRequestID, form0781.LighthouseDocumentRequestID,
 				completed.LighthouseDocumentRequestID, "404404",
-			}
-			got, err := models.LoadPending(ctx, gdb, ids, ids)
+			})
 			Expect(err).NotTo(HaveOccurred())
 
 			Expect(got).To(HaveLen(2))
@@ -60,31 +59,11 @@ var _ = Describe("LoadPending", func() {
 		})
 	})
 
-	Context("when an upload is not to be enriched", func() {
-		It("returns it without the attachment guid and the user uuid", func() {
-			enriched := createUpload(withType(models.DocumentTypeVeteranUpload), withAttachment())
-			plain := createUpload(withType(models.DocumentTypeVeteranUpload), withAttachment())
-
-			got, err := models.LoadPending(ctx, gdb,
-				[]string{enriched.LighthouseDocumentRequestID, plain.LighthouseDocumentRequestID},
-				[]string{enriched.LighthouseDocumentRequestID})
-			Expect(err).NotTo(HaveOccurred())
-
-			Expect(got).To(HaveLen(2))
-			Expect(got[0].ID).To(Equal(enriched.ID))
-			Expect(got[0].FormAttachmentGUID).NotTo(BeNil())
-			Expect(got[0].UserUUID).NotTo(BeNil())
-			Expect(got[1].ID).To(Equal(plain.ID))
-			Expect(got[1].FormAttachmentGUID).To(BeNil())
-			Expect(got[1].UserUUID).To(BeNil())
-		})
-	})
-
 	Context("when a request id holds quotes and backslashes", func() {
 		It("is matched as it is, bound as one array parameter", func() {
 			odd := createUpload(withRequestID(`a"b\c,{d}`))
 
-			got, err := models.LoadPending(ctx, gdb, []string{`a"b\c,{d}`, "x"}, nil)
+			got, err := models.LoadPending(ctx, gdb, []string{`a"b\c,{d}`, "x"})
 
 			Expect(err).NotTo(HaveOccurred())
 			Expect(got).To(HaveLen(1))
@@ -96,7 +75,7 @@ var _ = Describe("LoadPending", func() {
 		It("returns nothing", func() {
 			createUpload()
 
-			got, err := models.LoadPending(ctx, gdb, nil, nil)
+			got, err := models.LoadPending(ctx, gdb, nil)
 
 			Expect(err).NotTo(HaveOccurred())
 			Expect(got).To(BeEmpty())

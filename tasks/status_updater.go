@@ -86,7 +86,7 @@ type decision struct {
 // logged and counted. Only a database error is returned.
 func (u *StatusUpdater) Apply(ctx context.Context, cycleID string, requestIDs []string, resp *lighthouse.StatusResponse) (BatchSummary, error) {
 	var sum BatchSummary
-	uploads, err := models.LoadPending(ctx, u.DB, requestIDs, failedRequestIDs(resp))
+	uploads, err := models.LoadPending(ctx, u.DB, requestIDs)
 	if err != nil {
 		return sum, err
 	}
@@ -175,18 +175,6 @@ func (u *StatusUpdater) Apply(ctx context.Context, cycleID string, requestIDs []
 	sum.Polled = len(results)
 	u.report(ctx, &sum, decisions, transitioned, now)
 	return sum, nil
-}
-
-// failedRequestIDs are the request ids answered FAILED: only their uploads
-// need what a failure's follow-up and log carry.
-func failedRequestIDs(resp *lighthouse.StatusResponse) []string {
-	var ids []string
-	for i := range resp.Statuses {
-		if resp.Statuses[i].Status == lighthouse.StatusFailed {
-			ids = append(ids, resp.Statuses[i].RequestID)
-		}
-	}
-	return ids
 }
 
 // decide turns one status into the write for one upload. Only the document's
