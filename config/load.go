@@ -22,7 +22,7 @@ import (
 // MaxPollBatchSize bounds POLL_BATCH_SIZE, and is its default: Lighthouse
 // documents no limit of ids per call, its rate limit (60 calls a minute per
 // consumer) is the real ceiling of polling, so each call should carry as many
-// ids as it can; a thousand ids is an 8 KB request. A gateway that refuses a
+// ids as it can; a thousand six-digit ids make a 7 KB request. A gateway that refuses a
 // batch as too large (413) gets it again in halves (tasks.StatusBatchHandler).
 const MaxPollBatchSize = 1000
 

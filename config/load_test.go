@@ -38,7 +38,7 @@ var _ = Describe("Load", func() {
 			Expect(cfg.RedisURL).To(Equal("redis://127.0.0.1:6379/0"))
 			Expect(cfg.PollCron).To(Equal("15 * * * *"))
 			Expect(cfg.PollWindow).To(Equal(time.Hour))
-			Expect(cfg.PollBatchSize).To(Equal(1000))
+			Expect(cfg.PollBatchSize).To(Equal(config.MaxPollBatchSize)) // worker bench's default says so
 			Expect(cfg.ProcessingTimeout).To(Equal(24 * time.Hour))
 			Expect(cfg.LighthouseTimeout).To(Equal(20 * time.Second))
 			Expect(cfg.LighthouseRateLimit).To(Equal(60))

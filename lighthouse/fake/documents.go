@@ -140,7 +140,8 @@ type wireError struct {
 // document's fixed fields.
 type statusView struct {
 	status, ce, bgs string
-	endMs           int64 // 0: endTime null
+	hasEnd          bool // endTime is not null
+	endMs           int64
 	failed          string
 	withError       bool
 }
@@ -169,7 +170,7 @@ func (d *document) view(now time.Time, f Faults) statusView {
 		v.status, v.ce, v.bgs, end = StatusSuccess, StatusSuccess, StatusSuccess, &d.bgsDone
 	}
 	if end != nil && !(v.status == StatusSuccess && f.SuccessWithoutEndTime) {
-		v.endMs = end.UnixMilli()
+		v.hasEnd, v.endMs = true, end.UnixMilli()
 	}
 	v.withError = v.failed != "" && !f.FailedWithoutError
 	return v
@@ -192,7 +193,7 @@ func (d *document) statusJSON(now time.Time, f Faults) []byte {
 			{Name: StepBGS, Description: stepDescriptions[StepBGS], Status: v.bgs},
 		},
 	}
-	if v.endMs != 0 {
+	if v.hasEnd {
 		w.Time.EndTime = &v.endMs
 	}
 	if v.withError {
