@@ -1,6 +1,7 @@
 package lighthouse_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"testing"
@@ -9,8 +10,8 @@ import (
 )
 
 // FuzzDecodeStatusResponse checks DecodeStatusResponse never panics, and that
-// whatever it accepts is sound: ids are decimal strings, Raw is valid JSON,
-// and every failure wraps ErrMalformedResponse.
+// whatever it accepts is sound: ids are decimal strings, Raw is one JSON
+// object of the body, and every failure wraps ErrMalformedResponse.
 func FuzzDecodeStatusResponse(f *testing.F) {
 	for _, seed := range []string{
 		realSuccessBody,
@@ -43,8 +44,8 @@ func FuzzDecodeStatusResponse(f *testing.F) {
 			if s.Status == "" {
 				t.Fatalf("empty status accepted")
 			}
-			if !json.Valid(s.Raw) {
-				t.Fatalf("Raw is not JSON: %q", s.Raw)
+			if !json.Valid(s.Raw) || s.Raw[0] != '{' || !bytes.Contains(body, s.Raw) {
+				t.Fatalf("Raw is not one JSON object of the body: %q", s.Raw)
 			}
 		}
 		for _, id := range resp.NotFound {

@@ -10,6 +10,9 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Document statuses the API documents; any other value is kept verbatim.
@@ -20,13 +23,13 @@ const (
 )
 
 // Status is one document's processing status. Only Status decides the
-// document's fate; Steps are informational, the failed step is Error.Step.
+// document's fate; steps are informational (DecodeSteps reads them from Raw
+// when wanted), the failed step is Error.Step.
 type Status struct {
 	RequestID string // the API's number as its decimal string
 	Status    string // IN_PROGRESS, SUCCESS, FAILED or anything else verbatim
 	StartTime *int64 // epoch milliseconds; nil when null or absent
 	EndTime   *int64
-	Steps     []Step
 	Error     *StatusError    // nil when absent or null
 	Raw       json.RawMessage // the status object's bytes exactly as received (a slice of the answer's body: never modify it)
 }
@@ -37,6 +40,18 @@ type Step struct {
 	NextStepName string `json:"nextStepName"`
 	Description  string `json:"description"`
 	Status       string `json:"status"`
+}
+
+// DecodeSteps decodes the status's steps from Raw. Polling never needs them,
+// so DecodeStatusResponse skips them: they are most of an answer's bytes.
+func (s Status) DecodeSteps() ([]Step, error) {
+	var w struct {
+		Steps []Step `json:"steps"`
+	}
+	if err := jsonv2.Unmarshal(s.Raw, &w); err != nil {
+		return nil, malformed("status %s: steps: %v", s.RequestID, err)
+	}
+	return w.Steps, nil
 }
 
 // StatusError is the {"detail","step"} object of a FAILED status.
@@ -55,40 +70,52 @@ type StatusResponse struct {
 // wireStatus mirrors the status object; a pointer tells a null or absent
 // time object apart (a null or absent string reads as "").
 type wireStatus struct {
-	RequestID json.RawMessage `json:"requestId"`
-	Status    string          `json:"status"`
+	RequestID jsontext.Value `json:"requestId"`
+	Status    string         `json:"status"`
 	Time      *struct {
-		StartTime json.RawMessage `json:"startTime"`
-		EndTime   json.RawMessage `json:"endTime"`
+		StartTime jsontext.Value `json:"startTime"`
+		EndTime   jsontext.Value `json:"endTime"`
 	} `json:"time"`
-	Steps []Step       `json:"steps"`
 	Error *StatusError `json:"error"`
 }
 
 // statusEntry decodes one element of statuses where the envelope's decoder
-// finds it, instead of copying it out first and walking it again; a bad
-// element is kept as err, so the envelope's error can name its index.
+// finds it. It keeps where the element ends in the body and how long it is,
+// so Raw can be the body's own bytes; a bad element is kept as err, so the
+// envelope's error can name its index.
 type statusEntry struct {
-	status Status
-	err    error
+	status   Status
+	end, len int64
+	err      error
 }
 
-// UnmarshalJSON implements json.Unmarshaler.
-func (e *statusEntry) UnmarshalJSON(raw []byte) error {
-	e.status, e.err = decodeStatus(raw)
+// UnmarshalJSONFrom implements jsonv2.UnmarshalerFrom.
+func (e *statusEntry) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	v, err := dec.ReadValue()
+	if err != nil {
+		return err
+	}
+	e.end, e.len = dec.InputOffset(), int64(len(v))
+	e.status, e.err = decodeStatus(v)
 	return nil
 }
 
 // DecodeStatusResponse decodes a 200 body of POST /uploads/status. Bad JSON
-// or wrong shapes give an error wrapping ErrMalformedResponse.
+// (including invalid UTF-8 and repeated member names, which Postgres's jsonb
+// would refuse or silently collapse) or wrong shapes give an error wrapping
+// ErrMalformedResponse.
+//
+// It uses the JSON v2 decoder (the go-json-experiment mirror of Go 1.27's
+// encoding/json/v2): a thousand-status answer is most of a batch's CPU with
+// encoding/json, which scans each element three times.
 func DecodeStatusResponse(body []byte) (*StatusResponse, error) {
 	var env struct {
 		Data *struct {
-			Statuses []statusEntry     `json:"statuses"`
-			NotFound []json.RawMessage `json:"requestIdsNotFound"`
+			Statuses []statusEntry    `json:"statuses"`
+			NotFound []jsontext.Value `json:"requestIdsNotFound"`
 		} `json:"data"`
 	}
-	if err := json.Unmarshal(body, &env); err != nil {
+	if err := jsonv2.Unmarshal(body, &env); err != nil {
 		return nil, malformed("status response: %v", err)
 	}
 	if env.Data == nil {
@@ -104,6 +131,7 @@ func DecodeStatusResponse(body []byte) (*StatusResponse, error) {
 			return nil, malformed("statuses[%d]: %v", i, e.err)
 		}
 		out.Statuses[i] = e.status
+		out.Statuses[i].Raw = body[e.end-e.len : e.end : e.end]
 	}
 	for i, raw := range env.Data.NotFound {
 		id, err := decodeID(raw)
@@ -115,15 +143,13 @@ func DecodeStatusResponse(body []byte) (*StatusResponse, error) {
 	return out, nil
 }
 
-// decodeStatus decodes one status object, keeping its exact bytes: raw is a
-// slice of the body, which lives as long as the statuses anyway (a copy would
-// double a thousand-status answer in memory).
+// decodeStatus decodes one status object; the caller sets Raw.
 func decodeStatus(raw []byte) (Status, error) {
 	if len(raw) == 0 || raw[0] != '{' {
 		return Status{}, errors.New("not an object")
 	}
 	var w wireStatus
-	if err := json.Unmarshal(raw, &w); err != nil {
+	if err := jsonv2.Unmarshal(raw, &w); err != nil {
 		return Status{}, err
 	}
 	id, err := decodeID(w.RequestID)
@@ -133,7 +159,7 @@ func decodeStatus(raw []byte) (Status, error) {
 	if w.Status == "" {
 		return Status{}, errors.New("no status")
 	}
-	s := Status{RequestID: id, Status: w.Status, Steps: w.Steps, Error: w.Error, Raw: raw[:len(raw):len(raw)]}
+	s := Status{RequestID: id, Status: w.Status, Error: w.Error}
 	if w.Time != nil {
 		if s.StartTime, err = decodeMillis(w.Time.StartTime); err != nil {
 			return Status{}, fmt.Errorf("time.startTime: %w", err)
@@ -147,10 +173,10 @@ func decodeStatus(raw []byte) (Status, error) {
 
 // decodeID accepts a JSON integer (what the API sends) or a string of digits
 // and returns it as a decimal string.
-func decodeID(raw json.RawMessage) (string, error) {
+func decodeID(raw []byte) (string, error) {
 	var s string
 	if len(raw) > 0 && raw[0] == '"' {
-		if err := json.Unmarshal(raw, &s); err != nil {
+		if err := jsonv2.Unmarshal(raw, &s); err != nil {
 			return "", err
 		}
 	} else {
@@ -163,7 +189,7 @@ func decodeID(raw json.RawMessage) (string, error) {
 }
 
 // decodeMillis reads an epoch-ms integer; null or absent gives nil.
-func decodeMillis(raw json.RawMessage) (*int64, error) {
+func decodeMillis(raw []byte) (*int64, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
 	}

@@ -33,7 +33,7 @@ var _ = Describe("DecodeStatusResponse", func() {
 			Expect(*s.StartTime).To(Equal(int64(1718902851802)))
 			Expect(*s.EndTime).To(Equal(int64(1720793267285)))
 			Expect(s.Error).To(BeNil())
-			Expect(s.Steps).To(Equal([]lighthouse.Step{
+			Expect(s.DecodeSteps()).To(Equal([]lighthouse.Step{
 				{Name: "CLAIMS_EVIDENCE", NextStepName: "BENEFITS_GATEWAY_SERVICE", Description: "The workflow step that uploads the document to Claims Evidence", Status: "SUCCESS"},
 				{Name: "BENEFITS_GATEWAY_SERVICE", Description: "The workflow step that uploads the document to Benefits Gateway Service", Status: "SUCCESS"},
 			}))
@@ -67,7 +67,33 @@ var _ = Describe("DecodeStatusResponse", func() {
 		Entry("startTime a string", `{"data":{"statuses":[{"requestId":22,"status":"SUCCESS","time":{"startTime":"yesterday"}}]}}`),
 		Entry("error a string", `{"data":{"statuses":[{"requestId":22,"status":"FAILED","error":"boom"}]}}`),
 		Entry("truncated", realSuccessBody[:len(realSuccessBody)/2]),
+		Entry("a member named twice", `{"data":{"statuses":[{"requestId":22,"status":"FAILED","status":"SUCCESS"}]}}`),
+		Entry("invalid UTF-8", "{\"data\":{\"statuses\":[{\"requestId\":22,\"status\":\"SUCCESS\",\"note\":\"\xff\"}]}}"),
 	)
+
+	Context("when the answer is pretty-printed", func() {
+		It("gives each status's Raw as the exact bytes of its object", func() {
+			first := `{ "requestId": 22, "status": "SUCCESS" }`
+			second := `{"requestId":"23",` + "\n\t" + `"status":"IN_PROGRESS","steps":[]}`
+			body := "{\n  \"data\": {\n    \"statuses\": [\n      " + first + " ,\n\t" + second + "\n    ]\n  }\n}\n"
+			resp, err := lighthouse.DecodeStatusResponse([]byte(body))
+			Expect(err).NotTo(HaveOccurred())
+			Expect(resp.Statuses).To(HaveLen(2))
+			Expect(string(resp.Statuses[0].Raw)).To(Equal(first))
+			Expect(string(resp.Statuses[1].Raw)).To(Equal(second))
+			Expect(resp.Statuses[1].RequestID).To(Equal("23"))
+		})
+	})
+
+	Context("when a status's steps are wanted", func() {
+		It("decodes them from Raw, and says so when they are not a list of steps", func() {
+			resp, err := lighthouse.DecodeStatusResponse([]byte(`{"data":{"statuses":[{"requestId":22,"status":"SUCCESS","steps":{"name":"x"}}]}}`))
+			Expect(err).NotTo(HaveOccurred(), "steps are not read while polling")
+			_, err = resp.Statuses[0].DecodeSteps()
+			Expect(err).To(MatchError(lighthouse.ErrMalformedResponse))
+			Expect(err.Error()).To(ContainSubstring("status 22: steps"))
+		})
+	})
 })
 
 var _ = Describe("GetUploadStatuses", func() {
@@ -105,14 +131,18 @@ var _ = Describe("GetUploadStatuses", func() {
 			f := resp.Statuses[1]
 			Expect(f.Status).To(Equal(lighthouse.StatusFailed))
 			Expect(f.Error).To(Equal(&lighthouse.StatusError{Detail: fake.DefaultErrorDetail, Step: fake.StepBGS}))
-			Expect(f.Steps[0].Status).To(Equal("SUCCESS"))
-			Expect(f.Steps[1].Status).To(Equal("FAILED"))
+			steps, err := f.DecodeSteps()
+			Expect(err).NotTo(HaveOccurred())
+			Expect(steps[0].Status).To(Equal("SUCCESS"))
+			Expect(steps[1].Status).To(Equal("FAILED"))
 
 			p := resp.Statuses[2]
 			Expect(p.Status).To(Equal(lighthouse.StatusInProgress))
 			Expect(p.EndTime).To(BeNil())
 			Expect(p.Error).To(BeNil())
-			Expect(p.Steps[0].Status).To(Equal("IN_PROGRESS"))
+			steps, err = p.DecodeSteps()
+			Expect(err).NotTo(HaveOccurred())
+			Expect(steps[0].Status).To(Equal("IN_PROGRESS"))
 		})
 
 		It("sends the ids as the documented JSON strings", func() {

@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -19,13 +20,15 @@ type DueUpload struct {
 // keyset scan over the partial index index_lighthouse526_document_uploads_due,
 // so a cycle streams any number of due uploads in constant memory.
 func NextDueBatch(ctx context.Context, db *gorm.DB, afterID int64, dueBefore time.Time, limit int) ([]DueUpload, error) {
-	out, err := rawRows[DueUpload](ctx, db, `
+	out, err := rawRows(ctx, db, limit, `
 SELECT id, lighthouse_document_request_id
   FROM lighthouse526_document_uploads
  WHERE aasm_state = ? AND id > ?
    AND (status_last_polled_at IS NULL OR status_last_polled_at < ?)
  ORDER BY id
- LIMIT ?`, StatePending, afterID, dueBefore.UTC(), limit)
+ LIMIT ?`, func(rows *sql.Rows, u *DueUpload) error {
+		return rows.Scan(&u.ID, &u.LighthouseDocumentRequestID)
+	}, StatePending, afterID, dueBefore.UTC(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("models: select due uploads: %w", err)
 	}

@@ -26,3 +26,10 @@ func (a array[T]) Index(i int) any { return a.elems.Index(i) }
 
 // IndexType implements pgtype.ArrayGetter.
 func (a array[T]) IndexType() any { return a.elems.IndexType() }
+
+// bytea binds a []byte as ONE bytea parameter: GORM's named parameters
+// expand a []byte into a list, one parameter per byte.
+type bytea struct{ b []byte }
+
+// BytesValue implements pgtype.BytesValuer.
+func (b bytea) BytesValue() ([]byte, error) { return b.b, nil }

@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -30,7 +31,7 @@ func LoadPending(ctx context.Context, db *gorm.DB, requestIDs []string) ([]Pendi
 	if len(requestIDs) == 0 {
 		return nil, nil
 	}
-	out, err := rawRows[PendingUpload](ctx, db, `
+	out, err := rawRows(ctx, db, len(requestIDs), `
 SELECT u.id, u.form526_submission_id, u.form_attachment_id, fa.guid::text AS form_attachment_guid,
        s.user_uuid, u.lighthouse_document_request_id, u.document_type,
        u.lighthouse_processing_started_at, u.last_status_response, u.lighthouse_unknown_poll_count
@@ -38,11 +39,17 @@ SELECT u.id, u.form526_submission_id, u.form_attachment_id, fa.guid::text AS for
   LEFT JOIN form_attachments fa ON fa.id = u.form_attachment_id
   LEFT JOIN form526_submissions s ON s.id = u.form526_submission_id
  WHERE u.lighthouse_document_request_id = ANY(CAST(@ids AS text[])) AND u.aasm_state = @pending
- ORDER BY u.id`, map[string]any{"ids": arrayOf(requestIDs), "pending": StatePending})
+ ORDER BY u.id`, scanPendingUpload, map[string]any{"ids": arrayOf(requestIDs), "pending": StatePending})
 	if err != nil {
 		return nil, fmt.Errorf("models: load pending uploads: %w", err)
 	}
 	return out, nil
+}
+
+func scanPendingUpload(rows *sql.Rows, p *PendingUpload) error {
+	return rows.Scan(&p.ID, &p.Form526SubmissionID, &p.FormAttachmentID, &p.FormAttachmentGUID,
+		&p.UserUUID, &p.LighthouseDocumentRequestID, &p.DocumentType,
+		&p.LighthouseProcessingStartedAt, &p.LastStatusResponse, &p.LighthouseUnknownPollCount)
 }
 
 // PollResult is the decided outcome of polling one pending upload. The caller
@@ -102,29 +109,43 @@ func ApplyPollResults(ctx context.Context, db *gorm.DB, cycleID string, results 
 		started      = make([]pgtype.Timestamp, n)
 		ended        = make([]pgtype.Timestamp, n)
 		errorMsgs    = make([][]byte, n)
-		lastStatuses = make([][]byte, n)
+		statusAt     = make([]int32, n) // where each last status starts in statuses (1-based)
+		statusLen    = make([]int32, n) // and its length; 0: none
 		unknown      = make([]bool, n)
 		notifyTypes  = make([]*string, n)
 		notifyBodies = make([][]byte, n)
 	)
+	size := 0
+	for i := range results {
+		size += len(jsonText(results[i].LastStatusResponse))
+	}
+	statuses := make([]byte, 0, size)
 	for i := range results {
 		r := &results[i]
 		ids[i], states[i], saveStatus[i], unknown[i] = r.ID, r.NewState, r.SaveStatus, r.Unknown
 		started[i], ended[i] = timestamp(r.StartedAt), timestamp(r.EndedAt)
-		errorMsgs[i], lastStatuses[i] = jsonText(r.ErrorMessage), jsonText(r.LastStatusResponse)
+		errorMsgs[i] = jsonText(r.ErrorMessage)
+		if st := jsonText(r.LastStatusResponse); st != nil {
+			statusAt[i], statusLen[i] = int32(len(statuses)+1), int32(len(st))
+			statuses = append(statuses, st...)
+		}
 		if r.Notification != nil {
 			notifyTypes[i], notifyBodies[i] = &r.Notification.TaskType, jsonText(r.Notification.Payload)
 		}
 	}
 	now = now.UTC()
-	out, err := rawRows[Transitioned](ctx, db, applyPollResultsSQL, map[string]any{
+	out, err := rawRows(ctx, db, n, applyPollResultsSQL, func(rows *sql.Rows, t *Transitioned) error {
+		return rows.Scan(&t.ID, &t.AasmState)
+	}, map[string]any{
 		"ids":                   arrayOf(ids),
 		"new_states":            arrayOf(states),
 		"save_status":           arrayOf(saveStatus),
 		"started_at":            arrayOf(started),
 		"ended_at":              arrayOf(ended),
 		"error_messages":        arrayOf(errorMsgs),
-		"last_status_responses": arrayOf(lastStatuses),
+		"status_at":             arrayOf(statusAt),
+		"status_len":            arrayOf(statusLen),
+		"statuses":              bytea{statuses},
 		"unknown":               arrayOf(unknown),
 		"notification_types":    arrayOf(notifyTypes),
 		"notification_payloads": arrayOf(notifyBodies),
@@ -158,11 +179,18 @@ func jsonText(j JSON) []byte {
 	return j
 }
 
+// applyPollResultsSQL binds its parameters in the order they first appear,
+// and pgx appends each to one growing buffer: the statuses, the one big
+// parameter, come last, so neither that buffer nor the Bind message is
+// copied again after them. Hence the scalars in p rather than inline.
 const applyPollResultsSQL = `
-WITH v AS (
+WITH p AS (
+  SELECT CAST(@now AS timestamp) AS now, CAST(@pending AS text) AS pending,
+         CAST(@completed AS text) AS completed, CAST(@failed AS text) AS failed, CAST(@cycle AS text) AS cycle
+), v AS (
   SELECT r.id, r.new_state, r.save_status, r.started_at, r.ended_at,
          CAST(r.error_message AS jsonb) AS error_message,
-         CAST(r.last_status_response AS jsonb) AS last_status_response,
+         r.status_at, r.status_len,
          r.unknown, r.notification_type,
          CAST(r.notification_payload AS jsonb) AS notification_payload
     FROM unnest(CAST(@ids AS bigint[]),
@@ -171,43 +199,48 @@ WITH v AS (
                 CAST(@started_at AS timestamp[]),
                 CAST(@ended_at AS timestamp[]),
                 CAST(@error_messages AS text[]),
-                CAST(@last_status_responses AS text[]),
+                CAST(@status_at AS integer[]),
+                CAST(@status_len AS integer[]),
                 CAST(@unknown AS boolean[]),
                 CAST(@notification_types AS text[]),
                 CAST(@notification_payloads AS text[]))
-      AS r(id, new_state, save_status, started_at, ended_at, error_message, last_status_response,
+      AS r(id, new_state, save_status, started_at, ended_at, error_message, status_at, status_len,
            unknown, notification_type, notification_payload)
 ), upd AS (
   UPDATE lighthouse526_document_uploads u SET
     aasm_state = CASE
-      WHEN v.new_state = @completed AND v.ended_at IS NOT NULL THEN @completed
-      WHEN v.new_state = @failed AND v.ended_at IS NOT NULL
-           AND v.error_message IS NOT NULL AND v.error_message <> 'null'::jsonb THEN @failed
+      WHEN v.new_state = p.completed AND v.ended_at IS NOT NULL THEN p.completed
+      WHEN v.new_state = p.failed AND v.ended_at IS NOT NULL
+           AND v.error_message IS NOT NULL AND v.error_message <> 'null'::jsonb THEN p.failed
       ELSE u.aasm_state END,
     lighthouse_processing_started_at = CASE WHEN v.save_status THEN v.started_at ELSE u.lighthouse_processing_started_at END,
     lighthouse_processing_ended_at = CASE WHEN v.save_status THEN v.ended_at ELSE u.lighthouse_processing_ended_at END,
-    error_message = CASE WHEN v.new_state = @failed AND v.save_status THEN v.error_message ELSE u.error_message END,
-    last_status_response = CASE WHEN v.save_status THEN v.last_status_response ELSE u.last_status_response END,
+    error_message = CASE WHEN v.new_state = p.failed AND v.save_status THEN v.error_message ELSE u.error_message END,
     lighthouse_unknown_poll_count = CASE WHEN v.unknown THEN u.lighthouse_unknown_poll_count + 1 ELSE 0 END,
-    status_last_polled_at = @now,
-    updated_at = @now
-  FROM v
-  WHERE u.id = v.id AND u.aasm_state = @pending
+    status_last_polled_at = p.now,
+    updated_at = p.now,
+    last_status_response = CASE
+      WHEN NOT v.save_status THEN u.last_status_response
+      WHEN v.status_len > 0 THEN CAST(convert_from(substring(CAST(@statuses AS bytea) FROM v.status_at FOR v.status_len), 'UTF8') AS jsonb)
+      END
+  FROM v, p
+  WHERE u.id = v.id AND u.aasm_state = p.pending
   RETURNING u.id, u.aasm_state
 ), outbox AS (
   INSERT INTO lighthouse526_notification_outbox (upload_id, task_type, payload, created_at)
-  SELECT v.id, v.notification_type, v.notification_payload, @now
-    FROM v JOIN upd ON upd.id = v.id
-   WHERE upd.aasm_state = @failed AND v.notification_type IS NOT NULL
+  SELECT v.id, v.notification_type, v.notification_payload, p.now
+    FROM v JOIN upd ON upd.id = v.id CROSS JOIN p
+   WHERE upd.aasm_state = p.failed AND v.notification_type IS NOT NULL
   ON CONFLICT (upload_id) DO NOTHING
 ), cycle AS (
-  UPDATE lighthouse526_polling_cycles SET
+  UPDATE lighthouse526_polling_cycles c SET
     batches_done = batches_done + 1,
     documents_polled = documents_polled + (SELECT count(*) FROM upd),
-    completed_count = completed_count + (SELECT count(*) FROM upd WHERE aasm_state = @completed),
-    failed_count = failed_count + (SELECT count(*) FROM upd WHERE aasm_state = @failed),
+    completed_count = completed_count + (SELECT count(*) FROM upd WHERE aasm_state = p.completed),
+    failed_count = failed_count + (SELECT count(*) FROM upd WHERE aasm_state = p.failed),
     unknown_count = unknown_count + (SELECT count(*) FROM v WHERE v.unknown),
-    updated_at = @now
-  WHERE id = @cycle
+    updated_at = p.now
+  FROM p
+  WHERE c.id = p.cycle
 )
-SELECT id, aasm_state FROM upd WHERE aasm_state <> @pending`
+SELECT upd.id, upd.aasm_state FROM upd, p WHERE upd.aasm_state <> p.pending`

@@ -41,7 +41,7 @@ const notificationRetention = 7 * 24 * time.Hour
 
 // notification is the follow-up owed when this upload fails, or nil: BDD
 // Instructions get none, and none is sent while the feature flag is off.
-func (u *StatusUpdater) notification(up models.PendingUpload) *models.Notification {
+func (u *StatusUpdater) notification(up *models.PendingUpload) *models.Notification {
 	if !u.NotificationsEnabled {
 		return nil
 	}

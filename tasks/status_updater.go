@@ -1,10 +1,11 @@
 package tasks
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"log/slog"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -73,30 +74,47 @@ func (s *BatchSummary) Add(o BatchSummary) {
 // decision is what applying one status to one upload should do, and what it
 // means for metrics and logs once the write says what really happened.
 type decision struct {
-	upload     models.PendingUpload
 	result     models.PollResult
-	status     *lighthouse.Status
+	status     *lighthouse.Status // nil when no status was applied
 	failedStep string
 	timedOut   bool
 	changed    bool
 }
 
+// What Apply knows of a request id while it reads an answer.
+const (
+	notAsked uint8 = iota
+	asked
+	answered
+)
+
 // Apply applies resp, the answer to requestIDs, and returns what it did.
 // Malformed entries never fail the batch: each is skipped or applied safely,
 // logged and counted. Only a database error is returned.
+//
+// It holds a batch as slices indexed like the pending uploads (a thousand of
+// each in flight per batch), not maps of copies: that is most of a worker's
+// memory.
 func (u *StatusUpdater) Apply(ctx context.Context, cycleID string, requestIDs []string, resp *lighthouse.StatusResponse) (BatchSummary, error) {
 	var sum BatchSummary
 	uploads, err := models.LoadPending(ctx, u.DB, requestIDs)
 	if err != nil {
 		return sum, err
 	}
-	byRequest := make(map[string][]models.PendingUpload, len(uploads))
-	for _, up := range uploads {
-		byRequest[up.LighthouseDocumentRequestID] = append(byRequest[up.LighthouseDocumentRequestID], up)
+	// first[id] is the first upload (in id order) with that request id, and
+	// next[i] the one after upload i with the same request id, or -1.
+	first := make(map[string]int, len(uploads))
+	next := make([]int, len(uploads))
+	for i := len(uploads) - 1; i >= 0; i-- {
+		next[i] = -1
+		if j, ok := first[uploads[i].LighthouseDocumentRequestID]; ok {
+			next[i] = j
+		}
+		first[uploads[i].LighthouseDocumentRequestID] = i
 	}
-	asked := make(map[string]bool, len(requestIDs))
+	seen := make(map[string]uint8, len(requestIDs))
 	for _, id := range requestIDs {
-		asked[id] = true
+		seen[id] = asked
 	}
 	now := u.Now().UTC()
 	log := u.Logger
@@ -105,35 +123,39 @@ func (u *StatusUpdater) Apply(ctx context.Context, cycleID string, requestIDs []
 		log.WarnContext(ctx, logNoStatuses, "lighthouse_document_request_ids", requestIDs)
 	}
 
-	decisions := make(map[int64]*decision, len(uploads))
-	answered := make(map[string]bool, len(resp.Statuses))
+	decisions := make([]decision, len(uploads))
+	decided := make([]bool, len(uploads))
 	for i := range resp.Statuses {
 		s := &resp.Statuses[i]
-		switch {
-		case !asked[s.RequestID]:
+		switch seen[s.RequestID] {
+		case notAsked:
 			u.malformed(ctx, &sum, "unasked_id", s.RequestID, "ignored a status for a request id that was not asked for")
 			continue
-		case answered[s.RequestID]:
+		case answered:
 			u.malformed(ctx, &sum, "duplicate_entry", s.RequestID, "ignored a duplicated status entry; the first one was applied")
 			continue
 		}
-		answered[s.RequestID] = true
-		for _, up := range byRequest[s.RequestID] {
-			d := u.decide(ctx, &sum, up, s, now)
-			decisions[up.ID] = d
+		seen[s.RequestID] = answered
+		if j, ok := first[s.RequestID]; ok {
+			for ; j >= 0; j = next[j] {
+				decisions[j], decided[j] = u.decide(ctx, &sum, &uploads[j], s, now), true
+			}
 		}
 	}
 
 	var unknown []string
 	for _, id := range resp.NotFound {
-		if !asked[id] || answered[id] {
+		if seen[id] != asked {
 			continue
 		}
-		answered[id] = true
+		seen[id] = answered
 		unknown = append(unknown, id)
-		for _, up := range byRequest[id] {
-			decisions[up.ID] = &decision{upload: up, result: models.PollResult{ID: up.ID, NewState: models.StatePending, Unknown: true}}
-			sum.Unknown++
+		if j, ok := first[id]; ok {
+			for ; j >= 0; j = next[j] {
+				decisions[j] = decision{result: models.PollResult{ID: uploads[j].ID, NewState: models.StatePending, Unknown: true}}
+				decided[j] = true
+				sum.Unknown++
+			}
 		}
 	}
 	if len(unknown) > 0 {
@@ -152,35 +174,38 @@ func (u *StatusUpdater) Apply(ctx context.Context, cycleID string, requestIDs []
 
 	// Uploads Lighthouse said nothing about are stamped as polled, so that an
 	// answer missing ids cannot make them be polled in a loop.
-	for _, up := range uploads {
-		if _, ok := decisions[up.ID]; ok {
+	for j := range uploads {
+		if decided[j] {
 			continue
 		}
-		if !answered[up.LighthouseDocumentRequestID] {
+		up := &uploads[j]
+		if seen[up.LighthouseDocumentRequestID] != answered {
 			u.malformed(ctx, &sum, "missing_from_answer", up.LighthouseDocumentRequestID, "Lighthouse's answer had no status for a request id that was asked for")
-			answered[up.LighthouseDocumentRequestID] = true
+			seen[up.LighthouseDocumentRequestID] = answered
 		}
-		decisions[up.ID] = &decision{upload: up, result: models.PollResult{ID: up.ID, NewState: models.StatePending}}
+		decisions[j] = decision{result: models.PollResult{ID: up.ID, NewState: models.StatePending}}
 	}
 
-	results := make([]models.PollResult, 0, len(decisions))
-	for _, d := range decisions {
-		results = append(results, d.result)
+	// In id order (as LoadPending returns them), so concurrent writers lock
+	// rows in one order.
+	results := make([]models.PollResult, len(decisions))
+	for j := range decisions {
+		results[j] = decisions[j].result
 	}
-	sort.Slice(results, func(i, j int) bool { return results[i].ID < results[j].ID })
+	slices.SortFunc(results, func(a, b models.PollResult) int { return cmp.Compare(a.ID, b.ID) })
 	transitioned, err := models.ApplyPollResults(ctx, u.DB, cycleID, results, now)
 	if err != nil {
 		return sum, err
 	}
 	sum.Polled = len(results)
-	u.report(ctx, &sum, decisions, transitioned, now)
+	u.report(ctx, &sum, uploads, decisions, transitioned, now)
 	return sum, nil
 }
 
 // decide turns one status into the write for one upload. Only the document's
 // status decides; the steps are informational.
-func (u *StatusUpdater) decide(ctx context.Context, sum *BatchSummary, up models.PendingUpload, s *lighthouse.Status, now time.Time) *decision {
-	d := &decision{upload: up, status: s, changed: !models.JSONEqual(up.LastStatusResponse, s.Raw)}
+func (u *StatusUpdater) decide(ctx context.Context, sum *BatchSummary, up *models.PendingUpload, s *lighthouse.Status, now time.Time) decision {
+	d := decision{status: s, changed: !models.JSONEqual(up.LastStatusResponse, s.Raw)}
 	started := msToTime(s.StartTime)
 	ended := msToTime(s.EndTime)
 	r := models.PollResult{ID: up.ID, NewState: models.StatePending}
@@ -246,14 +271,15 @@ func (u *StatusUpdater) malformed(ctx context.Context, sum *BatchSummary, kind, 
 
 // report counts and logs what the write really did: only uploads that
 // transitioned in this statement count as completed or failed.
-func (u *StatusUpdater) report(ctx context.Context, sum *BatchSummary, decisions map[int64]*decision, transitioned []models.Transitioned, now time.Time) {
+func (u *StatusUpdater) report(ctx context.Context, sum *BatchSummary, uploads []models.PendingUpload, decisions []decision, transitioned []models.Transitioned, now time.Time) {
 	moved := make(map[int64]string, len(transitioned))
 	for _, t := range transitioned {
 		moved[t.ID] = t.AasmState
 	}
-	for id, d := range decisions {
-		docType := models.MetricDocumentType(d.upload.DocumentType)
-		switch moved[id] {
+	for j := range decisions {
+		d, up := &decisions[j], &uploads[j]
+		docType := models.MetricDocumentType(up.DocumentType)
+		switch moved[up.ID] {
 		case models.StateCompleted:
 			sum.Completed++
 			u.Metrics.DocumentStatus.WithLabelValues(docType, outcomeComplete, "").Inc()
@@ -263,13 +289,13 @@ func (u *StatusUpdater) report(ctx context.Context, sum *BatchSummary, decisions
 				sum.Notifications++
 			}
 			u.Metrics.DocumentStatus.WithLabelValues(docType, outcomeFailed, d.failedStep).Inc()
-			if d.upload.DocumentType == models.DocumentTypeForm0781 || d.upload.DocumentType == models.DocumentTypeForm0781a {
+			if up.DocumentType == models.DocumentTypeForm0781 || up.DocumentType == models.DocumentTypeForm0781a {
 				u.Logger.WarnContext(ctx, logFailedUploadStatus,
-					"form526_submission_id", d.upload.Form526SubmissionID,
-					"document_type", d.upload.DocumentType,
+					"form526_submission_id", up.Form526SubmissionID,
+					"document_type", up.DocumentType,
 					"failure_step", strings.ToUpper(d.failedStep),
-					"lighthouse_document_request_id", d.upload.LighthouseDocumentRequestID,
-					"user_uuid", deref(d.upload.UserUUID))
+					"lighthouse_document_request_id", up.LighthouseDocumentRequestID,
+					"user_uuid", deref(up.UserUUID))
 			}
 		default:
 			sum.StillPending++
@@ -279,7 +305,7 @@ func (u *StatusUpdater) report(ctx context.Context, sum *BatchSummary, decisions
 		}
 		// Only what was saved is logged as an update: a terminal status
 		// without its end time saved nothing and must not read as applied.
-		if d.status != nil && d.result.SaveStatus && (d.changed || moved[id] != "") {
+		if d.status != nil && d.result.SaveStatus && (d.changed || moved[up.ID] != "") {
 			u.Logger.InfoContext(ctx, logStatusUpdated,
 				"status", d.status.Status,
 				"status_response", json.RawMessage(d.status.Raw),
