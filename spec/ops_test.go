@@ -89,3 +89,24 @@ var _ = Describe("worker run's operations endpoints", func() {
 		})
 	})
 })
+
+// `make demo` runs `worker demo-seed --reset` first; on a fresh Redis its
+// queues do not exist yet.
+var _ = Describe("worker demo-seed --reset", func() {
+	It("starts on a Redis that has never seen the demo's queues, then resets them on the next run", func() {
+		w := newWorld()
+		w.queue += "_demo" // the spec's own queue, still cleaned up by the world
+		w.env["QUEUE_NAME"] = w.queue
+		w.env["NOTIFICATION_QUEUE"] = w.queue + "_notifications"
+		Expect(w.inspector.Queues()).NotTo(ContainElement(w.queue))
+
+		first := w.start([]string{"demo-seed", "--reset", "--count", "2", "--per-submission", "1"})
+		Eventually(first).WithTimeout(60 * time.Second).Should(gexec.Exit(0))
+		Expect(first.Out).To(gbytes.Say("uploaded 2 documents to Lighthouse and enqueued 2 "))
+		Expect(w.inspector.Queues()).To(ContainElement(w.queue))
+
+		second := w.start([]string{"demo-seed", "--reset", "--count", "2", "--per-submission", "1"})
+		Eventually(second).WithTimeout(60 * time.Second).Should(gexec.Exit(0))
+		Expect(second.Out).To(gbytes.Say("enqueued 2 "), "the first run's task ids were reset, so the same tasks enqueue again")
+	})
+})

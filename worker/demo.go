@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -119,9 +120,19 @@ func demoSeedCmd(ctx context.Context, args []string, stdout, _ io.Writer) error 
 // second demo run does not find the first one's task ids taken. It refuses
 // any queue whose name does not say it is a demo's.
 func resetDemoQueues(insp *asynq.Inspector, queues ...string) error {
+	// A queue Redis has never seen is left alone: on a fresh Redis the
+	// inspector's DeleteAllCompletedTasks answers "queue does not exist"
+	// without wrapping asynq.ErrQueueNotFound.
+	existing, err := insp.Queues()
+	if err != nil {
+		return fmt.Errorf("reset: list queues: %w", err)
+	}
 	for _, q := range queues {
 		if !strings.Contains(q, "demo") {
 			return &exitError{code: 2, err: fmt.Errorf("--reset deletes queues: %q is not named as a demo queue", q)}
+		}
+		if !slices.Contains(existing, q) {
+			continue
 		}
 		// DeleteQueue leaves completed tasks (kept for their retention) behind,
 		// and their task ids would refuse this run's identical tasks.
