@@ -11,7 +11,8 @@ import (
 
 // FuzzDecodeStatusResponse checks DecodeStatusResponse never panics, and that
 // whatever it accepts is sound: ids are decimal strings, Raw is one JSON
-// object of the body, and every failure wraps ErrMalformedResponse.
+// object of the body, an answer is accepted only with a usable status or
+// none invalid, and every failure wraps ErrMalformedResponse.
 func FuzzDecodeStatusResponse(f *testing.F) {
 	for _, seed := range []string{
 		realSuccessBody,
@@ -46,6 +47,17 @@ func FuzzDecodeStatusResponse(f *testing.F) {
 			}
 			if !json.Valid(s.Raw) || s.Raw[0] != '{' || !bytes.Contains(body, s.Raw) {
 				t.Fatalf("Raw is not one JSON object of the body: %q", s.Raw)
+			}
+		}
+		if len(resp.Statuses) == 0 && len(resp.Invalid) > 0 {
+			t.Fatalf("an answer with no usable status accepted")
+		}
+		for _, bad := range resp.Invalid {
+			if !errors.Is(bad.Err, lighthouse.ErrMalformedResponse) {
+				t.Fatalf("invalid entry's error does not wrap ErrMalformedResponse: %v", bad.Err)
+			}
+			if bad.RequestID != "" && !decimal(bad.RequestID) {
+				t.Fatalf("invalid entry's request id %q is not decimal", bad.RequestID)
 			}
 		}
 		for _, id := range resp.NotFound {

@@ -65,6 +65,17 @@ type StatusError struct {
 type StatusResponse struct {
 	Statuses []Status
 	NotFound []string // requestIdsNotFound; on the all-unknown 404: every id asked
+	// Invalid are the entries of statuses that could not be read or cannot
+	// be stored, left out of Statuses, so that one bad entry does not hold
+	// back the rest of a batch.
+	Invalid []InvalidStatus
+}
+
+// InvalidStatus is an entry of statuses that DecodeStatusResponse left out.
+type InvalidStatus struct {
+	Index     int    // its position in the answer's statuses
+	RequestID string // its request id when that much could be read, else ""
+	Err       error  // wraps ErrMalformedResponse
 }
 
 // wireStatus mirrors the status object; a pointer tells a null or absent
@@ -101,9 +112,13 @@ func (e *statusEntry) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 }
 
 // DecodeStatusResponse decodes a 200 body of POST /uploads/status. Bad JSON
-// (including invalid UTF-8 and repeated member names, which Postgres's jsonb
-// would refuse or silently collapse) or wrong shapes give an error wrapping
-// ErrMalformedResponse.
+// (including invalid UTF-8, which Postgres's jsonb would refuse) or a wrong
+// envelope gives an error wrapping ErrMalformedResponse, and so does an
+// answer none of whose statuses can be used: the whole answer is suspect, and
+// asking again may help. Otherwise an entry of the wrong shape, with a
+// repeated member name (which jsonb would silently collapse) or with the
+// escape \u0000 (which jsonb refuses) goes to Invalid and the rest to
+// Statuses.
 //
 // It uses the JSON v2 decoder (the go-json-experiment mirror of Go 1.27's
 // encoding/json/v2): with encoding/json, which scans each element three
@@ -123,15 +138,20 @@ func DecodeStatusResponse(body []byte) (*StatusResponse, error) {
 	}
 	out := &StatusResponse{}
 	if n := len(env.Data.Statuses); n > 0 {
-		out.Statuses = make([]Status, n)
+		out.Statuses = make([]Status, 0, n)
 	}
 	for i := range env.Data.Statuses {
 		e := &env.Data.Statuses[i]
 		if e.err != nil {
-			return nil, malformed("statuses[%d]: %v", i, e.err)
+			out.Invalid = append(out.Invalid, InvalidStatus{Index: i, RequestID: e.status.RequestID, Err: malformed("statuses[%d]: %v", i, e.err)})
+			continue
 		}
-		out.Statuses[i] = e.status
-		out.Statuses[i].Raw = body[e.end-e.len : e.end : e.end]
+		s := e.status
+		s.Raw = body[e.end-e.len : e.end : e.end]
+		out.Statuses = append(out.Statuses, s)
+	}
+	if len(out.Statuses) == 0 && len(out.Invalid) > 0 {
+		return nil, out.Invalid[0].Err
 	}
 	for i, raw := range env.Data.NotFound {
 		id, err := decodeID(raw)
@@ -143,32 +163,59 @@ func DecodeStatusResponse(body []byte) (*StatusResponse, error) {
 	return out, nil
 }
 
-// decodeStatus decodes one status object; the caller sets Raw.
+// decodeStatus decodes one status object; the caller sets Raw. On an error
+// the status still carries its request id if that could be read.
 func decodeStatus(raw []byte) (Status, error) {
 	if len(raw) == 0 || raw[0] != '{' {
 		return Status{}, errors.New("not an object")
 	}
 	var w wireStatus
-	if err := jsonv2.Unmarshal(raw, &w); err != nil {
-		return Status{}, err
+	err := jsonv2.Unmarshal(raw, &w)
+	id, idErr := decodeID(w.RequestID)
+	if idErr != nil {
+		id = ""
 	}
-	id, err := decodeID(w.RequestID)
-	if err != nil {
-		return Status{}, fmt.Errorf("requestId: %w", err)
-	}
-	if w.Status == "" {
-		return Status{}, errors.New("no status")
+	switch {
+	case err != nil:
+		return Status{RequestID: id}, err
+	case idErr != nil:
+		return Status{}, fmt.Errorf("requestId: %w", idErr)
+	case w.Status == "":
+		return Status{RequestID: id}, errors.New("no status")
+	case hasNULEscape(raw):
+		return Status{RequestID: id}, errors.New(`holds the escape \u0000, which Postgres's jsonb cannot store`)
 	}
 	s := Status{RequestID: id, Status: w.Status, Error: w.Error}
 	if w.Time != nil {
 		if s.StartTime, err = decodeMillis(w.Time.StartTime); err != nil {
-			return Status{}, fmt.Errorf("time.startTime: %w", err)
+			return Status{RequestID: id}, fmt.Errorf("time.startTime: %w", err)
 		}
 		if s.EndTime, err = decodeMillis(w.Time.EndTime); err != nil {
-			return Status{}, fmt.Errorf("time.endTime: %w", err)
+			return Status{RequestID: id}, fmt.Errorf("time.endTime: %w", err)
 		}
 	}
 	return s, nil
+}
+
+// hasNULEscape reports whether raw, valid JSON, holds the escape \u0000 in a
+// string or member name. A backslash escaped by another one followed by
+// "u0000" is text, not that escape.
+func hasNULEscape(raw []byte) bool {
+	for i := 0; ; {
+		j := bytes.Index(raw[i:], []byte(`\u0000`))
+		if j < 0 {
+			return false
+		}
+		j += i
+		backslashes := 0
+		for k := j; k >= 0 && raw[k] == '\\'; k-- {
+			backslashes++
+		}
+		if backslashes%2 == 1 {
+			return true
+		}
+		i = j + 1
+	}
 }
 
 // decodeID accepts a JSON integer (what the API sends) or a string of digits
@@ -275,5 +322,6 @@ func (c *Client) GetUploadStatus(ctx context.Context, requestID string) (*Status
 	if err != nil {
 		return nil, malformed("upload_status: %v", err)
 	}
+	s.Raw = env.Data
 	return &s, nil
 }

@@ -71,6 +71,34 @@ var _ = Describe("DecodeStatusResponse", func() {
 		Entry("invalid UTF-8", "{\"data\":{\"statuses\":[{\"requestId\":22,\"status\":\"SUCCESS\",\"note\":\"\xff\"}]}}"),
 	)
 
+	Context("when some entries cannot be used and others can", func() {
+		It("keeps the good ones and lists the bad ones with their request ids where readable", func() {
+			body := `{"data":{"statuses":[` +
+				`{"requestId":22,"status":"SUCCESS"},` +
+				`{"requestId":"abc","status":"SUCCESS"},` +
+				`{"requestId":24,"time":{"startTime":1}},` +
+				`{"requestId":25,"status":"FAILED","error":{"detail":"a\u0000b","step":"BENEFITS_GATEWAY_SERVICE"}},` +
+				`{"requestId":26,"status":"IN_PROGRESS","note":"C:\\u0000"}]}}`
+			resp, err := lighthouse.DecodeStatusResponse([]byte(body))
+			Expect(err).NotTo(HaveOccurred())
+			ids := []string{}
+			for _, s := range resp.Statuses {
+				ids = append(ids, s.RequestID)
+			}
+			Expect(ids).To(Equal([]string{"22", "26"}), `an escaped backslash before "u0000" is text`)
+			Expect(resp.Invalid).To(HaveLen(3))
+			Expect(resp.Invalid[0].Index).To(Equal(1))
+			Expect(resp.Invalid[0].RequestID).To(BeEmpty())
+			Expect(resp.Invalid[1].RequestID).To(Equal("24"))
+			Expect(resp.Invalid[1].Err.Error()).To(ContainSubstring("statuses[2]: no status"))
+			Expect(resp.Invalid[2].RequestID).To(Equal("25"))
+			Expect(resp.Invalid[2].Err.Error()).To(ContainSubstring(`\u0000`))
+			for _, bad := range resp.Invalid {
+				Expect(bad.Err).To(MatchError(lighthouse.ErrMalformedResponse))
+			}
+		})
+	})
+
 	Context("when the answer is pretty-printed", func() {
 		It("gives each status's Raw as the exact bytes of its object", func() {
 			first := `{ "requestId": 22, "status": "SUCCESS" }`
@@ -258,5 +286,21 @@ var _ = Describe("GetUploadStatus", func() {
 			Expect(apiErr.Errors[0].Diagnostics).NotTo(BeEmpty())
 			Expect(lighthouse.IsRetryable(err)).To(BeFalse())
 		})
+	})
+})
+
+var _ = Describe("GetUploadStatus", func() {
+	It("returns one document's status with its exact bytes in Raw", func() {
+		ctx := context.Background()
+		e := newEnv(fake.Options{})
+		c := e.client()
+		id := e.fake.AddDocument(fake.Document{Outcome: fake.StatusSuccess})
+		many, err := c.GetUploadStatuses(ctx, []string{id})
+		Expect(err).NotTo(HaveOccurred())
+
+		st, err := c.GetUploadStatus(ctx, id)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(st.RequestID).To(Equal(id))
+		Expect(st.Raw).To(MatchJSON(many.Statuses[0].Raw))
 	})
 })

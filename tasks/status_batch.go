@@ -173,6 +173,7 @@ func (h *StatusBatchHandler) fetch(ctx context.Context, log *slog.Logger, ids []
 	return &lighthouse.StatusResponse{
 		Statuses: append(first.Statuses, second.Statuses...),
 		NotFound: append(first.NotFound, second.NotFound...),
+		Invalid:  append(first.Invalid, second.Invalid...),
 	}, nil
 }
 

@@ -119,7 +119,7 @@ func (u *StatusUpdater) Apply(ctx context.Context, cycleID string, requestIDs []
 	now := u.Now().UTC()
 	log := u.Logger
 
-	if len(resp.Statuses) == 0 && len(resp.NotFound) == 0 {
+	if len(resp.Statuses) == 0 && len(resp.NotFound) == 0 && len(resp.Invalid) == 0 {
 		log.WarnContext(ctx, logNoStatuses, "lighthouse_document_request_ids", requestIDs)
 	}
 
@@ -140,6 +140,17 @@ func (u *StatusUpdater) Apply(ctx context.Context, cycleID string, requestIDs []
 			for ; j >= 0; j = next[j] {
 				decisions[j], decided[j] = u.decide(ctx, &sum, &uploads[j], s, now), true
 			}
+		}
+	}
+
+	// Entries that could not be read or stored change nothing; their uploads
+	// are stamped as polled below and asked about again next cycle, while
+	// the rest of the batch goes on.
+	for _, bad := range resp.Invalid {
+		u.malformed(ctx, &sum, "invalid_entry", bad.RequestID,
+			"ignored a status entry that cannot be read or stored; the upload stays pending", "error", bad.Err.Error())
+		if bad.RequestID != "" && seen[bad.RequestID] == asked {
+			seen[bad.RequestID] = answered
 		}
 	}
 
@@ -263,10 +274,10 @@ func (u *StatusUpdater) errorMessage(ctx context.Context, sum *BatchSummary, s *
 	return models.JSON(synth), unknownStep
 }
 
-func (u *StatusUpdater) malformed(ctx context.Context, sum *BatchSummary, kind, requestID, msg string) {
+func (u *StatusUpdater) malformed(ctx context.Context, sum *BatchSummary, kind, requestID, msg string, attrs ...any) {
 	sum.Malformed++
 	u.Metrics.MalformedStatuses.WithLabelValues(kind).Inc()
-	u.Logger.WarnContext(ctx, msg, "kind", kind, "lighthouse_document_request_id", requestID)
+	u.Logger.WarnContext(ctx, msg, append([]any{"kind", kind, "lighthouse_document_request_id", requestID}, attrs...)...)
 }
 
 // report counts and logs what the write really did: only uploads that

@@ -351,6 +351,26 @@ var _ = Describe("StatusUpdater", func() {
 			Expect(o.Logs.WithKind("missing_from_answer")).To(ConsistOf(HaveKeyWithValue("lighthouse_document_request_id", "72")))
 		})
 
+		It("applies the rest of the batch when one entry cannot be stored, and stamps, logs and counts that one", func() {
+			good := seedUpload(ctx, "91", models.DocumentTypeVeteranUpload)
+			bad := seedUpload(ctx, "92", models.DocumentTypeForm0781)
+			nul := fmt.Sprintf(`{"requestId":92,"time":{"startTime":%d,"endTime":%d},"status":"FAILED","error":{"detail":"a\u0000b","step":"CLAIMS_EVIDENCE"}}`, start, end)
+			sum := apply([]string{"91", "92"}, statusBody([]string{successEntry("91", start, end), nul}))
+			Expect(sum).To(Equal(tasks.BatchSummary{Polled: 2, Completed: 1, StillPending: 1, Malformed: 1}))
+
+			Expect(reloadUpload(ctx, good.ID).AasmState).To(Equal(models.StateCompleted))
+			got := reloadUpload(ctx, bad.ID)
+			Expect(got.AasmState).To(Equal(models.StatePending))
+			Expect(got.LastStatusResponse).To(BeNil())
+			Expect(*got.StatusLastPolledAt).To(BeTemporally("==", testNow))
+			Expect(o.Malformed("invalid_entry")).To(Equal(1.0))
+			Expect(o.Malformed("missing_from_answer")).To(BeZero(), "its entry was there, only unusable")
+			Expect(o.Logs.WithKind("invalid_entry")).To(ConsistOf(SatisfyAll(
+				HaveKeyWithValue("lighthouse_document_request_id", "92"),
+				HaveKeyWithValue("error", ContainSubstring(`\u0000`)),
+			)))
+		})
+
 		It("logs an answer with no statuses at all, and stamps every upload", func() {
 			upload := seedUpload(ctx, "81", models.DocumentTypeBDDInstructions)
 			sum := apply([]string{"81"}, `{"data":{"statuses":[]}}`)
