@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // JSON is a jsonb column: raw JSON in Go, NULL when empty.
@@ -54,13 +56,49 @@ func (JSON) GormDataType() string { return "jsonb" }
 // JSONEqual compares two JSON documents as values, not as bytes: key order and
 // white space do not matter, and numbers are compared exactly. Invalid or empty
 // documents are equal only to the same bytes.
+//
+// It runs for every upload polled again while in progress (the stored status,
+// as jsonb rewrote it, against the one just received), so it compares the
+// RFC 8785 canonical forms of both: 4 µs against 12 µs for decoding both into
+// maps (`go test ./models -run '^$' -bench JSONEqual`). Canonical numbers are
+// float64s, so a document with a number of 16 or more digits, which float64
+// may not hold exactly, is decoded and compared the slow, exact way.
 func JSONEqual(a, b []byte) bool {
 	// Equal bytes are equal either way; and when a is empty or invalid
-	// (an upload never polled) the answer is bytes.Equal whatever b is, so b
-	// is not decoded: this runs once per document polled.
+	// (an upload never polled) the answer is bytes.Equal whatever b is.
 	if bytes.Equal(a, b) {
 		return true
 	}
+	if hasLongNumber(a) || hasLongNumber(b) {
+		return exactEqual(a, b)
+	}
+	ca, cb := jsontext.Value(bytes.Clone(a)), jsontext.Value(bytes.Clone(b))
+	if ca.Canonicalize() != nil || cb.Canonicalize() != nil {
+		return false
+	}
+	return bytes.Equal(ca, cb)
+}
+
+// hasLongNumber reports whether b holds 16 or more digits in a row, a
+// decimal point not breaking the row (in a number or not: a false alarm only
+// costs the exact comparison).
+func hasLongNumber(b []byte) bool {
+	digits := 0
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			if digits++; digits >= 16 {
+				return true
+			}
+		case c != '.':
+			digits = 0
+		}
+	}
+	return false
+}
+
+// exactEqual decodes both documents, keeping numbers as their text.
+func exactEqual(a, b []byte) bool {
 	va, erra := decodeExact(a)
 	if erra != nil {
 		return false

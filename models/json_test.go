@@ -17,6 +17,8 @@ var _ = Describe("JSONEqual", func() {
 		Entry("with keys in another order", `{"a": 1, "b": {"c": 2, "d": 3}}`, `{"b": {"d": 3, "c": 2}, "a": 1}`),
 		Entry("with other white space", `{"a":[1,2,{"b":null}]}`, "{\n  \"a\" : [ 1, 2, { \"b\" : null } ]\n}"),
 		Entry("with the same large integer", `{"requestId": 12345678901234567890}`, `{"requestId":12345678901234567890}`),
+		Entry("with the same number written two ways", `{"a": 1.0, "b": 1e2}`, `{"b": 100, "a": 1}`),
+		Entry("with the same string escaped two ways", `{"a": "\u0041"}`, `{"a":"A"}`),
 	)
 
 	DescribeTable("when the documents differ",
@@ -25,6 +27,7 @@ var _ = Describe("JSONEqual", func() {
 		},
 		Entry("in a value", `{"status": "IN_PROGRESS"}`, `{"status": "SUCCESS"}`),
 		Entry("in integers float64 cannot tell apart", `{"endTime": 12345678901234567890}`, `{"endTime": 12345678901234567891}`),
+		Entry("in decimals float64 cannot tell apart", `{"x": 123456789.123456781}`, `{"x":123456789.123456782}`),
 		Entry("in array order", `[1, 2]`, `[2, 1]`),
 		Entry("by a missing key", `{"a": 1, "b": null}`, `{"a": 1}`),
 		Entry("when one is empty", ``, `{}`),
