@@ -281,7 +281,8 @@ func (c *Client) roundTrip(req *http.Request, endpoint string) (int, http.Header
 
 // readBody reads at most limit bytes of the body into a buffer sized once
 // from Content-Length when the server sent one (a thousand-status answer is
-// over half a megabyte: growing by doubling would copy it a dozen times).
+// about half a megabyte: io.ReadAll, starting from 512 bytes, would regrow
+// and copy it about ten times).
 func readBody(resp *http.Response, limit int64) ([]byte, error) {
 	var buf bytes.Buffer
 	if n := resp.ContentLength; n > 0 && n <= limit {

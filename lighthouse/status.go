@@ -122,7 +122,8 @@ func (e *statusEntry) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 //
 // It uses the JSON v2 decoder (the go-json-experiment mirror of Go 1.27's
 // encoding/json/v2): with encoding/json, which scans each element three
-// times, decoding was 43% of a worker's CPU (pprof of `worker bench`).
+// times, decoding was 43% of the batch handler's CPU (pprof of `worker bench
+// --workers 0`).
 func DecodeStatusResponse(body []byte) (*StatusResponse, error) {
 	var env struct {
 		Data *struct {

@@ -168,6 +168,16 @@ func reloadUpload(ctx context.Context, id int64) models.Lighthouse526DocumentUpl
 	return u
 }
 
+// expectStampedOnly asserts that a poll left the upload pending with nothing
+// saved but its polled-at stamp.
+func expectStampedOnly(ctx context.Context, id int64) {
+	GinkgoHelper()
+	got := reloadUpload(ctx, id)
+	Expect(got.AasmState).To(Equal(models.StatePending))
+	Expect(got.LastStatusResponse).To(BeNil())
+	Expect(*got.StatusLastPolledAt).To(BeTemporally("==", testNow))
+}
+
 // outboxEntries returns every follow-up in the outbox, oldest first.
 func outboxEntries(ctx context.Context) []models.OutboxEntry {
 	var out []models.OutboxEntry
