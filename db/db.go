@@ -6,9 +6,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
@@ -24,6 +26,9 @@ type Options struct {
 	StatementTimeout time.Duration
 	Logger           *slog.Logger
 	ApplicationName  string
+	// WrapConn, when set, wraps the network connection of each new
+	// connection (the tests count the statements sent on it).
+	WrapConn func(net.Conn) net.Conn
 }
 
 // Open connects to Postgres with GORM, sets the pool limits, pins the session
@@ -43,6 +48,11 @@ func Open(ctx context.Context, o Options) (*gorm.DB, error) {
 	}
 	if o.ApplicationName != "" {
 		pgcfg.RuntimeParams["application_name"] = o.ApplicationName
+	}
+	if o.WrapConn != nil {
+		pgcfg.AfterNetConnect = func(_ context.Context, _ *pgconn.Config, c net.Conn) (net.Conn, error) {
+			return o.WrapConn(c), nil
+		}
 	}
 	sqlDB := stdlib.OpenDB(*pgcfg)
 	if o.MaxOpenConns > 0 {

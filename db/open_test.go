@@ -1,12 +1,14 @@
 package db_test
 
 import (
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/vagov/lighthouse526/db"
+	"github.com/vagov/lighthouse526/db/dbtest"
 )
 
 var _ = Describe("Open", func() {
@@ -28,6 +30,29 @@ var _ = Describe("Open", func() {
 			Expect(settings.TimeZone).To(Equal("UTC"))
 			Expect(settings.StatementTimeout).To(Equal("1500ms"))
 			Expect(settings.ApplicationName).To(Equal("lh526-spec"))
+		})
+	})
+
+	Context("with a statement counter wrapping its connections", func() {
+		It("counts each statement run, whichever protocol sends it, and no ping", func(ctx SpecContext) {
+			_, url := emptyDatabase(ctx)
+			var statements dbtest.StatementCounter
+			pool, err := db.Open(ctx, db.Options{URL: url, MaxOpenConns: 1, WrapConn: statements.Wrap})
+			Expect(err).NotTo(HaveOccurred())
+			DeferCleanup(db.Close, pool)
+			sqlDB, err := pool.DB()
+			Expect(err).NotTo(HaveOccurred())
+			statements.Reset()
+
+			var n int
+			Expect(pool.Raw(`SELECT ?::int + 1`, 41).Scan(&n).Error).To(Succeed()) // extended protocol
+			Expect(n).To(Equal(42))
+			Expect(pool.Exec(`SELECT 1`).Error).To(Succeed()) // pgx sends it as a simple query
+			Expect(sqlDB.PingContext(ctx)).To(Succeed())
+			Expect(pool.Raw(`SELECT length(?::text)`, strings.Repeat("x", 100_000)).Scan(&n).Error).To(Succeed()) // a long Bind
+			Expect(n).To(Equal(100_000))
+
+			Expect(statements.Load()).To(Equal(int64(3)))
 		})
 	})
 

@@ -69,6 +69,9 @@ type StatusResponse struct {
 	// be stored, left out of Statuses, so that one bad entry does not hold
 	// back the rest of a batch.
 	Invalid []InvalidStatus
+	// Body is the answer every Raw is a slice of; nil when the statuses
+	// come from more than one answer.
+	Body []byte
 }
 
 // InvalidStatus is an entry of statuses that DecodeStatusResponse left out.
@@ -90,26 +93,9 @@ type wireStatus struct {
 	Error *StatusError `json:"error"`
 }
 
-// statusEntry decodes one element of statuses where the envelope's decoder
-// finds it. It keeps where the element ends in the body and how long it is,
-// so Raw can be the body's own bytes; a bad element is kept as err, so the
-// envelope's error can name its index.
-type statusEntry struct {
-	status   Status
-	end, len int64
-	err      error
-}
-
-// UnmarshalJSONFrom implements jsonv2.UnmarshalerFrom.
-func (e *statusEntry) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	v, err := dec.ReadValue()
-	if err != nil {
-		return err
-	}
-	e.end, e.len = dec.InputOffset(), int64(len(v))
-	e.status, e.err = decodeStatus(v)
-	return nil
-}
+// statuses marks the envelope's statuses array, which decodeStatusResponse
+// reads itself (statusesUnmarshaler).
+type statuses struct{}
 
 // DecodeStatusResponse decodes a 200 body of POST /uploads/status. Bad JSON
 // (including invalid UTF-8, which Postgres's jsonb would refuse) or a wrong
@@ -125,31 +111,28 @@ func (e *statusEntry) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 // times, decoding was 43% of the batch handler's CPU (pprof of `worker bench
 // --workers 0`).
 func DecodeStatusResponse(body []byte) (*StatusResponse, error) {
+	return decodeStatusResponse(body, 0)
+}
+
+// decodeStatusResponse is DecodeStatusResponse expecting about capHint
+// statuses (the ids asked for), so Statuses is not regrown as it fills.
+func decodeStatusResponse(body []byte, capHint int) (*StatusResponse, error) {
 	var env struct {
 		Data *struct {
-			Statuses []statusEntry    `json:"statuses"`
+			Statuses statuses         `json:"statuses"`
 			NotFound []jsontext.Value `json:"requestIdsNotFound"`
 		} `json:"data"`
 	}
-	if err := jsonv2.Unmarshal(body, &env); err != nil {
+	out := &StatusResponse{Body: body}
+	if capHint > 0 {
+		out.Statuses = make([]Status, 0, capHint)
+	}
+	err := jsonv2.Unmarshal(body, &env, jsonv2.WithUnmarshalers(statusesUnmarshaler(body, out)))
+	if err != nil {
 		return nil, malformed("status response: %v", err)
 	}
 	if env.Data == nil {
 		return nil, malformed("status response has no data object")
-	}
-	out := &StatusResponse{}
-	if n := len(env.Data.Statuses); n > 0 {
-		out.Statuses = make([]Status, 0, n)
-	}
-	for i := range env.Data.Statuses {
-		e := &env.Data.Statuses[i]
-		if e.err != nil {
-			out.Invalid = append(out.Invalid, InvalidStatus{Index: i, RequestID: e.status.RequestID, Err: malformed("statuses[%d]: %v", i, e.err)})
-			continue
-		}
-		s := e.status
-		s.Raw = body[e.end-e.len : e.end : e.end]
-		out.Statuses = append(out.Statuses, s)
 	}
 	if len(out.Statuses) == 0 && len(out.Invalid) > 0 {
 		return nil, out.Invalid[0].Err
@@ -162,6 +145,54 @@ func DecodeStatusResponse(body []byte) (*StatusResponse, error) {
 		out.NotFound = append(out.NotFound, id)
 	}
 	return out, nil
+}
+
+// statusesUnmarshaler reads the statuses array where the envelope's decoder
+// finds it, each element once, straight into out's Statuses (with Raw the
+// body's own bytes of it, found from the decoder's offset) or Invalid.
+func statusesUnmarshaler(body []byte, out *StatusResponse) *jsonv2.Unmarshalers {
+	return jsonv2.UnmarshalFromFunc(func(dec *jsontext.Decoder, _ *statuses) error {
+		tok, err := dec.ReadToken()
+		switch {
+		case err != nil:
+			return err
+		case tok.Kind() == 'n':
+			return nil
+		case tok.Kind() != '[':
+			return fmt.Errorf("statuses is not an array but %s", kindName(tok.Kind()))
+		}
+		for i := 0; dec.PeekKind() != ']'; i++ {
+			v, err := dec.ReadValue()
+			if err != nil {
+				return err
+			}
+			s, err := decodeStatus(v)
+			if err != nil {
+				out.Invalid = append(out.Invalid, InvalidStatus{Index: i, RequestID: s.RequestID, Err: malformed("statuses[%d]: %v", i, err)})
+				continue
+			}
+			end := dec.InputOffset()
+			s.Raw = body[end-int64(len(v)) : end : end]
+			out.Statuses = append(out.Statuses, s)
+		}
+		_, err = dec.ReadToken()
+		return err
+	})
+}
+
+// kindName names a JSON value by the kind of its first token.
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case '{':
+		return "an object"
+	case '"':
+		return "a string"
+	case '0':
+		return "a number"
+	case 't', 'f':
+		return "a boolean"
+	}
+	return "not a value"
 }
 
 // decodeStatus decodes one status object; the caller sets Raw. On an error
@@ -289,7 +320,7 @@ func (c *Client) GetUploadStatuses(ctx context.Context, requestIDs []string) (*S
 	if err != nil {
 		return nil, err
 	}
-	resp, err := DecodeStatusResponse(body)
+	resp, err := decodeStatusResponse(body, len(requestIDs))
 	if err != nil {
 		return nil, fmt.Errorf("lighthouse: uploads_status (%d ids): %w", len(requestIDs), err)
 	}

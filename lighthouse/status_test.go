@@ -61,6 +61,8 @@ var _ = Describe("DecodeStatusResponse", func() {
 		Entry("no data", `{}`),
 		Entry("data is an array", `{"data":[]}`),
 		Entry("statuses is an object", `{"data":{"statuses":{}}}`),
+		Entry("statuses is a string", `{"data":{"statuses":"[]"}}`),
+		Entry("statuses is not closed", `{"data":{"statuses":[{"requestId":22,"status":"SUCCESS"}`),
 		Entry("requestId is not a number", `{"data":{"statuses":[{"requestId":"abc","status":"SUCCESS"}]}}`),
 		Entry("requestId is fractional", `{"data":{"statuses":[{"requestId":22.5,"status":"SUCCESS"}]}}`),
 		Entry("status missing", `{"data":{"statuses":[{"requestId":22}]}}`),
@@ -99,6 +101,20 @@ var _ = Describe("DecodeStatusResponse", func() {
 		})
 	})
 
+	Context("when statuses is not an array", func() {
+		It("says what it is instead", func() {
+			_, err := lighthouse.DecodeStatusResponse([]byte(`{"data":{"statuses":{"requestId":22}}}`))
+			Expect(err).To(MatchError(ContainSubstring("statuses is not an array but an object")))
+		})
+
+		It("reads null as no statuses", func() {
+			resp, err := lighthouse.DecodeStatusResponse([]byte(`{"data":{"statuses":null,"requestIdsNotFound":[22]}}`))
+			Expect(err).NotTo(HaveOccurred())
+			Expect(resp.Statuses).To(BeEmpty())
+			Expect(resp.NotFound).To(Equal([]string{"22"}))
+		})
+	})
+
 	Context("when the answer is pretty-printed", func() {
 		It("gives each status's Raw as the exact bytes of its object", func() {
 			first := `{ "requestId": 22, "status": "SUCCESS" }`
@@ -110,6 +126,7 @@ var _ = Describe("DecodeStatusResponse", func() {
 			Expect(string(resp.Statuses[0].Raw)).To(Equal(first))
 			Expect(string(resp.Statuses[1].Raw)).To(Equal(second))
 			Expect(resp.Statuses[1].RequestID).To(Equal("23"))
+			Expect(string(resp.Body)).To(Equal(body), "the body the Raw are slices of")
 		})
 	})
 

@@ -64,10 +64,14 @@ func (JSON) GormDataType() string { return "jsonb" }
 // float64s, so a document with a number of 16 or more digits, which float64
 // may not hold exactly, is decoded and compared the slow, exact way.
 func JSONEqual(a, b []byte) bool {
-	// Equal bytes are equal either way; and when a is empty or invalid
-	// (an upload never polled) the answer is bytes.Equal whatever b is.
+	// Equal bytes are equal either way; an empty document (an upload never
+	// polled) equals nothing else, and answering that without copying the
+	// other one matters: it is every upload's first poll.
 	if bytes.Equal(a, b) {
 		return true
+	}
+	if len(a) == 0 || len(b) == 0 {
+		return false
 	}
 	if hasLongNumber(a) || hasLongNumber(b) {
 		return exactEqual(a, b)

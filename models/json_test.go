@@ -30,7 +30,8 @@ var _ = Describe("JSONEqual", func() {
 		Entry("in decimals float64 cannot tell apart", `{"x": 123456789.123456781}`, `{"x":123456789.123456782}`),
 		Entry("in array order", `[1, 2]`, `[2, 1]`),
 		Entry("by a missing key", `{"a": 1, "b": null}`, `{"a": 1}`),
-		Entry("when one is empty", ``, `{}`),
+		Entry("when the first is empty", ``, `{}`),
+		Entry("when the second is empty", `{}`, ``),
 		Entry("when one is invalid", `{"a":`, `{"a": 1}`),
 	)
 

@@ -13,7 +13,7 @@ import "github.com/jackc/pgx/v5/pgtype"
 // a JSON document apart with jsonb_to_recordset (4-5 ms against 27-44 ms for
 // 1000 rows in EXPLAIN ANALYZE with a generic plan) or parses array literals,
 // and the batch write is most of the database's work. The statuses
-// themselves go as one bytea (see applyPollResultsSQL).
+// themselves go as one bytea, the answer's body (see ApplyPollResultsFrom).
 type array[T any] struct{ elems pgtype.FlatArray[T] }
 
 func arrayOf[T any](elems []T) array[T] { return array[T]{elems: elems} }
@@ -26,10 +26,3 @@ func (a array[T]) Index(i int) any { return a.elems.Index(i) }
 
 // IndexType implements pgtype.ArrayGetter.
 func (a array[T]) IndexType() any { return a.elems.IndexType() }
-
-// bytea binds a []byte as ONE bytea parameter: GORM's named parameters
-// expand a []byte into a list, one parameter per byte.
-type bytea struct{ b []byte }
-
-// BytesValue implements pgtype.BytesValuer.
-func (b bytea) BytesValue() ([]byte, error) { return b.b, nil }

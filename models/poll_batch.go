@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/jackc/pgx/v5/pgtype"
 	"gorm.io/gorm"
@@ -96,6 +98,20 @@ type Transitioned struct {
 // It returns the uploads that transitioned. Results for uploads that are no
 // longer pending change nothing.
 func ApplyPollResults(ctx context.Context, db *gorm.DB, cycleID string, results []PollResult, now time.Time) ([]Transitioned, error) {
+	return ApplyPollResultsFrom(ctx, db, cycleID, nil, results, now)
+}
+
+// ApplyPollResultsFrom is ApplyPollResults for results whose last statuses
+// were sliced from source, the body of the Lighthouse answer they came from:
+// when every one of them is, and they are most of it, source itself is sent
+// as the statement's statuses, with each status's place in it, instead of a
+// copy of them all. Otherwise (source nil, a status from elsewhere, or few
+// statuses to save) they are copied.
+//
+// That copy was half a megabyte per batch of a thousand, allocated while
+// the body it copied was still live; a worker's peak heap is set by what is
+// live, and allocated, when a garbage collection runs.
+func ApplyPollResultsFrom(ctx context.Context, db *gorm.DB, cycleID string, source []byte, results []PollResult, now time.Time) ([]Transitioned, error) {
 	if len(results) == 0 && cycleID == "" {
 		return nil, nil
 	}
@@ -115,50 +131,90 @@ func ApplyPollResults(ctx context.Context, db *gorm.DB, cycleID string, results 
 		notifyTypes  = make([]*string, n)
 		notifyBodies = make([][]byte, n)
 	)
-	size := 0
-	for i := range results {
-		size += len(jsonText(results[i].LastStatusResponse))
+	statuses, shared := source, sendsSource(source, results)
+	if !shared {
+		statuses = make([]byte, 0, statusesSize(results))
 	}
-	statuses := make([]byte, 0, size)
 	for i := range results {
 		r := &results[i]
 		ids[i], states[i], saveStatus[i], unknown[i] = r.ID, r.NewState, r.SaveStatus, r.Unknown
 		started[i], ended[i] = timestamp(r.StartedAt), timestamp(r.EndedAt)
 		errorMsgs[i] = jsonText(r.ErrorMessage)
 		if st := jsonText(r.LastStatusResponse); st != nil {
-			statusAt[i], statusLen[i] = int32(len(statuses)+1), int32(len(st))
-			statuses = append(statuses, st...)
+			at := len(statuses)
+			if shared {
+				at, _ = offsetIn(source, st)
+			} else {
+				statuses = append(statuses, st...)
+			}
+			statusAt[i], statusLen[i] = int32(at+1), int32(len(st))
 		}
 		if r.Notification != nil {
 			notifyTypes[i], notifyBodies[i] = &r.Notification.TaskType, jsonText(r.Notification.Payload)
 		}
 	}
-	now = now.UTC()
-	out, err := rawRows(ctx, db, n, applyPollResultsSQL, func(rows *sql.Rows, t *Transitioned) error {
-		return rows.Scan(&t.ID, &t.AasmState)
-	}, map[string]any{
-		"ids":                   arrayOf(ids),
-		"new_states":            arrayOf(states),
-		"save_status":           arrayOf(saveStatus),
-		"started_at":            arrayOf(started),
-		"ended_at":              arrayOf(ended),
-		"error_messages":        arrayOf(errorMsgs),
-		"status_at":             arrayOf(statusAt),
-		"status_len":            arrayOf(statusLen),
-		"statuses":              bytea{statuses},
-		"unknown":               arrayOf(unknown),
-		"notification_types":    arrayOf(notifyTypes),
-		"notification_payloads": arrayOf(notifyBodies),
-		"now":                   now,
-		"pending":               StatePending,
-		"completed":             StateCompleted,
-		"failed":                StateFailed,
-		"cycle":                 cycleID,
-	})
+	// The arrays take about 100 bytes a result in binary, with the error
+	// messages and notifications.
+	rows, err := execPrepared(ctx, db, applyPollResultsStatement, 1024+128*n, statuses,
+		now.UTC(), StatePending, StateCompleted, StateFailed, cycleID,
+		arrayOf(ids), arrayOf(states), arrayOf(saveStatus), arrayOf(started), arrayOf(ended),
+		arrayOf(errorMsgs), arrayOf(statusAt), arrayOf(statusLen), arrayOf(unknown),
+		arrayOf(notifyTypes), arrayOf(notifyBodies))
 	if err != nil {
 		return nil, fmt.Errorf("models: apply poll results: %w", err)
 	}
+	out := make([]Transitioned, len(rows))
+	for i, row := range rows {
+		if len(row) != 2 {
+			return nil, fmt.Errorf("models: apply poll results: a row of %d columns", len(row))
+		}
+		if out[i].ID, err = strconv.ParseInt(string(row[0]), 10, 64); err != nil {
+			return nil, fmt.Errorf("models: apply poll results: id %q: %w", row[0], err)
+		}
+		out[i].AasmState = string(row[1])
+	}
 	return out, nil
+}
+
+// sendsSource reports whether source can go as the statuses: every last
+// status to save is a slice of it, and they are most of it (a batch that
+// saves few, say one polled again while in progress, sends those few).
+func sendsSource(source []byte, results []PollResult) bool {
+	if statusesSize(results) <= len(source)/2 {
+		return false
+	}
+	for i := range results {
+		if st := jsonText(results[i].LastStatusResponse); st != nil {
+			if _, ok := offsetIn(source, st); !ok {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// statusesSize is the length of every result's last status together.
+func statusesSize(results []PollResult) int {
+	size := 0
+	for i := range results {
+		size += len(jsonText(results[i].LastStatusResponse))
+	}
+	return size
+}
+
+// offsetIn returns where s starts in buf, when s is a slice of buf's bytes.
+// It compares addresses only, never making a pointer of one, as the
+// standard library's crypto/internal/alias does: Go's heap does not move.
+func offsetIn(buf, s []byte) (int, bool) {
+	if len(s) == 0 || len(s) > len(buf) {
+		return 0, false
+	}
+	b := uintptr(unsafe.Pointer(unsafe.SliceData(buf))) //nolint:gosec // G103: an address compared, never made a pointer again
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(s)))   //nolint:gosec // G103: likewise
+	if p < b || p-b > uintptr(len(buf)-len(s)) {
+		return 0, false
+	}
+	return int(p - b), true
 }
 
 // timestamp is t for a timestamp without time zone column, or NULL: pgx
@@ -179,31 +235,37 @@ func jsonText(j JSON) []byte {
 	return j
 }
 
-// applyPollResultsSQL binds its parameters in the order they first appear,
-// and pgx appends each to one growing buffer: the statuses, the one big
-// parameter, come last, so neither that buffer nor the Bind message is
-// copied again after them. Hence the scalars in p rather than inline.
+// applyPollResultsStatement is prepared once per connection (execPrepared).
+// Its parameters: $1 now, $2-$4 the states pending, completed and failed,
+// $5 the cycle id, $6-$16 one array per result column, and last, $17, the
+// statuses: a bytea each status is a substring of (status_at, status_len).
+var applyPollResultsStatement = preparedStatement{name: "lighthouse526_apply_poll_results", query: applyPollResultsSQL}
+
+// applyPollResultsSQL: the Bind message that sends its parameters is one
+// buffer, regrown as each is appended, so the statuses, the one big
+// parameter, come last and are never copied again by a regrowth. Hence the
+// scalars in p rather than inline, ahead of the arrays.
 const applyPollResultsSQL = `
 WITH p AS (
-  SELECT CAST(@now AS timestamp) AS now, CAST(@pending AS text) AS pending,
-         CAST(@completed AS text) AS completed, CAST(@failed AS text) AS failed, CAST(@cycle AS text) AS cycle
+  SELECT CAST($1 AS timestamp) AS now, CAST($2 AS text) AS pending,
+         CAST($3 AS text) AS completed, CAST($4 AS text) AS failed, CAST($5 AS text) AS cycle
 ), v AS (
   SELECT r.id, r.new_state, r.save_status, r.started_at, r.ended_at,
          CAST(r.error_message AS jsonb) AS error_message,
          r.status_at, r.status_len,
          r.unknown, r.notification_type,
          CAST(r.notification_payload AS jsonb) AS notification_payload
-    FROM unnest(CAST(@ids AS bigint[]),
-                CAST(@new_states AS text[]),
-                CAST(@save_status AS boolean[]),
-                CAST(@started_at AS timestamp[]),
-                CAST(@ended_at AS timestamp[]),
-                CAST(@error_messages AS text[]),
-                CAST(@status_at AS integer[]),
-                CAST(@status_len AS integer[]),
-                CAST(@unknown AS boolean[]),
-                CAST(@notification_types AS text[]),
-                CAST(@notification_payloads AS text[]))
+    FROM unnest(CAST($6 AS bigint[]),
+                CAST($7 AS text[]),
+                CAST($8 AS boolean[]),
+                CAST($9 AS timestamp[]),
+                CAST($10 AS timestamp[]),
+                CAST($11 AS text[]),
+                CAST($12 AS integer[]),
+                CAST($13 AS integer[]),
+                CAST($14 AS boolean[]),
+                CAST($15 AS text[]),
+                CAST($16 AS text[]))
       AS r(id, new_state, save_status, started_at, ended_at, error_message, status_at, status_len,
            unknown, notification_type, notification_payload)
 ), upd AS (
@@ -221,7 +283,7 @@ WITH p AS (
     updated_at = p.now,
     last_status_response = CASE
       WHEN NOT v.save_status THEN u.last_status_response
-      WHEN v.status_len > 0 THEN CAST(convert_from(substring(CAST(@statuses AS bytea) FROM v.status_at FOR v.status_len), 'UTF8') AS jsonb)
+      WHEN v.status_len > 0 THEN CAST(convert_from(substring(CAST($17 AS bytea) FROM v.status_at FOR v.status_len), 'UTF8') AS jsonb)
       END
   FROM v, p
   WHERE u.id = v.id AND u.aasm_state = p.pending

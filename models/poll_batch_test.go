@@ -422,6 +422,84 @@ var _ = Describe("ApplyPollResults", func() {
 		})
 	})
 
+	Describe("from the body the statuses were sliced from", func() {
+		var (
+			uploads []*models.Lighthouse526DocumentUpload
+			body    []byte
+			spans   [][2]int // where each upload's status is in body
+		)
+
+		// Three uploads, and an answer body holding a status for each
+		// among other bytes, as Lighthouse's does.
+		BeforeEach(func() {
+			uploads = []*models.Lighthouse526DocumentUpload{upload, createUpload(), createUpload()}
+			body, spans = []byte(`{"data":{"statuses":[`), nil
+			for i, u := range uploads {
+				if i > 0 {
+					body = append(body, ',')
+				}
+				st := statusJSON(u.LighthouseDocumentRequestID, "IN_PROGRESS", &startedAt, nil, "")
+				spans = append(spans, [2]int{len(body), len(body) + len(st)})
+				body = append(body, st...)
+			}
+			body = append(body, `],"requestIdsNotFound":[]}}`...)
+		})
+
+		resultFor := func(i int, status []byte) models.PollResult {
+			return models.PollResult{ID: uploads[i].ID, NewState: models.StatePending, SaveStatus: true, StartedAt: &startedAt, LastStatusResponse: status}
+		}
+		expectStored := func(i int, status []byte) {
+			GinkgoHelper()
+			Expect(string(reload(uploads[i].ID).LastStatusResponse)).To(MatchJSON(status), "upload %d", i)
+		}
+
+		It("stores each upload's own status", func() {
+			results := make([]models.PollResult, len(uploads))
+			for i, sp := range spans {
+				results[i] = resultFor(i, body[sp[0]:sp[1]])
+			}
+
+			_, err := models.ApplyPollResultsFrom(ctx, gdb, "", body, results, now)
+
+			Expect(err).NotTo(HaveOccurred())
+			for i, sp := range spans {
+				expectStored(i, body[sp[0]:sp[1]])
+			}
+		})
+
+		It("stores them too when one status is not from the body, or most of the body is not statuses", func() {
+			elsewhere := []byte(string(body[spans[1][0]:spans[1][1]]))
+			results := []models.PollResult{resultFor(0, body[spans[0][0]:spans[0][1]]), resultFor(1, elsewhere)}
+			_, err := models.ApplyPollResultsFrom(ctx, gdb, "", body, results, now)
+			Expect(err).NotTo(HaveOccurred())
+			expectStored(0, body[spans[0][0]:spans[0][1]])
+			expectStored(1, elsewhere)
+
+			few := []models.PollResult{resultFor(2, body[spans[2][0]:spans[2][1]])}
+			_, err = models.ApplyPollResultsFrom(ctx, gdb, "", body, few, now)
+			Expect(err).NotTo(HaveOccurred())
+			expectStored(2, body[spans[2][0]:spans[2][1]])
+		})
+	})
+
+	Context("when its prepared statement is gone from the connection", func() {
+		It("fails that once, then prepares it again", func() {
+			single, err := db.Open(ctx, db.Options{URL: dbURL, MaxOpenConns: 1, MaxIdleConns: 1})
+			Expect(err).NotTo(HaveOccurred())
+			DeferCleanup(db.Close, single)
+			result := models.PollResult{ID: upload.ID, NewState: models.StatePending}
+			_, err = models.ApplyPollResults(ctx, single, "", []models.PollResult{result}, now)
+			Expect(err).NotTo(HaveOccurred())
+			// What a connection pooler's DISCARD ALL does behind pgx's back.
+			Expect(single.Exec(`DEALLOCATE lighthouse526_apply_poll_results`).Error).To(Succeed())
+
+			_, err = models.ApplyPollResults(ctx, single, "", []models.PollResult{result}, now)
+			Expect(err).To(MatchError(ContainSubstring("does not exist")))
+			_, err = models.ApplyPollResults(ctx, single, "", []models.PollResult{result}, now)
+			Expect(err).NotTo(HaveOccurred())
+		})
+	})
+
 	Context("when the batch is empty", func() {
 		It("does nothing", func() {
 			out, err := models.ApplyPollResults(ctx, gdb, "", nil, now)
@@ -434,25 +512,16 @@ var _ = Describe("ApplyPollResults", func() {
 	Describe("its statements", func() {
 		var (
 			counted    *gorm.DB
-			statements atomic.Int64
+			statements dbtest.StatementCounter
 		)
 
-		// A pool of its own, so that the counting callbacks see this spec's
+		// A pool of its own, so that the counter sees this spec's
 		// statements only.
 		BeforeEach(func() {
 			var err error
-			counted, err = db.Open(ctx, db.Options{URL: dbURL, MaxOpenConns: 2, MaxIdleConns: 2})
+			counted, err = db.Open(ctx, db.Options{URL: dbURL, MaxOpenConns: 2, MaxIdleConns: 2, WrapConn: statements.Wrap})
 			Expect(err).NotTo(HaveOccurred())
 			DeferCleanup(db.Close, counted)
-			statements.Store(0)
-			count := func(*gorm.DB) { statements.Add(1) }
-			cb := counted.Callback()
-			Expect(cb.Create().After("gorm:create").Register("spec:count", count)).To(Succeed())
-			Expect(cb.Query().After("gorm:query").Register("spec:count", count)).To(Succeed())
-			Expect(cb.Update().After("gorm:update").Register("spec:count", count)).To(Succeed())
-			Expect(cb.Delete().After("gorm:delete").Register("spec:count", count)).To(Succeed())
-			Expect(cb.Row().After("gorm:row").Register("spec:count", count)).To(Succeed())
-			Expect(cb.Raw().After("gorm:raw").Register("spec:count", count)).To(Succeed())
 		})
 
 		// statementsFor applies a batch of n results, of every kind, and
@@ -485,7 +554,7 @@ SELECT ?, 'req-' || g, 'pending', 'Form 0781', now(), now() FROM generate_series
 				}
 			}
 
-			statements.Store(0)
+			statements.Reset()
 			out, err := models.ApplyPollResults(ctx, counted, "", results, now)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(out).To(HaveLen((n + 3) / 4 * 2))

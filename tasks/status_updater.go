@@ -71,10 +71,10 @@ func (s *BatchSummary) Add(o BatchSummary) {
 	s.Notifications += o.Notifications
 }
 
-// decision is what applying one status to one upload should do, and what it
-// means for metrics and logs once the write says what really happened.
+// decision is what applying one status to one upload means for metrics and
+// logs once the write says what really happened; its write is the upload's
+// models.PollResult.
 type decision struct {
-	result     models.PollResult
 	status     *lighthouse.Status // nil when no status was applied
 	failedStep string
 	timedOut   bool
@@ -123,6 +123,7 @@ func (u *StatusUpdater) Apply(ctx context.Context, cycleID string, requestIDs []
 		log.WarnContext(ctx, logNoStatuses, "lighthouse_document_request_ids", requestIDs)
 	}
 
+	results := make([]models.PollResult, len(uploads))
 	decisions := make([]decision, len(uploads))
 	decided := make([]bool, len(uploads))
 	for i := range resp.Statuses {
@@ -138,7 +139,8 @@ func (u *StatusUpdater) Apply(ctx context.Context, cycleID string, requestIDs []
 		seen[s.RequestID] = answered
 		if j, ok := first[s.RequestID]; ok {
 			for ; j >= 0; j = next[j] {
-				decisions[j], decided[j] = u.decide(ctx, &sum, &uploads[j], s, now), true
+				decisions[j], results[j] = u.decide(ctx, &sum, &uploads[j], s, now)
+				decided[j] = true
 			}
 		}
 	}
@@ -163,7 +165,7 @@ func (u *StatusUpdater) Apply(ctx context.Context, cycleID string, requestIDs []
 		unknown = append(unknown, id)
 		if j, ok := first[id]; ok {
 			for ; j >= 0; j = next[j] {
-				decisions[j] = decision{result: models.PollResult{ID: uploads[j].ID, NewState: models.StatePending, Unknown: true}}
+				results[j] = models.PollResult{ID: uploads[j].ID, NewState: models.StatePending, Unknown: true}
 				decided[j] = true
 				sum.Unknown++
 			}
@@ -194,28 +196,29 @@ func (u *StatusUpdater) Apply(ctx context.Context, cycleID string, requestIDs []
 			u.malformed(ctx, &sum, "missing_from_answer", up.LighthouseDocumentRequestID, "Lighthouse's answer had no status for a request id that was asked for")
 			seen[up.LighthouseDocumentRequestID] = answered
 		}
-		decisions[j] = decision{result: models.PollResult{ID: up.ID, NewState: models.StatePending}}
+		results[j] = models.PollResult{ID: up.ID, NewState: models.StatePending}
 	}
 
-	// Written in id order, so concurrent writers lock rows in one order.
-	// LoadPending returns them so; sorting a sorted slice is one pass.
-	results := make([]models.PollResult, len(decisions))
-	for j := range decisions {
-		results[j] = decisions[j].result
+	// Written in id order, so concurrent writers lock rows in one order:
+	// LoadPending returns them so, and the write gets a sorted copy if not.
+	byID := func(a, b models.PollResult) int { return cmp.Compare(a.ID, b.ID) }
+	write := results
+	if !slices.IsSortedFunc(write, byID) {
+		write = slices.Clone(results)
+		slices.SortFunc(write, byID)
 	}
-	slices.SortFunc(results, func(a, b models.PollResult) int { return cmp.Compare(a.ID, b.ID) })
-	transitioned, err := models.ApplyPollResults(ctx, u.DB, cycleID, results, now)
+	transitioned, err := models.ApplyPollResultsFrom(ctx, u.DB, cycleID, resp.Body, write, now)
 	if err != nil {
 		return sum, err
 	}
 	sum.Polled = len(results)
-	u.report(ctx, &sum, uploads, decisions, transitioned, now)
+	u.report(ctx, &sum, uploads, results, decisions, transitioned, now)
 	return sum, nil
 }
 
 // decide turns one status into the write for one upload. Only the document's
 // status decides; the steps are informational.
-func (u *StatusUpdater) decide(ctx context.Context, sum *BatchSummary, up *models.PendingUpload, s *lighthouse.Status, now time.Time) decision {
+func (u *StatusUpdater) decide(ctx context.Context, sum *BatchSummary, up *models.PendingUpload, s *lighthouse.Status, now time.Time) (decision, models.PollResult) {
 	d := decision{status: s, changed: !models.JSONEqual(up.LastStatusResponse, s.Raw)}
 	started := msToTime(s.StartTime)
 	ended := msToTime(s.EndTime)
@@ -248,8 +251,7 @@ func (u *StatusUpdater) decide(ctx context.Context, sum *BatchSummary, up *model
 		}
 		d.timedOut = ended == nil && started != nil && now.Sub(*started) > u.ProcessingTimeout
 	}
-	d.result = r
-	return d
+	return d, r
 }
 
 // errorMessage is the status's own `error` object, kept as sent; a FAILED
@@ -282,13 +284,13 @@ func (u *StatusUpdater) malformed(ctx context.Context, sum *BatchSummary, kind, 
 
 // report counts and logs what the write really did: only uploads that
 // transitioned in this statement count as completed or failed.
-func (u *StatusUpdater) report(ctx context.Context, sum *BatchSummary, uploads []models.PendingUpload, decisions []decision, transitioned []models.Transitioned, now time.Time) {
+func (u *StatusUpdater) report(ctx context.Context, sum *BatchSummary, uploads []models.PendingUpload, results []models.PollResult, decisions []decision, transitioned []models.Transitioned, now time.Time) {
 	moved := make(map[int64]string, len(transitioned))
 	for _, t := range transitioned {
 		moved[t.ID] = t.AasmState
 	}
 	for j := range decisions {
-		d, up := &decisions[j], &uploads[j]
+		d, r, up := &decisions[j], &results[j], &uploads[j]
 		docType := models.MetricDocumentType(up.DocumentType)
 		switch moved[up.ID] {
 		case models.StateCompleted:
@@ -296,7 +298,7 @@ func (u *StatusUpdater) report(ctx context.Context, sum *BatchSummary, uploads [
 			u.Metrics.DocumentStatus.WithLabelValues(docType, outcomeComplete, "").Inc()
 		case models.StateFailed:
 			sum.Failed++
-			if d.result.Notification != nil {
+			if r.Notification != nil {
 				sum.Notifications++
 			}
 			u.Metrics.DocumentStatus.WithLabelValues(docType, outcomeFailed, d.failedStep).Inc()
@@ -316,7 +318,7 @@ func (u *StatusUpdater) report(ctx context.Context, sum *BatchSummary, uploads [
 		}
 		// Only what was saved is logged as an update: a terminal status
 		// without its end time saved nothing and must not read as applied.
-		if d.status != nil && d.result.SaveStatus && (d.changed || moved[up.ID] != "") {
+		if d.status != nil && r.SaveStatus && (d.changed || moved[up.ID] != "") {
 			u.Logger.InfoContext(ctx, logStatusUpdated,
 				"status", d.status.Status,
 				"status_response", json.RawMessage(d.status.Raw),

@@ -4,13 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"gorm.io/gorm"
 
 	"github.com/vagov/lighthouse526/db"
 	"github.com/vagov/lighthouse526/db/dbtest"
@@ -384,21 +382,13 @@ var _ = Describe("StatusUpdater", func() {
 	})
 
 	Context("when the batch holds 10 or 1,000 uploads", func() {
-		var statements atomic.Int64
+		var statements dbtest.StatementCounter
 
 		BeforeEach(func(ctx SpecContext) {
-			// A pool of its own, so the counting callbacks see only Apply.
-			pool, err := db.Open(ctx, db.Options{URL: gdbURL, MaxOpenConns: 4})
+			// A pool of its own, so the counter sees only Apply's statements.
+			pool, err := db.Open(ctx, db.Options{URL: gdbURL, MaxOpenConns: 4, WrapConn: statements.Wrap})
 			Expect(err).NotTo(HaveOccurred())
 			DeferCleanup(db.Close, pool)
-			count := func(*gorm.DB) { statements.Add(1) }
-			cb := pool.Callback()
-			Expect(cb.Query().Register("test:count", count)).To(Succeed())
-			Expect(cb.Row().Register("test:count", count)).To(Succeed())
-			Expect(cb.Raw().Register("test:count", count)).To(Succeed())
-			Expect(cb.Create().Register("test:count", count)).To(Succeed())
-			Expect(cb.Update().Register("test:count", count)).To(Succeed())
-			Expect(cb.Delete().Register("test:count", count)).To(Succeed())
 			updater.DB = pool
 			updater.NotificationsEnabled = true
 		})
@@ -422,7 +412,7 @@ var _ = Describe("StatusUpdater", func() {
 				}
 			}
 			resp := decodeStatuses(statusBody(entries))
-			statements.Store(0)
+			statements.Reset()
 			sum, err := updater.Apply(ctx, "", ids, resp)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(sum.Polled).To(Equal(n))
