@@ -79,10 +79,7 @@ func execPrepared(ctx context.Context, db *gorm.DB, st preparedStatement, argsSi
 			}
 		}
 		last := len(args)
-		formats[last], values[last] = pgtype.BinaryFormatCode, blob
-		if blob == nil {
-			values[last] = []byte{} // an empty bytea, not NULL
-		}
+		formats[last], values[last] = pgtype.BinaryFormatCode, blob // nil: NULL
 		res := pc.PgConn().ExecPrepared(ctx, sd.Name, values, formats, []int16{pgtype.TextFormatCode}).Read()
 		if stalePrepared(res.Err) {
 			// Prepared again on this connection's next run, as pgx's own

@@ -131,9 +131,10 @@ func ApplyPollResultsFrom(ctx context.Context, db *gorm.DB, cycleID string, sour
 		notifyTypes  = make([]*string, n)
 		notifyBodies = make([][]byte, n)
 	)
-	statuses, shared := source, sendsSource(source, results)
+	size := statusesSize(results)
+	statuses, shared := source, sendsSource(source, results, size)
 	if !shared {
-		statuses = make([]byte, 0, statusesSize(results))
+		statuses = make([]byte, 0, size)
 	}
 	for i := range results {
 		r := &results[i]
@@ -177,10 +178,11 @@ func ApplyPollResultsFrom(ctx context.Context, db *gorm.DB, cycleID string, sour
 }
 
 // sendsSource reports whether source can go as the statuses: every last
-// status to save is a slice of it, and they are most of it (a batch that
-// saves few, say one polled again while in progress, sends those few).
-func sendsSource(source []byte, results []PollResult) bool {
-	if statusesSize(results) <= len(source)/2 {
+// status to save is a slice of it, and they, size bytes in all, are most of
+// it (a batch that saves few, say one polled again while in progress, sends
+// those few).
+func sendsSource(source []byte, results []PollResult, size int) bool {
+	if size <= len(source)/2 {
 		return false
 	}
 	for i := range results {

@@ -19,16 +19,16 @@ var _ = Describe("sendsSource", func() {
 	It("sends the body when the statuses are slices of it, and most of it", func() {
 		Expect(string(first)).To(Equal(`{"requestId":1,"status":"SUCCESS"}`))
 		Expect(string(second)).To(Equal(`{"requestId":2,"status":"SUCCESS"}`))
-		Expect(sendsSource(body, saving(first, second))).To(BeTrue())
+		Expect(sendsSource(body, saving(first, second), len(first)+len(second))).To(BeTrue())
 		at, ok := offsetIn(body, second)
 		Expect(ok).To(BeTrue())
 		Expect(at).To(Equal(56))
 	})
 
 	It("copies them when one is a copy, or they are little of the body", func() {
-		Expect(sendsSource(body, saving(first, []byte(string(second))))).To(BeFalse())
-		Expect(sendsSource(body, saving(first))).To(BeFalse())
-		Expect(sendsSource(nil, saving(first, second))).To(BeFalse())
+		Expect(sendsSource(body, saving(first, []byte(string(second))), len(first)+len(second))).To(BeFalse())
+		Expect(sendsSource(body, saving(first), len(first))).To(BeFalse())
+		Expect(sendsSource(nil, saving(first, second), len(first)+len(second))).To(BeFalse())
 	})
 
 	It("finds no offset for bytes next to the body or longer than it", func() {
