@@ -16,6 +16,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/vagov/lighthouse526/db/dbtest"
 	"github.com/vagov/lighthouse526/lighthouse"
 	"github.com/vagov/lighthouse526/lighthouse/fake"
 )
@@ -43,8 +44,8 @@ var _ = BeforeSuite(func() {
 	otherKey, err = rsa.GenerateKey(rand.Reader, 2048)
 	Expect(err).NotTo(HaveOccurred())
 	// A missing Redis fails the run; it never skips.
-	rdb = redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	Expect(rdb.Ping(context.Background()).Err()).To(Succeed(), "Redis must run at 127.0.0.1:6379")
+	rdb = redis.NewClient(&redis.Options{Addr: dbtest.RedisAddr(), DB: dbtest.RedisDBLighthouse})
+	Expect(rdb.Ping(context.Background()).Err()).To(Succeed(), "Redis must run at "+dbtest.RedisAddr())
 	DeferCleanup(rdb.Close)
 })
 
