@@ -250,8 +250,8 @@ func hasNULEscape(raw []byte) bool {
 	}
 }
 
-// decodeID accepts a JSON integer (what the API sends) or a string of digits
-// and returns it as a decimal string.
+// decodeID accepts a JSON integer (what the API sends) or a string of
+// digits, a request id by ValidRequestID, and returns it as a decimal string.
 func decodeID(raw []byte) (string, error) {
 	var s string
 	if len(raw) > 0 && raw[0] == '"' {
@@ -261,8 +261,8 @@ func decodeID(raw []byte) (string, error) {
 	} else {
 		s = string(raw)
 	}
-	if !isDigits(s) {
-		return "", fmt.Errorf("%.40q is not a non-negative integer", string(raw))
+	if !ValidRequestID(s) {
+		return "", fmt.Errorf("%.40q is not a request id (a positive integer of int64)", string(raw))
 	}
 	return s, nil
 }
@@ -279,18 +279,6 @@ func decodeMillis(raw []byte) (*int64, error) {
 	return &n, nil
 }
 
-func isDigits(s string) bool {
-	if s == "" || len(s) > 20 {
-		return false
-	}
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 func malformed(format string, a ...any) error {
 	return fmt.Errorf("lighthouse: %s: %w", fmt.Sprintf(format, a...), ErrMalformedResponse)
 }
@@ -301,6 +289,13 @@ func malformed(format string, a ...any) error {
 func (c *Client) GetUploadStatuses(ctx context.Context, requestIDs []string) (*StatusResponse, error) {
 	if len(requestIDs) == 0 {
 		return nil, fmt.Errorf("lighthouse: uploads_status: no request ids: %w", ErrInvalidRequest)
+	}
+	// Lighthouse refuses the whole call for one id it cannot read: such an
+	// id is the caller's to leave out, never worth a call.
+	for i, id := range requestIDs {
+		if !ValidRequestID(id) {
+			return nil, fmt.Errorf("lighthouse: uploads_status: requestIds[%d] %.40q is not a request id: %w", i, id, ErrInvalidRequest)
+		}
 	}
 	req, err := json.Marshal(map[string]any{"data": map[string]any{"requestIds": requestIDs}})
 	if err != nil {
@@ -330,8 +325,8 @@ func (c *Client) GetUploadStatuses(ctx context.Context, requestIDs []string) (*S
 // GetUploadStatus asks GET /uploads/{id}/status about one document. An id
 // Lighthouse does not know gives an *APIError matching ErrNotFound.
 func (c *Client) GetUploadStatus(ctx context.Context, requestID string) (*Status, error) {
-	if !isDigits(requestID) {
-		return nil, fmt.Errorf("lighthouse: upload_status: request id is not an integer: %w", ErrInvalidRequest)
+	if !ValidRequestID(requestID) {
+		return nil, fmt.Errorf("lighthouse: upload_status: request id is not a positive integer of int64: %w", ErrInvalidRequest)
 	}
 	body, err := c.do(ctx, apiCall{
 		endpoint: endpointUploadStatus,

@@ -268,6 +268,40 @@ var _ = Describe("GetUploadStatuses", func() {
 			Expect(e.fake.Requests()).To(BeEmpty())
 		})
 	})
+
+	Context("when an id is not a request id", func() {
+		It("makes no call, which Lighthouse would refuse whole", func() {
+			id := e.fake.AddDocument(fake.Document{Outcome: fake.StatusSuccess})
+			_, err := c.GetUploadStatuses(ctx, []string{id, "99999999999999999999"})
+			Expect(err).To(MatchError(lighthouse.ErrInvalidRequest))
+			Expect(err).To(MatchError(ContainSubstring("requestIds[1]")))
+			Expect(lighthouse.IsRetryable(err)).To(BeFalse())
+			Expect(e.fake.Requests()).To(BeEmpty())
+		})
+	})
+})
+
+var _ = Describe("ValidRequestID", func() {
+	DescribeTable("accepts a positive integer of int64 as its decimal string",
+		func(id string) { Expect(lighthouse.ValidRequestID(id)).To(BeTrue()) },
+		Entry("one", "1"),
+		Entry("a recorded id", "16819"),
+		Entry("int64's largest", "9223372036854775807"),
+	)
+	DescribeTable("refuses anything else",
+		func(id string) { Expect(lighthouse.ValidRequestID(id)).To(BeFalse()) },
+		Entry("empty", ""),
+		Entry("letters", "abc"),
+		Entry("zero", "0"),
+		Entry("a leading zero", "007"),
+		Entry("a sign", "+7"),
+		Entry("negative", "-7"),
+		Entry("a space", "7 "),
+		Entry("a decimal point", "7.0"),
+		Entry("an exponent", "7e3"),
+		Entry("past int64", "9223372036854775808"),
+		Entry("twenty digits", "99999999999999999999"),
+	)
 })
 
 var _ = Describe("GetUploadStatus", func() {

@@ -29,20 +29,3 @@ func (e FieldErrors) orNil() error {
 	}
 	return e
 }
-
-// maxRequestIDDigits bounds a Lighthouse request id: a positive integer
-// (Lighthouse answers them as JSON numbers), kept as its decimal string.
-const maxRequestIDDigits = 20
-
-// validRequestID reports whether id is a Lighthouse request id.
-func validRequestID(id string) bool {
-	if id == "" || len(id) > maxRequestIDDigits || id[0] == '0' {
-		return false
-	}
-	for _, c := range id {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
-}

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/hibiken/asynq"
+
+	"github.com/vagov/lighthouse526/lighthouse"
 )
 
 // Fuzz tests of the task payload decoder: whoever enqueues a task (another
@@ -65,7 +67,7 @@ func FuzzStatusBatchPayload(f *testing.F) {
 			t.Fatalf("accepted an invalid batch: %+v", b)
 		}
 		for _, id := range b.RequestIDs {
-			if id == "" || len(id) > 64 || strings.ContainsAny(id, " \t\r\n") {
+			if !lighthouse.ValidRequestID(id) {
 				t.Fatalf("accepted request id %q", id)
 			}
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/hibiken/asynq"
 	"gorm.io/gorm"
 
+	"github.com/vagov/lighthouse526/lighthouse"
 	"github.com/vagov/lighthouse526/models"
 )
 
@@ -54,7 +55,7 @@ func (p *PollNowPayload) Validate() error {
 		fe["request_ids"] = fmt.Sprintf("must hold at most %d ids, got %d", MaxPollNowRequestIDs, len(p.RequestIDs))
 	}
 	for i, id := range p.RequestIDs {
-		if !validRequestID(id) {
+		if !lighthouse.ValidRequestID(id) {
 			fe["request_ids"] = fmt.Sprintf("request_ids[%d] is not a Lighthouse requestId (a decimal number)", i)
 			break
 		}

@@ -161,6 +161,7 @@ var _ = Describe("PollNowHandler", func() {
 			Entry("neither ids nor a submission", `{}`, "invalid"),
 			Entry("both ids and a submission", `{"request_ids": ["1"], "form526_submission_id": 3}`, "invalid"),
 			Entry("an id that is not a request id", `{"request_ids": ["1", "DROP TABLE"]}`, "invalid"),
+			Entry("an id past int64", `{"request_ids": ["1", "99999999999999999999"]}`, "invalid"),
 			Entry("more than 5,000 ids", `{"request_ids": [`+manyIDs(5001)+`]}`, "invalid"),
 		)
 	})

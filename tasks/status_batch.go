@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -38,7 +37,9 @@ type StatusBatchPayload struct {
 	RequestIDs []string `json:"request_ids"`
 }
 
-// Validate checks the batch: 1 to MaxBatchSize non-empty ids without spaces.
+// Validate checks the batch: 1 to MaxBatchSize request ids, each valid by
+// lighthouse.ValidRequestID (the fan-out quarantines uploads whose id is not,
+// so a batch never carries one Lighthouse would refuse the call for).
 func (p *StatusBatchPayload) Validate() error {
 	if p.CycleID == "" {
 		return errors.New("cycle_id is required")
@@ -47,8 +48,8 @@ func (p *StatusBatchPayload) Validate() error {
 		return fmt.Errorf("request_ids must hold 1 to %d ids, got %d", MaxBatchSize, len(p.RequestIDs))
 	}
 	for i, id := range p.RequestIDs {
-		if id == "" || len(id) > 64 || strings.ContainsAny(id, " \t\r\n") {
-			return fmt.Errorf("request_ids[%d] is not a request id", i)
+		if !lighthouse.ValidRequestID(id) {
+			return fmt.Errorf("request_ids[%d] is not a request id (a positive integer of int64)", i)
 		}
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"github.com/hibiken/asynq"
 	"gorm.io/gorm"
 
+	"github.com/vagov/lighthouse526/lighthouse"
 	"github.com/vagov/lighthouse526/models"
 )
 
@@ -52,7 +53,7 @@ func (p *TrackPayload) Validate() error {
 	case p.DocumentCode != "" && !validDocumentCode(p.DocumentCode):
 		fe["document_code"] = "must be a VA document code such as L023"
 	}
-	if p.LighthouseDocumentRequestID != "" && !validRequestID(p.LighthouseDocumentRequestID) {
+	if p.LighthouseDocumentRequestID != "" && !lighthouse.ValidRequestID(p.LighthouseDocumentRequestID) {
 		fe["lighthouse_document_request_id"] = "must be the decimal requestId Lighthouse returned"
 	}
 	if p.FormAttachmentID != nil && *p.FormAttachmentID <= 0 {

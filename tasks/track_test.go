@@ -177,6 +177,12 @@ var _ = Describe("TrackHandler", func() {
 			Entry("a Veteran Upload without its attachment", func() string {
 				return `{"form526_submission_id": 1, "lighthouse_document_request_id": "5", "document_type": "Veteran Upload"}`
 			}, "invalid"),
+			Entry("a request id past int64, which Lighthouse refuses", func() string {
+				return `{"form526_submission_id": 1, "lighthouse_document_request_id": "99999999999999999999", "document_code": "L023"}`
+			}, "invalid"),
+			Entry("a request id of zero", func() string {
+				return `{"form526_submission_id": 1, "lighthouse_document_request_id": "0", "document_code": "L023"}`
+			}, "invalid"),
 			Entry("both a document type and a code", func() string {
 				return `{"form526_submission_id": 1, "lighthouse_document_request_id": "5", "document_type": "Form 0781", "document_code": "L228"}`
 			}, "invalid"),

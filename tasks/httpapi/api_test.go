@@ -204,6 +204,8 @@ var _ = Describe("Enqueue API", func() {
 			Entry("an unknown field", "/v1/uploads", `{"form526_submission_id": 1, "file_number": "x"}`, "file_number", "not a known field"),
 			Entry("a number for the request id", "/v1/uploads",
 				`{"form526_submission_id": 1, "lighthouse_document_request_id": 634, "document_code": "L023"}`, "lighthouse_document_request_id", "must be a string"),
+			Entry("a request id past int64", "/v1/uploads",
+				`{"form526_submission_id": 1, "lighthouse_document_request_id": "99999999999999999999", "document_code": "L023"}`, "lighthouse_document_request_id", "must be the decimal requestId"),
 			Entry("a missing submission", "/v1/uploads", `{"lighthouse_document_request_id": "634", "document_code": "L023"}`, "form526_submission_id", "is required"),
 			Entry("a Veteran Upload without attachment", "/v1/uploads",
 				`{"form526_submission_id": 1, "lighthouse_document_request_id": "634", "document_code": "L107"}`, "form_attachment_id", "required for a Veteran Upload"),
