@@ -24,8 +24,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rec *Request) 
 	var badIDs string
 	switch endpoint {
 	case "uploads_status":
-		ids, badIDs = readIDs(w, r)
-		rec.RequestIDs = ids
+		ids, rec.RequestIDs, badIDs = readIDs(w, r, s.opts.MaxRequestID)
 	case "upload_status":
 		rec.RequestIDs = []string{id}
 	}
@@ -131,29 +130,42 @@ func (s *Server) rateHeaders(w http.ResponseWriter, storm bool) bool {
 	return allowed
 }
 
-// readIDs reads the ids of a POST /uploads/status body; the second result
-// is the 400 detail when the body is not right.
-func readIDs(w http.ResponseWriter, r *http.Request) ([]string, string) {
+// readIDs reads the ids of a POST /uploads/status body: the ids as numbers'
+// decimal strings, the ids as sent (for the request log, whatever they are),
+// and the 400 detail when the body is not right. One id that is not an
+// integer, or past maxID (0: int64's largest), refuses the whole call, as the
+// real API does.
+func readIDs(w http.ResponseWriter, r *http.Request, maxID int64) (ids, sent []string, detail string) {
 	var req struct {
 		Data struct {
 			RequestIDs []json.RawMessage `json:"requestIds"`
 		} `json:"data"`
 	}
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil {
-		return nil, "Request body is not valid JSON"
+		return nil, nil, "Request body is not valid JSON"
 	}
-	ids := make([]string, 0, len(req.Data.RequestIDs))
+	ids = make([]string, 0, len(req.Data.RequestIDs))
+	sent = make([]string, 0, len(req.Data.RequestIDs))
 	for _, raw := range req.Data.RequestIDs {
-		id, ok := parseID(raw)
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			s = string(raw)
+		}
+		sent = append(sent, s)
+		id, ok := parseID(raw, maxID)
 		if !ok {
-			return nil, "requestIds must be integers"
+			detail = "requestIds must be integers"
+			continue
 		}
 		ids = append(ids, id)
 	}
-	if len(ids) == 0 {
-		return nil, "requestIds must not be empty"
+	switch {
+	case detail != "":
+		return nil, sent, detail
+	case len(ids) == 0:
+		return nil, sent, "requestIds must not be empty"
 	}
-	return ids, ""
+	return ids, sent, ""
 }
 
 // serveStatuses answers POST /uploads/status.
@@ -243,8 +255,9 @@ func (s *Server) serveStatus(w http.ResponseWriter, id string, f Faults, bodyFau
 	writeRawJSON(w, http.StatusOK, s.alterBody(bodyFault, b))
 }
 
-// parseID accepts an id as a JSON integer or a string of digits.
-func parseID(raw json.RawMessage) (string, bool) {
+// parseID accepts an id as a JSON integer or a string of digits, up to maxID
+// (0: int64's largest).
+func parseID(raw json.RawMessage, maxID int64) (string, bool) {
 	var s string
 	if len(raw) > 0 && raw[0] == '"' {
 		if json.Unmarshal(raw, &s) != nil {
@@ -254,7 +267,7 @@ func parseID(raw json.RawMessage) (string, bool) {
 		s = string(raw)
 	}
 	n, err := strconv.ParseUint(s, 10, 63)
-	if err != nil {
+	if err != nil || (maxID > 0 && n > uint64(maxID)) {
 		return "", false
 	}
 	return strconv.FormatUint(n, 10), true

@@ -199,6 +199,51 @@ var _ = Describe("API", func() {
 			Expect(decodeStatuses(body)).To(Equal(warm))
 		})
 
+		DescribeTable("refuses the whole call with the API's 400 for one id that is not an integer of int64",
+			func(badID string) {
+				resp, body := w.statuses(tok, `["`+ok+`",`+badID+`,"`+failed+`"]`)
+				Expect(resp.StatusCode).To(Equal(http.StatusBadRequest))
+				var apiErr struct {
+					Errors []struct {
+						Detail      string `json:"detail"`
+						Status      int    `json:"status"`
+						Title       string `json:"title"`
+						Instance    string `json:"instance"`
+						Diagnostics string `json:"diagnostics"`
+					} `json:"errors"`
+				}
+				Expect(json.Unmarshal([]byte(body), &apiErr)).To(Succeed(), body)
+				Expect(apiErr.Errors).To(ConsistOf(SatisfyAll(
+					HaveField("Detail", "requestIds must be integers"),
+					HaveField("Status", 400),
+					HaveField("Title", "Bad Request"),
+					HaveField("Instance", Not(BeEmpty())),
+					HaveField("Diagnostics", Not(BeEmpty())),
+				)))
+				// The request log keeps the ids as they were sent.
+				Expect(w.srv.Requests()).To(ContainElement(SatisfyAll(
+					HaveField("StatusCode", http.StatusBadRequest),
+					HaveField("RequestIDs", HaveLen(3)),
+				)))
+			},
+			Entry("letters", `"abc"`),
+			Entry("twenty digits, past int64", `"99999999999999999999"`),
+			Entry("a number past int64", `99999999999999999999`),
+			Entry("a fraction", `1.5`),
+			Entry("a negative number", `-3`),
+		)
+
+		It("refuses ids past its MaxRequestID like non-integers, and takes the rest", func() {
+			w = start(fake.Options{MaxRequestID: 100})
+			tok = w.token()
+			known := w.srv.AddDocument(fake.Document{Outcome: fake.StatusSuccess})
+			resp, body := w.statuses(tok, `["`+known+`","101"]`)
+			Expect(resp.StatusCode).To(Equal(http.StatusBadRequest))
+			Expect(body).To(ContainSubstring("requestIds must be integers"))
+			resp, _ = w.statuses(tok, `["`+known+`","100"]`)
+			Expect(resp.StatusCode).To(Equal(http.StatusOK))
+		})
+
 		It("answers a status call asking more than MaxRequestIDs with the gateway's 413", func() {
 			w.srv.SetFaults(fake.Faults{MaxRequestIDs: 1})
 			resp, body := w.statuses(tok, `["`+ok+`","`+failed+`"]`)

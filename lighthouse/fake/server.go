@@ -63,6 +63,12 @@ type Options struct {
 	FailClaimsEvidence     float64       // probability an upload fails at CLAIMS_EVIDENCE
 	FailBGS                float64       // probability an upload fails at BENEFITS_GATEWAY_SERVICE
 
+	// MaxRequestID is the largest request id a status call may hold (0:
+	// int64's largest). The API documents none; a smaller one models a
+	// Lighthouse whose ids are narrower than the worker's rule: a call
+	// holding a larger id is refused whole with 400, as one holding "abc" is.
+	MaxRequestID int64
+
 	Seed   int64
 	Logger *slog.Logger
 }
