@@ -70,7 +70,7 @@ var _ = Describe("Migrator", func() {
 			}
 			for _, table := range []string{
 				"form526_submissions", "form_attachments", "lighthouse526_document_uploads",
-				"lighthouse526_notification_outbox", "lighthouse526_polling_cycles", db.MigrationsTable,
+				"lighthouse526_notification_outbox", "lighthouse526_polling_cycles", "lighthouse526_upload_poll_states", db.MigrationsTable,
 			} {
 				Expect(tableExists(gdb, table)).To(BeTrue(), "table %s", table)
 			}
@@ -246,6 +246,7 @@ SELECT s.saved_claim_id, fa.guid::text AS guid, u.lighthouse_document_request_id
 			Expect(tableExists(gdb, "lighthouse526_document_uploads")).To(BeTrue())
 			Expect(tableExists(gdb, "lighthouse526_notification_outbox")).To(BeFalse())
 			Expect(tableExists(gdb, "lighthouse526_polling_cycles")).To(BeFalse())
+			Expect(tableExists(gdb, "lighthouse526_upload_poll_states")).To(BeFalse())
 
 			up, err := migrator.Up(ctx)
 			Expect(err).NotTo(HaveOccurred())

@@ -102,6 +102,36 @@ SELECT column_name, data_type, is_nullable
 		})
 	})
 
+	Describe("lighthouse526_upload_poll_states", func() {
+		It("is the worker's own state of an upload, keyed by the upload's id", func() {
+			Expect(columnsOf("lighthouse526_upload_poll_states")).To(Equal(map[string]column{
+				"upload_id":         {"upload_id", "bigint", false},
+				"quarantined_at":    {"quarantined_at", "timestamp without time zone", true},
+				"quarantine_reason": {"quarantine_reason", "character varying", true},
+				"quarantine_detail": {"quarantine_detail", "text", true},
+				"created_at":        {"created_at", "timestamp without time zone", false},
+				"updated_at":        {"updated_at", "timestamp without time zone", false},
+			}))
+			var defs []string
+			Expect(gdb.Raw(`SELECT indexdef FROM pg_indexes WHERE tablename = 'lighthouse526_upload_poll_states' ORDER BY indexname`).
+				Scan(&defs).Error).To(Succeed())
+			Expect(defs).To(ConsistOf(
+				ContainSubstring("UNIQUE INDEX lighthouse526_upload_poll_states_pkey"),
+				SatisfyAll(ContainSubstring("(upload_id)"), ContainSubstring("WHERE (quarantined_at IS NOT NULL)")),
+			))
+		})
+
+		It("lets the application delete an upload that has a state", func() {
+			Expect(gdb.Exec(`INSERT INTO form526_submissions (id, created_at, updated_at) VALUES (7, now(), now())`).Error).To(Succeed())
+			Expect(gdb.Exec(`INSERT INTO lighthouse526_document_uploads
+				(id, form526_submission_id, lighthouse_document_request_id, created_at, updated_at) VALUES (8, 7, '22', now(), now())`).Error).To(Succeed())
+			Expect(gdb.Exec(`INSERT INTO lighthouse526_upload_poll_states (upload_id, quarantined_at, created_at, updated_at)
+				VALUES (8, now(), now(), now())`).Error).To(Succeed())
+
+			Expect(gdb.Exec(`DELETE FROM lighthouse526_document_uploads WHERE id = 8`).Error).To(Succeed())
+		})
+	})
+
 	It("has the foreign keys of the original and of the outbox", func() {
 		var fks []foreignKey
 		Expect(gdb.Raw(`

@@ -15,34 +15,43 @@ type DueUpload struct {
 	LighthouseDocumentRequestID string
 }
 
-// NextDueBatch returns up to limit pending uploads with id > afterID that were
-// never polled or last polled before dueBefore, in id order: one page of a
-// keyset scan over the partial index index_lighthouse526_document_uploads_due,
-// so a cycle streams any number of due uploads in constant memory.
+// NextDueBatch returns up to limit pending, not quarantined uploads with id >
+// afterID that were never polled or last polled before dueBefore, in id
+// order: one page of a keyset scan over the partial index
+// index_lighthouse526_document_uploads_due, so a cycle streams any number of
+// due uploads in constant memory. A quarantined upload is looked up in the
+// small partial index of quarantines, so it is not read again every cycle.
 func NextDueBatch(ctx context.Context, db *gorm.DB, afterID int64, dueBefore time.Time, limit int) ([]DueUpload, error) {
 	out, err := rawRows(ctx, db, limit, `
-SELECT id, lighthouse_document_request_id
-  FROM lighthouse526_document_uploads
- WHERE aasm_state = ? AND id > ?
-   AND (status_last_polled_at IS NULL OR status_last_polled_at < ?)
- ORDER BY id
- LIMIT ?`, func(rows *sql.Rows, u *DueUpload) error {
-		return rows.Scan(&u.ID, &u.LighthouseDocumentRequestID)
-	}, StatePending, afterID, dueBefore.UTC(), limit)
+SELECT u.id, u.lighthouse_document_request_id
+  FROM lighthouse526_document_uploads u
+ WHERE u.aasm_state = ? AND u.id > ?
+   AND (u.status_last_polled_at IS NULL OR u.status_last_polled_at < ?)
+   AND NOT EXISTS (SELECT 1 FROM lighthouse526_upload_poll_states ps
+                    WHERE ps.upload_id = u.id AND ps.quarantined_at IS NOT NULL)
+ ORDER BY u.id
+ LIMIT ?`, scanDueUpload, StatePending, afterID, dueBefore.UTC(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("models: select due uploads: %w", err)
 	}
 	return out, nil
 }
 
-// PendingRequestIDsOfSubmission returns the request ids of one submission's
-// pending uploads (for an ad hoc poll), at most limit.
-func PendingRequestIDsOfSubmission(ctx context.Context, db *gorm.DB, submissionID int64, limit int) ([]string, error) {
-	var out []string
-	err := db.WithContext(ctx).Table(Lighthouse526DocumentUpload{}.TableName()).
-		Where("form526_submission_id = ? AND aasm_state = ?", submissionID, StatePending).
-		Order("id").Limit(limit).
-		Pluck("lighthouse_document_request_id", &out).Error
+func scanDueUpload(rows *sql.Rows, u *DueUpload) error {
+	return rows.Scan(&u.ID, &u.LighthouseDocumentRequestID)
+}
+
+// PendingUploadsOfSubmission returns one submission's pending, not
+// quarantined uploads (for an ad hoc poll) in id order, at most limit.
+func PendingUploadsOfSubmission(ctx context.Context, db *gorm.DB, submissionID int64, limit int) ([]DueUpload, error) {
+	out, err := rawRows(ctx, db, limit, `
+SELECT u.id, u.lighthouse_document_request_id
+  FROM lighthouse526_document_uploads u
+ WHERE u.form526_submission_id = ? AND u.aasm_state = ?
+   AND NOT EXISTS (SELECT 1 FROM lighthouse526_upload_poll_states ps
+                    WHERE ps.upload_id = u.id AND ps.quarantined_at IS NOT NULL)
+ ORDER BY u.id
+ LIMIT ?`, scanDueUpload, submissionID, StatePending, limit)
 	if err != nil {
 		return nil, fmt.Errorf("models: pending uploads of a submission: %w", err)
 	}

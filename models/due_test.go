@@ -67,6 +67,32 @@ var _ = Describe("NextDueBatch", func() {
 		Entry("failed, it is never due", models.StateFailed),
 	)
 
+	Context("when an upload is quarantined", func() {
+		It("leaves it out, however long ago it was polled, and pages on past it", func() {
+			before := createUpload()
+			quarantined := createUpload(withPolledAt(now.Add(-48 * time.Hour)))
+			after := createUpload()
+			quarantineUpload(quarantined.ID)
+
+			due, err := models.NextDueBatch(ctx, gdb, 0, dueBefore, 100)
+
+			Expect(err).NotTo(HaveOccurred())
+			Expect(idsOf(due)).To(Equal([]int64{before.ID, after.ID}))
+		})
+
+		It("is due again once released", func() {
+			u := createUpload()
+			quarantineUpload(u.ID)
+			_, err := models.ReleaseUpload(ctx, gdb, u.ID, now)
+			Expect(err).NotTo(HaveOccurred())
+
+			due, err := models.NextDueBatch(ctx, gdb, 0, dueBefore, 100)
+
+			Expect(err).NotTo(HaveOccurred())
+			Expect(idsOf(due)).To(Equal([]int64{u.ID}))
+		})
+	})
+
 	Context("when more uploads are due than a page holds", func() {
 		var dueIDs []int64
 
@@ -106,8 +132,9 @@ var _ = Describe("NextDueBatch", func() {
 	})
 
 	Context("when there are tens of thousands of uploads", func() {
-		// With ~50k rows and fresh statistics, the planner walks the partial
-		// due index in id order and stops at the limit.
+		// With ~50k rows, a few hundred of them quarantined, and fresh
+		// statistics, the planner walks the partial due index in id order,
+		// beside the partial index of quarantines, and stops at the limit.
 		BeforeEach(func() {
 			submission := createSubmission()
 			Expect(gdb.Exec(`
@@ -119,7 +146,11 @@ SELECT ?, g::text,
        CASE g % 3 WHEN 0 THEN NULL WHEN 1 THEN ?::timestamp ELSE ?::timestamp END,
        now(), now()
   FROM generate_series(1, 50000) AS g`, submission.ID, now.Add(-2*time.Hour), now.Add(-10*time.Minute)).Error).To(Succeed())
-			Expect(gdb.Exec(`ANALYZE lighthouse526_document_uploads`).Error).To(Succeed())
+			Expect(gdb.Exec(`
+INSERT INTO lighthouse526_upload_poll_states (upload_id, quarantined_at, quarantine_reason, created_at, updated_at)
+SELECT id, now(), 'invalid_request_id', now(), now()
+  FROM lighthouse526_document_uploads WHERE aasm_state = 'pending' AND id % 100 = 0`).Error).To(Succeed())
+			Expect(gdb.Exec(`ANALYZE lighthouse526_document_uploads, lighthouse526_upload_poll_states`).Error).To(Succeed())
 		})
 
 		It("plans NextDueBatch's query on index_lighthouse526_document_uploads_due", func() {
@@ -135,14 +166,15 @@ SELECT ?, g::text,
 			Expect(json.Unmarshal([]byte(planText), &plan)).To(Succeed())
 			Expect(plan).To(HaveLen(1))
 
-			Expect(plan[0].Plan.indexNames()).To(ConsistOf("index_lighthouse526_document_uploads_due"), planText)
-			Expect(plan[0].Plan.nodeTypes()).NotTo(ContainElement("Sort"), planText)
+			Expect(plan[0].Plan.indexNames()).To(ConsistOf(
+				"index_lighthouse526_document_uploads_due", "index_lighthouse526_upload_poll_states_quarantined"), planText)
+			Expect(plan[0].Plan.nodeTypes()).NotTo(ContainElement(BeElementOf("Sort", "Seq Scan")), planText)
 		})
 	})
 })
 
-var _ = Describe("PendingRequestIDsOfSubmission", func() {
-	It("returns the request ids of the submission's pending uploads, in id order, up to the limit", func() {
+var _ = Describe("PendingUploadsOfSubmission", func() {
+	It("returns the submission's pending uploads, in id order, up to the limit", func() {
 		first := createUpload()
 		same := func(u *models.Lighthouse526DocumentUpload) { u.Form526SubmissionID = first.Form526SubmissionID }
 		second := createUpload(same)
@@ -151,10 +183,24 @@ var _ = Describe("PendingRequestIDsOfSubmission", func() {
 		createUpload(same)
 		createUpload() // another submission
 
-		got, err := models.PendingRequestIDsOfSubmission(context.Background(), gdb, first.Form526SubmissionID, 2)
+		got, err := models.PendingUploadsOfSubmission(context.Background(), gdb, first.Form526SubmissionID, 2)
 
 		Expect(err).NotTo(HaveOccurred())
-		Expect(got).To(Equal([]string{first.LighthouseDocumentRequestID, second.LighthouseDocumentRequestID}))
+		Expect(got).To(Equal([]models.DueUpload{
+			{ID: first.ID, LighthouseDocumentRequestID: first.LighthouseDocumentRequestID},
+			{ID: second.ID, LighthouseDocumentRequestID: second.LighthouseDocumentRequestID},
+		}))
+	})
+
+	It("leaves quarantined uploads out", func() {
+		first := createUpload()
+		second := createUpload(func(u *models.Lighthouse526DocumentUpload) { u.Form526SubmissionID = first.Form526SubmissionID })
+		quarantineUpload(first.ID)
+
+		got, err := models.PendingUploadsOfSubmission(context.Background(), gdb, first.Form526SubmissionID, 10)
+
+		Expect(err).NotTo(HaveOccurred())
+		Expect(idsOf(got)).To(Equal([]int64{second.ID}))
 	})
 })
 

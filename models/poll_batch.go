@@ -2,7 +2,6 @@ package models
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strconv"
 	"time"
@@ -11,48 +10,6 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"gorm.io/gorm"
 )
-
-// PendingUpload is what applying a status needs to know of a pending upload.
-type PendingUpload struct {
-	ID                            int64
-	Form526SubmissionID           int64
-	FormAttachmentID              *int64
-	FormAttachmentGUID            *string
-	UserUUID                      *string
-	LighthouseDocumentRequestID   string
-	DocumentType                  string
-	LighthouseProcessingStartedAt *time.Time
-	LastStatusResponse            JSON
-	LighthouseUnknownPollCount    int
-}
-
-// LoadPending returns the pending uploads with these Lighthouse request ids,
-// in id order, with the attachment guid and user uuid the follow-ups need:
-// one statement.
-func LoadPending(ctx context.Context, db *gorm.DB, requestIDs []string) ([]PendingUpload, error) {
-	if len(requestIDs) == 0 {
-		return nil, nil
-	}
-	out, err := rawRows(ctx, db, len(requestIDs), `
-SELECT u.id, u.form526_submission_id, u.form_attachment_id, fa.guid::text AS form_attachment_guid,
-       s.user_uuid, u.lighthouse_document_request_id, u.document_type,
-       u.lighthouse_processing_started_at, u.last_status_response, u.lighthouse_unknown_poll_count
-  FROM lighthouse526_document_uploads u
-  LEFT JOIN form_attachments fa ON fa.id = u.form_attachment_id
-  LEFT JOIN form526_submissions s ON s.id = u.form526_submission_id
- WHERE u.lighthouse_document_request_id = ANY(CAST(@ids AS text[])) AND u.aasm_state = @pending
- ORDER BY u.id`, scanPendingUpload, map[string]any{"ids": arrayOf(requestIDs), "pending": StatePending})
-	if err != nil {
-		return nil, fmt.Errorf("models: load pending uploads: %w", err)
-	}
-	return out, nil
-}
-
-func scanPendingUpload(rows *sql.Rows, p *PendingUpload) error {
-	return rows.Scan(&p.ID, &p.Form526SubmissionID, &p.FormAttachmentID, &p.FormAttachmentGUID,
-		&p.UserUUID, &p.LighthouseDocumentRequestID, &p.DocumentType,
-		&p.LighthouseProcessingStartedAt, &p.LastStatusResponse, &p.LighthouseUnknownPollCount)
-}
 
 // PollResult is the decided outcome of polling one pending upload. The caller
 // decides; ApplyPollResults writes every result of a batch in one statement.
@@ -84,6 +41,32 @@ type Transitioned struct {
 	AasmState string
 }
 
+// BatchWrite is everything one batch writes, in one statement.
+type BatchWrite struct {
+	// CycleID, when set, is the cycle whose counters add what the batch did
+	// (an empty batch of a cycle still counts as done).
+	CycleID string
+	// Source is the body of the Lighthouse answer the results' last statuses
+	// were sliced from, or nil (see ApplyPollResultsFrom).
+	Source  []byte
+	Results []PollResult
+	// Quarantines are uploads found unpollable: each still pending and not
+	// yet quarantined is quarantined.
+	Quarantines []Quarantine
+}
+
+// BatchWritten is what a batch's statement did.
+type BatchWritten struct {
+	Transitioned []Transitioned
+	// Quarantined are the quarantines that took effect now (not those of
+	// uploads already quarantined or no longer pending).
+	Quarantined []Quarantine
+}
+
+// quarantinedMark is the state column of a row the statement returns for a
+// quarantine (the others are transitions).
+const quarantinedMark = "quarantined"
+
 // ApplyPollResults writes a batch of poll results in ONE statement, whatever
 // the batch size:
 //   - every upload still pending gets status_last_polled_at = now and its
@@ -112,8 +95,17 @@ func ApplyPollResults(ctx context.Context, db *gorm.DB, cycleID string, results 
 // the body it copied was still live; a worker's peak heap is set by what is
 // live, and allocated, when a garbage collection runs.
 func ApplyPollResultsFrom(ctx context.Context, db *gorm.DB, cycleID string, source []byte, results []PollResult, now time.Time) ([]Transitioned, error) {
-	if len(results) == 0 && cycleID == "" {
-		return nil, nil
+	w, err := WriteBatch(ctx, db, BatchWrite{CycleID: cycleID, Source: source, Results: results}, now)
+	return w.Transitioned, err
+}
+
+// WriteBatch is ApplyPollResultsFrom that also quarantines the batch's
+// unpollable uploads, in the same one statement: a batch with a bad row
+// costs no statement more than one without.
+func WriteBatch(ctx context.Context, db *gorm.DB, b BatchWrite, now time.Time) (BatchWritten, error) {
+	results, cycleID, source := b.Results, b.CycleID, b.Source
+	if len(results) == 0 && cycleID == "" && len(b.Quarantines) == 0 {
+		return BatchWritten{}, nil
 	}
 	// An empty batch of a cycle still runs: the batch is done, and its
 	// cycle must count it or it looks in flight until it goes stale.
@@ -154,25 +146,59 @@ func ApplyPollResultsFrom(ctx context.Context, db *gorm.DB, cycleID string, sour
 			notifyTypes[i], notifyBodies[i] = &r.Notification.TaskType, jsonText(r.Notification.Payload)
 		}
 	}
+	qIDs, qReasons, qDetails := quarantineColumns(b.Quarantines)
 	// The arrays take about 100 bytes a result in binary, with the error
 	// messages and notifications.
-	rows, err := execPrepared(ctx, db, applyPollResultsStatement, 1024+128*n, statuses,
+	rows, err := execPrepared(ctx, db, applyPollResultsStatement, 1024+128*n+64*len(qIDs), statuses,
 		now.UTC(), StatePending, StateCompleted, StateFailed, cycleID,
 		arrayOf(ids), arrayOf(states), arrayOf(saveStatus), arrayOf(started), arrayOf(ended),
 		arrayOf(errorMsgs), arrayOf(statusAt), arrayOf(statusLen), arrayOf(unknown),
-		arrayOf(notifyTypes), arrayOf(notifyBodies))
+		arrayOf(notifyTypes), arrayOf(notifyBodies),
+		arrayOf(qIDs), arrayOf(qReasons), arrayOf(qDetails))
 	if err != nil {
-		return nil, fmt.Errorf("models: apply poll results: %w", err)
+		return BatchWritten{}, fmt.Errorf("models: apply poll results: %w", err)
 	}
-	out := make([]Transitioned, len(rows))
-	for i, row := range rows {
+	return writtenRows(rows, b.Quarantines)
+}
+
+// quarantineColumns are the statement's arrays of quarantines, each upload
+// once (a statement may not quarantine one row twice): its first reason wins.
+func quarantineColumns(qs []Quarantine) (ids []int64, reasons, details []string) {
+	seen := make(map[int64]bool, len(qs))
+	for _, q := range qs {
+		if seen[q.UploadID] {
+			continue
+		}
+		seen[q.UploadID] = true
+		ids, reasons, details = append(ids, q.UploadID), append(reasons, q.Reason), append(details, q.Detail)
+	}
+	return ids, reasons, details
+}
+
+// writtenRows reads the statement's rows: (id, new state) per transition,
+// (id, "quarantined") per quarantine that took effect.
+func writtenRows(rows [][][]byte, qs []Quarantine) (BatchWritten, error) {
+	var out BatchWritten
+	quarantined := map[int64]bool{}
+	for _, row := range rows {
 		if len(row) != 2 {
-			return nil, fmt.Errorf("models: apply poll results: a row of %d columns", len(row))
+			return BatchWritten{}, fmt.Errorf("models: apply poll results: a row of %d columns", len(row))
 		}
-		if out[i].ID, err = strconv.ParseInt(string(row[0]), 10, 64); err != nil {
-			return nil, fmt.Errorf("models: apply poll results: id %q: %w", row[0], err)
+		id, err := strconv.ParseInt(string(row[0]), 10, 64)
+		if err != nil {
+			return BatchWritten{}, fmt.Errorf("models: apply poll results: id %q: %w", row[0], err)
 		}
-		out[i].AasmState = string(row[1])
+		if string(row[1]) == quarantinedMark {
+			quarantined[id] = true
+			continue
+		}
+		out.Transitioned = append(out.Transitioned, Transitioned{ID: id, AasmState: string(row[1])})
+	}
+	for _, q := range qs {
+		if quarantined[q.UploadID] {
+			out.Quarantined = append(out.Quarantined, q)
+			delete(quarantined, q.UploadID)
+		}
 	}
 	return out, nil
 }
@@ -239,8 +265,9 @@ func jsonText(j JSON) []byte {
 
 // applyPollResultsStatement is prepared once per connection (execPrepared).
 // Its parameters: $1 now, $2-$4 the states pending, completed and failed,
-// $5 the cycle id, $6-$16 one array per result column, and last, $17, the
-// statuses: a bytea each status is a substring of (status_at, status_len).
+// $5 the cycle id, $6-$16 one array per result column, $17-$19 one array
+// per quarantine column, and last, $20, the statuses: a bytea each status is
+// a substring of (status_at, status_len).
 var applyPollResultsStatement = preparedStatement{name: "lighthouse526_apply_poll_results", query: applyPollResultsSQL}
 
 // applyPollResultsSQL: the Bind message that sends its parameters is one
@@ -285,7 +312,7 @@ WITH p AS (
     updated_at = p.now,
     last_status_response = CASE
       WHEN NOT v.save_status THEN u.last_status_response
-      WHEN v.status_len > 0 THEN CAST(convert_from(substring(CAST($17 AS bytea) FROM v.status_at FOR v.status_len), 'UTF8') AS jsonb)
+      WHEN v.status_len > 0 THEN CAST(convert_from(substring(CAST($20 AS bytea) FROM v.status_at FOR v.status_len), 'UTF8') AS jsonb)
       END
   FROM v, p
   WHERE u.id = v.id AND u.aasm_state = p.pending
@@ -306,5 +333,20 @@ WITH p AS (
     updated_at = p.now
   FROM p
   WHERE c.id = p.cycle
+), quarantine AS (
+  INSERT INTO lighthouse526_upload_poll_states AS s
+         (upload_id, quarantined_at, quarantine_reason, quarantine_detail, created_at, updated_at)
+  SELECT q.id, p.now, q.reason, q.detail, p.now, p.now
+    FROM unnest(CAST($17 AS bigint[]), CAST($18 AS text[]), CAST($19 AS text[])) AS q(id, reason, detail)
+    JOIN lighthouse526_document_uploads u ON u.id = q.id
+   CROSS JOIN p
+   WHERE u.aasm_state = p.pending
+  ON CONFLICT (upload_id) DO UPDATE SET
+    quarantined_at = EXCLUDED.quarantined_at, quarantine_reason = EXCLUDED.quarantine_reason,
+    quarantine_detail = EXCLUDED.quarantine_detail, updated_at = EXCLUDED.updated_at
+   WHERE s.quarantined_at IS NULL
+  RETURNING s.upload_id
 )
-SELECT upd.id, upd.aasm_state FROM upd, p WHERE upd.aasm_state <> p.pending`
+SELECT upd.id, upd.aasm_state FROM upd, p WHERE upd.aasm_state <> p.pending
+UNION ALL
+SELECT quarantine.upload_id, '` + quarantinedMark + `' FROM quarantine`

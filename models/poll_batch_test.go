@@ -81,6 +81,41 @@ var _ = Describe("LoadPending", func() {
 			Expect(got).To(BeEmpty())
 		})
 	})
+
+	Context("when an upload has NULL in every nullable column", func() {
+		It("reads it, with its document type empty, beside the others", func() {
+			good := createUpload()
+			nulls := createUpload(withType(models.DocumentTypeVeteranUpload), withAttachment())
+			Expect(gdb.Exec(`UPDATE lighthouse526_document_uploads
+				SET form_attachment_id = NULL, document_type = NULL, lighthouse_processing_started_at = NULL,
+				    lighthouse_processing_ended_at = NULL, status_last_polled_at = NULL,
+				    error_message = NULL, last_status_response = NULL
+				WHERE id = ?`, nulls.ID).Error).To(Succeed())
+			Expect(gdb.Exec(`UPDATE form526_submissions SET user_uuid = NULL WHERE id = ?`, nulls.Form526SubmissionID).Error).To(Succeed())
+
+			got, err := models.LoadPending(ctx, gdb, []string{good.LighthouseDocumentRequestID, nulls.LighthouseDocumentRequestID})
+
+			Expect(err).NotTo(HaveOccurred())
+			Expect(got).To(HaveLen(2))
+			Expect(got[1]).To(Equal(models.PendingUpload{
+				ID: nulls.ID, Form526SubmissionID: nulls.Form526SubmissionID,
+				LighthouseDocumentRequestID: nulls.LighthouseDocumentRequestID,
+			}))
+			Expect(got[0].DocumentType).To(Equal(models.DocumentTypeForm0781))
+		})
+	})
+
+	Context("when an upload is quarantined", func() {
+		It("leaves it out", func() {
+			kept, quarantined := createUpload(), createUpload()
+			quarantineUpload(quarantined.ID)
+
+			got, err := models.LoadPending(ctx, gdb, []string{kept.LighthouseDocumentRequestID, quarantined.LighthouseDocumentRequestID})
+
+			Expect(err).NotTo(HaveOccurred())
+			Expect(got).To(ConsistOf(HaveField("ID", kept.ID)))
+		})
+	})
 })
 
 var _ = Describe("ApplyPollResults", func() {
@@ -568,5 +603,47 @@ SELECT ?, 'req-' || g, 'pending', 'Form 0781', now(), now() FROM generate_series
 			Expect(small).To(Equal(int64(1)))
 			Expect(large).To(Equal(small))
 		})
+
+		It("is still one statement when the batch quarantines uploads too", func() {
+			polled, bad := createUpload(), createUpload()
+			statements.Reset()
+
+			w, err := models.WriteBatch(ctx, counted, models.BatchWrite{
+				CycleID:     "",
+				Results:     []models.PollResult{{ID: polled.ID, NewState: models.StatePending}},
+				Quarantines: []models.Quarantine{{UploadID: bad.ID, Reason: models.QuarantineMissingDocumentType}},
+			}, now)
+
+			Expect(err).NotTo(HaveOccurred())
+			Expect(statements.Load()).To(Equal(int64(1)))
+			Expect(w.Transitioned).To(BeEmpty())
+			Expect(w.Quarantined).To(ConsistOf(HaveField("UploadID", bad.ID)))
+			Expect(*reload(polled.ID).StatusLastPolledAt).To(BeTemporally("==", now))
+			Expect(reload(bad.ID).StatusLastPolledAt).To(BeNil(), "a quarantined upload is not stamped as polled")
+		})
+	})
+})
+
+var _ = Describe("WriteBatch", func() {
+	It("writes the results, transitions and quarantines of a batch together, and counts the batch in its cycle", func(ctx SpecContext) {
+		done, bad := createUpload(), createUpload()
+		cycle, err := models.StartCycle(ctx, gdb, "adhoc:spec", now, now, now)
+		Expect(err).NotTo(HaveOccurred())
+		ended := now.Add(-time.Hour)
+
+		w, err := models.WriteBatch(ctx, gdb, models.BatchWrite{
+			CycleID:     cycle.ID,
+			Results:     []models.PollResult{{ID: done.ID, NewState: models.StateCompleted, SaveStatus: true, EndedAt: &ended}},
+			Quarantines: []models.Quarantine{{UploadID: bad.ID, Reason: models.QuarantineInvalidDocumentType, Detail: "Receipt"}},
+		}, now)
+
+		Expect(err).NotTo(HaveOccurred())
+		Expect(w.Transitioned).To(Equal([]models.Transitioned{{ID: done.ID, AasmState: models.StateCompleted}}))
+		Expect(w.Quarantined).To(Equal([]models.Quarantine{{UploadID: bad.ID, Reason: models.QuarantineInvalidDocumentType, Detail: "Receipt"}}))
+		var c models.PollingCycle
+		Expect(gdb.Take(&c, "id = ?", cycle.ID).Error).To(Succeed())
+		Expect(c.BatchesDone).To(Equal(1))
+		Expect(c.DocumentsPolled).To(Equal(1))
+		Expect(c.CompletedCount).To(Equal(1))
 	})
 })

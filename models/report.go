@@ -72,29 +72,39 @@ type StuckUpload struct {
 	ID                          int64      `json:"id"`
 	Form526SubmissionID         int64      `json:"form526_submission_id"`
 	LighthouseDocumentRequestID string     `json:"lighthouse_document_request_id"`
-	DocumentType                string     `json:"document_type"`
+	DocumentType                string     `json:"document_type"` // "" when NULL
 	CreatedAt                   time.Time  `json:"created_at"`
 	StatusLastPolledAt          *time.Time `json:"status_last_polled_at"`
 	LighthouseUnknownPollCount  int        `json:"lighthouse_unknown_poll_count"`
-	// Reason: pending_too_long, unknown_to_lighthouse, or both joined by ",".
+	// Reason: pending_too_long, unknown_to_lighthouse, quarantined, or
+	// several joined by ",".
 	Reason string `json:"reason"`
+	// The quarantine, when the upload is left out of polling.
+	QuarantinedAt    *time.Time `json:"quarantined_at,omitempty"`
+	QuarantineReason *string    `json:"quarantine_reason,omitempty"`
+	QuarantineDetail *string    `json:"quarantine_detail,omitempty"`
 }
 
-// StuckUploads lists pending uploads created before createdBefore, or that
-// Lighthouse answered as unknown at least unknownPolls polls in a row, oldest
-// first, at most limit.
+// StuckUploads lists pending uploads that are quarantined, created before
+// createdBefore, or that Lighthouse answered as unknown at least
+// unknownPolls polls in a row: quarantined ones first (each needs an
+// operator to fix its row), then oldest first, at most limit.
 func StuckUploads(ctx context.Context, db *gorm.DB, createdBefore time.Time, unknownPolls, limit int) ([]StuckUpload, error) {
 	var out []StuckUpload
 	err := db.WithContext(ctx).Raw(`
-SELECT id, form526_submission_id, lighthouse_document_request_id, document_type, created_at,
-       status_last_polled_at, lighthouse_unknown_poll_count,
+SELECT u.id, u.form526_submission_id, u.lighthouse_document_request_id,
+       coalesce(u.document_type, '') AS document_type, u.created_at,
+       u.status_last_polled_at, u.lighthouse_unknown_poll_count,
        concat_ws(',',
-         CASE WHEN created_at < @before THEN 'pending_too_long' END,
-         CASE WHEN lighthouse_unknown_poll_count >= @unknown THEN 'unknown_to_lighthouse' END) AS reason
-  FROM lighthouse526_document_uploads
- WHERE aasm_state = @pending
-   AND (created_at < @before OR lighthouse_unknown_poll_count >= @unknown)
- ORDER BY id
+         CASE WHEN ps.quarantined_at IS NOT NULL THEN 'quarantined' END,
+         CASE WHEN u.created_at < @before THEN 'pending_too_long' END,
+         CASE WHEN u.lighthouse_unknown_poll_count >= @unknown THEN 'unknown_to_lighthouse' END) AS reason,
+       ps.quarantined_at, ps.quarantine_reason, ps.quarantine_detail
+  FROM lighthouse526_document_uploads u
+  LEFT JOIN lighthouse526_upload_poll_states ps ON ps.upload_id = u.id AND ps.quarantined_at IS NOT NULL
+ WHERE u.aasm_state = @pending
+   AND (u.created_at < @before OR u.lighthouse_unknown_poll_count >= @unknown OR ps.quarantined_at IS NOT NULL)
+ ORDER BY ps.quarantined_at IS NULL, u.id
  LIMIT @limit`, map[string]any{
 		"before": createdBefore.UTC(), "unknown": unknownPolls, "pending": StatePending, "limit": limit,
 	}).Scan(&out).Error

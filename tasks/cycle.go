@@ -55,6 +55,9 @@ type CycleResult struct {
 	Batches      int    `json:"batches"`
 	Skipped      bool   `json:"skipped,omitempty"`
 	AlreadyDone  bool   `json:"already_done,omitempty"`
+	// Quarantined is how many uploads this run of the fan-out quarantined
+	// because no batch may carry their request id.
+	Quarantined int `json:"quarantined,omitempty"`
 }
 
 // cronCyclePrefix marks cycles started by the scheduler (ad hoc polls have
@@ -86,6 +89,7 @@ func (c *Cycle) Run(ctx context.Context, id string, scheduledAt time.Time, dispa
 		}
 	}
 
+	quarantined := map[int64]bool{}
 	for {
 		if err := ctx.Err(); err != nil {
 			return res, fmt.Errorf("cycle %s interrupted after %d batches: %w", id, row.BatchesEnqueued, err)
@@ -96,6 +100,13 @@ func (c *Cycle) Run(ctx context.Context, id string, scheduledAt time.Time, dispa
 		}
 		if len(due) == 0 {
 			break
+		}
+		if n, err := c.quarantineInvalid(ctx, log, due, quarantined); err != nil {
+			return res, err
+		} else if n > 0 {
+			// The scan leaves them out now: read the page again, full.
+			res.Quarantined += n
+			continue
 		}
 		batch := Batch{Seq: row.BatchesEnqueued, FirstUploadID: due[0].ID, RequestIDs: uniqueRequestIDs(due)}
 		if err := dispatch(ctx, batch); err != nil {
@@ -118,6 +129,26 @@ func (c *Cycle) Run(ctx context.Context, id string, scheduledAt time.Time, dispa
 		log.InfoContext(ctx, "polling cycle fanned out", "documents_due", row.DocumentsDue, "batches", row.BatchesEnqueued)
 	}
 	return res, nil
+}
+
+// quarantineInvalid quarantines the due uploads whose request id no batch
+// may carry (lighthouse.ValidRequestID; Lighthouse would refuse the whole
+// call), and returns how many it found: one more statement, only for a page
+// holding such an upload. done holds the uploads this run quarantined, so
+// that one still due after its quarantine (which the scan should have left
+// out) stops the fan-out instead of looping on it.
+func (c *Cycle) quarantineInvalid(ctx context.Context, log *slog.Logger, due []models.DueUpload, done map[int64]bool) (int, error) {
+	_, bad := screenDue(due)
+	if len(bad) == 0 {
+		return 0, nil
+	}
+	for _, q := range bad {
+		if done[q.UploadID] {
+			return 0, fmt.Errorf("cycle: upload %d is still due after its quarantine", q.UploadID)
+		}
+		done[q.UploadID] = true
+	}
+	return len(bad), quarantine(ctx, c.DB, c.Metrics, log, bad, c.Now())
 }
 
 // reportPrevious sets the previous cycle's gauges, and says whether this

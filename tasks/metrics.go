@@ -3,6 +3,8 @@ package tasks
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/vagov/lighthouse526/models"
 )
 
 // Metrics are the polling worker's Prometheus metrics. Their names are a
@@ -21,6 +23,8 @@ type Metrics struct {
 	PollExhausted *prometheus.CounterVec
 	// Tasks refused for a malformed or invalid payload.
 	RejectedTasks *prometheus.CounterVec
+	// Uploads quarantined because they cannot be polled, by reason.
+	Quarantined *prometheus.CounterVec
 
 	// Cycle gauges, the original's pending_documents_* figures.
 	DocumentsDue             prometheus.Gauge
@@ -34,6 +38,8 @@ type Metrics struct {
 	NotificationsEnqueued *prometheus.CounterVec
 	NotificationErrors    prometheus.Counter
 	OutboxUnsent          prometheus.Gauge
+	// Failures that owed a follow-up which could not be written.
+	NotificationsSkipped *prometheus.CounterVec
 
 	// Every task this worker runs, by type.
 	TasksProcessed *prometheus.CounterVec
@@ -45,7 +51,7 @@ type Metrics struct {
 // NewMetrics registers the metrics on reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	f := promauto.With(reg)
-	return &Metrics{
+	m := &Metrics{
 		DocumentStatus: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "form526_document_upload_status_total",
 			Help: "Document uploads by outcome: complete, failed (with the failed step) and processing_timeout (pending, no end time, started over PROCESSING_TIMEOUT ago; counted on every poll while true).",
@@ -70,6 +76,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "form526_document_upload_rejected_tasks_total",
 			Help: "Tasks archived without retry because their payload was malformed or invalid.",
 		}, []string{"task_type", "reason"}),
+		Quarantined: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "form526_document_upload_quarantined_total",
+			Help: "Pending uploads quarantined because they cannot be polled, by reason: invalid_request_id, refused_by_lighthouse, missing_document_type, invalid_document_type. Each is left out of polling until released (worker uploads stuck lists them).",
+		}, []string{"reason"}),
 		DocumentsDue: f.NewGauge(prometheus.GaugeOpts{
 			Name: "form526_document_upload_cycle_documents_due",
 			Help: "Documents due for polling found by the latest cycle's fan-out.",
@@ -106,6 +116,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "form526_document_upload_outbox_unsent",
 			Help: "Follow-up tasks waiting in the outbox.",
 		}),
+		NotificationsSkipped: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "form526_document_upload_notifications_skipped_total",
+			Help: "Failed Veteran Uploads whose follow-up email was not written because the upload has no form attachment guid to name, by reason: no_form_attachment, no_attachment_guid.",
+		}, []string{"reason"}),
 		TasksProcessed: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "form526_worker_tasks_processed_total",
 			Help: "Tasks handled, whatever the outcome, by task type.",
@@ -124,4 +138,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.005, 2.5, 12),
 		}, []string{"task_type"}),
 	}
+	// Every reason is exported from the start, at 0, so that an alert on
+	// its increase sees the first one.
+	for _, r := range models.QuarantineReasons {
+		m.Quarantined.WithLabelValues(r)
+	}
+	for _, r := range notificationSkipReasons {
+		m.NotificationsSkipped.WithLabelValues(r)
+	}
+	return m
 }

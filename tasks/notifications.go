@@ -39,11 +39,27 @@ type Form0781UploadFailureEmailPayload struct {
 // that a relay retried after a crash finds the duplicate and skips it.
 const notificationRetention = 7 * 24 * time.Hour
 
+// Why a failed Veteran Upload's follow-up was not written: the labels of
+// form526_document_upload_notifications_skipped_total.
+const (
+	skipNoFormAttachment = "no_form_attachment" // form_attachment_id is NULL
+	skipNoAttachmentGUID = "no_attachment_guid" // its attachment row is gone, or its guid is NULL or empty
+)
+
+var notificationSkipReasons = []string{skipNoFormAttachment, skipNoAttachmentGUID}
+
+// logNotificationSkipped is logged for a failed Veteran Upload that gets no
+// follow-up.
+const logNotificationSkipped = "no failure follow-up for a failed Veteran Upload: it has no form attachment guid to name in the email; the upload is failed all the same"
+
 // notification is the follow-up owed when this upload fails, or nil: BDD
-// Instructions get none, and none is sent while the feature flag is off.
-func (u *StatusUpdater) notification(up *models.PendingUpload) *models.Notification {
+// Instructions get none, and none is sent while the feature flag is off. A
+// Veteran Upload without an attachment guid gets none either, since the
+// email would name no document: skipped says why, to be logged and counted
+// if it does fail.
+func (u *StatusUpdater) notification(up *models.PendingUpload) (n *models.Notification, skipped string) {
 	if !u.NotificationsEnabled {
-		return nil
+		return nil, ""
 	}
 	var (
 		taskType string
@@ -51,16 +67,22 @@ func (u *StatusUpdater) notification(up *models.PendingUpload) *models.Notificat
 	)
 	switch up.DocumentType {
 	case models.DocumentTypeVeteranUpload:
+		switch {
+		case up.FormAttachmentID == nil:
+			return nil, skipNoFormAttachment
+		case up.FormAttachmentGUID == nil || *up.FormAttachmentGUID == "":
+			return nil, skipNoAttachmentGUID
+		}
 		taskType = TypeDocumentUploadFailureEmail
-		payload = DocumentUploadFailureEmailPayload{Form526SubmissionID: up.Form526SubmissionID, FormAttachmentGUID: deref(up.FormAttachmentGUID)}
+		payload = DocumentUploadFailureEmailPayload{Form526SubmissionID: up.Form526SubmissionID, FormAttachmentGUID: *up.FormAttachmentGUID}
 	case models.DocumentTypeForm0781, models.DocumentTypeForm0781a:
 		taskType = TypeForm0781UploadFailureEmail
 		payload = Form0781UploadFailureEmailPayload{Form526SubmissionID: up.Form526SubmissionID}
 	default:
-		return nil
+		return nil, ""
 	}
 	b, _ := json.Marshal(payload)
-	return &models.Notification{TaskType: taskType, Payload: models.JSON(b)}
+	return &models.Notification{TaskType: taskType, Payload: models.JSON(b)}, ""
 }
 
 // NotificationTaskID is the task id of an upload's failure follow-up: one

@@ -175,17 +175,17 @@ func (h *PollNowHandler) pendingIDs(ctx context.Context, p PollNowPayload) ([]st
 	if len(p.RequestIDs) > 0 {
 		return models.TrackedRequestIDs(ctx, h.DB, p.RequestIDs)
 	}
-	ids, err := models.PendingRequestIDsOfSubmission(ctx, h.DB, p.Form526SubmissionID, MaxPollNowRequestIDs)
+	ups, err := models.PendingUploadsOfSubmission(ctx, h.DB, p.Form526SubmissionID, MaxPollNowRequestIDs)
 	if err != nil {
 		return nil, err
 	}
-	seen := make(map[string]bool, len(ids))
-	out := ids[:0]
-	for _, id := range ids {
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
+	// An upload whose request id no batch may carry is quarantined here, as
+	// the cycle's fan-out does, and the rest of the submission is polled.
+	good, bad := screenDue(ups)
+	if len(bad) > 0 {
+		if err := quarantine(ctx, h.DB, h.Metrics, LoggerFrom(ctx, h.Logger), bad, h.Now()); err != nil {
+			return nil, err
 		}
 	}
-	return out, nil
+	return uniqueRequestIDs(good), nil
 }

@@ -106,7 +106,8 @@ var _ = Describe("StatusBatchHandler under rate limits", func() {
 	setUp := func(tweak ...func(*lighthouse.Config)) {
 		lh = startLighthouse(fake.Options{}, tweak...)
 		handler = &tasks.StatusBatchHandler{Lighthouse: lh.Client, Updater: newUpdater(o), Metrics: o.Metrics, Logger: o.Logger}
-		upload = seedUpload(ctx, lh.Fake.AddDocument(fake.Document{Outcome: fake.StatusSuccess}), models.DocumentTypeVeteranUpload)
+		// In progress: still pending, and so asked about, after a first poll.
+		upload = seedUpload(ctx, lh.Fake.AddDocument(fake.Document{Outcome: fake.StatusInProgress}), models.DocumentTypeVeteranUpload)
 	}
 
 	process := func() (*asynq.Task, error) {

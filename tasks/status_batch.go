@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strconv"
 	"time"
 
@@ -117,15 +116,23 @@ func (h *StatusBatchHandler) Poll(ctx context.Context, cycleID string, requestID
 	return h.poll(ctx, StatusBatchPayload{CycleID: cycleID, RequestIDs: requestIDs}, true)
 }
 
-// poll calls Lighthouse once and applies the answer. When waitOnLimit is set
-// (inline runs, and a task's last attempt, where a rate-limit error would
-// archive the task) it waits for the budget in-process instead of returning.
+// poll reads the batch's pending uploads, quarantines those that cannot be
+// polled (with the write), asks Lighthouse about the others and writes what
+// it said: the read, the call (or its parts) and one write. When waitOnLimit
+// is set (inline runs, and a task's last attempt, where a rate-limit error
+// would archive the task) it waits for the budget in-process instead of
+// returning.
 func (h *StatusBatchHandler) poll(ctx context.Context, p StatusBatchPayload, waitOnLimit bool) (BatchSummary, error) {
 	log := LoggerFrom(ctx, h.Logger)
+	rows, err := h.Updater.Read(ctx, p.RequestIDs)
+	if err != nil {
+		return BatchSummary{}, fmt.Errorf("read batch: %w", err)
+	}
+	ids := rows.RequestIDs()
 	for {
-		resp, err := h.fetch(ctx, log, p.RequestIDs)
+		ans, err := h.fetch(ctx, log, p, ids)
 		if err == nil {
-			sum, err := h.Updater.Apply(ctx, p.CycleID, p.RequestIDs, resp)
+			sum, err := h.Updater.Write(ctx, p.CycleID, rows, ans)
 			if err != nil {
 				return sum, fmt.Errorf("apply statuses: %w", err)
 			}
@@ -150,41 +157,26 @@ func (h *StatusBatchHandler) poll(ctx context.Context, p StatusBatchPayload, wai
 	}
 }
 
-// fetch calls Lighthouse once for ids. A batch the gateway refuses as too
-// large (413, whose size limit is not documented) is asked again in halves,
-// recursively, and the answers merged: a POLL_BATCH_SIZE set too high slows
-// polling down (and says so) instead of archiving every batch.
-func (h *StatusBatchHandler) fetch(ctx context.Context, log *slog.Logger, ids []string) (*lighthouse.StatusResponse, error) {
-	resp, err := h.Lighthouse.GetUploadStatuses(ctx, ids)
-	var apiErr *lighthouse.APIError
-	if err == nil || len(ids) < 2 || !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusRequestEntityTooLarge {
-		return resp, err
-	}
-	h.Metrics.PollingErrors.WithLabelValues(lighthouse.Reason(err)).Inc()
-	log.WarnContext(ctx, logBatchTooLarge, "batch_size", len(ids), "error", err.Error())
-	half := len(ids) / 2
-	first, err := h.fetch(ctx, log, ids[:half])
-	if err != nil {
-		return nil, err
-	}
-	second, err := h.fetch(ctx, log, ids[half:])
-	if err != nil {
-		return nil, err
-	}
-	return &lighthouse.StatusResponse{
-		Statuses: append(first.Statuses, second.Statuses...),
-		NotFound: append(first.NotFound, second.NotFound...),
-		Invalid:  append(first.Invalid, second.Invalid...),
-	}, nil
-}
-
-// logBatchTooLarge is logged for every batch split after a 413.
-const logBatchTooLarge = "Lighthouse refused a status batch as too large; asking for it in two halves (lower POLL_BATCH_SIZE)"
-
 // pollingError counts and logs a failed status call once, and returns the
 // error with its retry decision: retryable errors retry, permanent ones are
 // archived at once.
 func (h *StatusBatchHandler) pollingError(ctx context.Context, log *slog.Logger, p StatusBatchPayload, err error) error {
+	var counted countedError
+	if !errors.As(err, &counted) {
+		h.countPollingError(ctx, log, p, err)
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("poll batch of %d: %w", len(p.RequestIDs), err)
+	}
+	if !lighthouse.IsRetryable(err) {
+		return fmt.Errorf("poll batch of %d: %w: %w", len(p.RequestIDs), err, asynq.SkipRetry)
+	}
+	return fmt.Errorf("poll batch of %d: %w", len(p.RequestIDs), err)
+}
+
+// countPollingError counts and logs a failed status call with the original's
+// message, which monitors match on.
+func (h *StatusBatchHandler) countPollingError(ctx context.Context, log *slog.Logger, p StatusBatchPayload, err error) {
 	reason := lighthouse.Reason(err)
 	h.Metrics.PollingErrors.WithLabelValues(reason).Inc()
 	attrs := []any{
@@ -202,13 +194,6 @@ func (h *StatusBatchHandler) pollingError(ctx context.Context, log *slog.Logger,
 		}
 	}
 	log.WarnContext(ctx, logStatusEndpointError, attrs...)
-	if ctx.Err() != nil {
-		return fmt.Errorf("poll batch of %d: %w", len(p.RequestIDs), err)
-	}
-	if !lighthouse.IsRetryable(err) {
-		return fmt.Errorf("poll batch of %d: %w: %w", len(p.RequestIDs), err, asynq.SkipRetry)
-	}
-	return fmt.Errorf("poll batch of %d: %w", len(p.RequestIDs), err)
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -37,8 +37,9 @@ const unknownStep = "unknown"
 
 // StatusUpdater applies one Lighthouse status answer to the batch of uploads
 // it was asked for: transitions, times, last status, polled-at stamps, the
-// outbox, metrics and logs. The database work is two statements whatever the
-// batch size: one read, one write (models.ApplyPollResults).
+// outbox, quarantines, metrics and logs. The database work is two statements
+// whatever the batch size: one read (Read, before the call), one write
+// (Write, models.WriteBatch).
 type StatusUpdater struct {
 	DB                   *gorm.DB
 	Metrics              *Metrics
@@ -56,6 +57,8 @@ type BatchSummary struct {
 	StillPending int `json:"still_pending"`
 	Unknown      int `json:"unknown"`
 	Malformed    int `json:"malformed"`
+	// Quarantined is how many uploads this batch quarantined.
+	Quarantined int `json:"quarantined"`
 	// Notifications is how many follow-ups went to the outbox.
 	Notifications int `json:"notifications"`
 }
@@ -68,6 +71,7 @@ func (s *BatchSummary) Add(o BatchSummary) {
 	s.StillPending += o.StillPending
 	s.Unknown += o.Unknown
 	s.Malformed += o.Malformed
+	s.Quarantined += o.Quarantined
 	s.Notifications += o.Notifications
 }
 
@@ -79,6 +83,8 @@ type decision struct {
 	failedStep string
 	timedOut   bool
 	changed    bool
+	// noFollowUp says why a failure owes a follow-up that cannot be written.
+	noFollowUp string
 }
 
 // What Apply knows of a request id while it reads an answer.
@@ -88,18 +94,32 @@ const (
 	answered
 )
 
-// Apply applies resp, the answer to requestIDs, and returns what it did.
-// Malformed entries never fail the batch: each is skipped or applied safely,
-// logged and counted. Only a database error is returned.
+// Apply reads the batch of requestIDs and writes resp, their answer (an
+// answer in hand: benchmarks and specs of the write), as Read then Write.
+func (u *StatusUpdater) Apply(ctx context.Context, cycleID string, requestIDs []string, resp *lighthouse.StatusResponse) (BatchSummary, error) {
+	rows, err := u.Read(ctx, requestIDs)
+	if err != nil {
+		return BatchSummary{}, err
+	}
+	return u.Write(ctx, cycleID, rows, Answer{Asked: requestIDs, Resp: resp})
+}
+
+// Write applies ans, Lighthouse's answer about the batch read as rows, and
+// quarantines the batch's unpollable uploads (those set aside by the read,
+// and those whose request id Lighthouse refused), all in one statement, and
+// returns what it did. Malformed entries never fail the batch: each is
+// skipped or applied safely, logged and counted. Only a database error is
+// returned.
 //
 // It holds a batch in slices indexed like the pending uploads rather than in
 // maps of copies of them: those maps were 1.5 MB of a worker's 10 MB live
 // heap at its peak (heap profile during a 300k `worker bench`).
-func (u *StatusUpdater) Apply(ctx context.Context, cycleID string, requestIDs []string, resp *lighthouse.StatusResponse) (BatchSummary, error) {
+func (u *StatusUpdater) Write(ctx context.Context, cycleID string, rows *BatchRows, ans Answer) (BatchSummary, error) {
 	var sum BatchSummary
-	uploads, err := models.LoadPending(ctx, u.DB, requestIDs)
-	if err != nil {
-		return sum, err
+	uploads, quarantines := rows.withoutRefused(ans.Refused, ans.RefusedDetail)
+	requestIDs, resp := ans.Asked, ans.Resp
+	if resp == nil {
+		resp = &lighthouse.StatusResponse{}
 	}
 	// first[id] is the first upload (in id order) with that request id, and
 	// next[i] the one after upload i with the same request id, or -1.
@@ -116,10 +136,13 @@ func (u *StatusUpdater) Apply(ctx context.Context, cycleID string, requestIDs []
 	for _, id := range requestIDs {
 		seen[id] = asked
 	}
+	for _, id := range ans.Refused {
+		seen[id] = answered // by its refusal: its uploads are quarantined
+	}
 	now := u.Now().UTC()
 	log := u.Logger
 
-	if len(resp.Statuses) == 0 && len(resp.NotFound) == 0 && len(resp.Invalid) == 0 {
+	if len(requestIDs) > len(ans.Refused) && len(resp.Statuses) == 0 && len(resp.NotFound) == 0 && len(resp.Invalid) == 0 {
 		log.WarnContext(ctx, logNoStatuses, "lighthouse_document_request_ids", requestIDs)
 	}
 
@@ -175,7 +198,7 @@ func (u *StatusUpdater) Apply(ctx context.Context, cycleID string, requestIDs []
 		u.Metrics.UnknownRequestIDs.Add(float64(len(unknown)))
 		u.Metrics.PollingErrors.WithLabelValues("not_found").Inc()
 		responseStatus := 200
-		if len(resp.Statuses) == 0 && len(unknown) == len(requestIDs) {
+		if len(resp.Statuses) == 0 && len(unknown) == len(requestIDs)-len(ans.Refused) {
 			responseStatus = 404
 		}
 		log.WarnContext(ctx, logStatusEndpointError,
@@ -207,12 +230,16 @@ func (u *StatusUpdater) Apply(ctx context.Context, cycleID string, requestIDs []
 		write = slices.Clone(results)
 		slices.SortFunc(write, byID)
 	}
-	transitioned, err := models.ApplyPollResultsFrom(ctx, u.DB, cycleID, resp.Body, write, now)
+	written, err := models.WriteBatch(ctx, u.DB, models.BatchWrite{
+		CycleID: cycleID, Source: resp.Body, Results: write, Quarantines: quarantines,
+	}, now)
 	if err != nil {
 		return sum, err
 	}
 	sum.Polled = len(results)
-	u.report(ctx, &sum, uploads, results, decisions, transitioned, now)
+	u.report(ctx, &sum, uploads, results, decisions, written.Transitioned, now)
+	u.Metrics.reportQuarantined(ctx, log, written.Quarantined)
+	sum.Quarantined = len(written.Quarantined)
 	return sum, nil
 }
 
@@ -240,7 +267,7 @@ func (u *StatusUpdater) decide(ctx context.Context, sum *BatchSummary, up *model
 		}
 		r.NewState = models.StateFailed
 		r.ErrorMessage, d.failedStep = u.errorMessage(ctx, sum, s)
-		r.Notification = u.notification(up)
+		r.Notification, d.noFollowUp = u.notification(up)
 	default:
 		if s.Status != lighthouse.StatusInProgress {
 			u.malformed(ctx, sum, "unexpected_status", s.RequestID, "Lighthouse sent an unknown document status; the upload stays pending")
@@ -302,6 +329,14 @@ func (u *StatusUpdater) report(ctx context.Context, sum *BatchSummary, uploads [
 				sum.Notifications++
 			}
 			u.Metrics.DocumentStatus.WithLabelValues(docType, outcomeFailed, d.failedStep).Inc()
+			if d.noFollowUp != "" {
+				u.Metrics.NotificationsSkipped.WithLabelValues(d.noFollowUp).Inc()
+				u.Logger.WarnContext(ctx, logNotificationSkipped,
+					"reason", d.noFollowUp,
+					"upload_id", up.ID,
+					"form526_submission_id", up.Form526SubmissionID,
+					"lighthouse_document_request_id", up.LighthouseDocumentRequestID)
+			}
 			if up.DocumentType == models.DocumentTypeForm0781 || up.DocumentType == models.DocumentTypeForm0781a {
 				u.Logger.WarnContext(ctx, logFailedUploadStatus,
 					"form526_submission_id", up.Form526SubmissionID,

@@ -96,7 +96,7 @@ func MigratedDatabase(ctx context.Context, name string) (*gorm.DB, string, error
 
 // Truncate empties the worker's tables between specs.
 func Truncate(gdb *gorm.DB) error {
-	return gdb.Exec(`TRUNCATE lighthouse526_notification_outbox, lighthouse526_polling_cycles,
+	return gdb.Exec(`TRUNCATE lighthouse526_notification_outbox, lighthouse526_polling_cycles, lighthouse526_upload_poll_states,
 		lighthouse526_document_uploads, form_attachments, form526_submissions RESTART IDENTITY CASCADE`).Error
 }
 
