@@ -104,6 +104,19 @@ var _ = Describe("PollNowHandler", func() {
 		})
 	})
 
+	Context("when it names a quarantined upload's request id", func() {
+		It("leaves it out", func() {
+			seedUpload(ctx, "15", models.DocumentTypeBDDInstructions)
+			q := seedUpload(ctx, "16", models.DocumentTypeBDDInstructions)
+			_, err := models.QuarantineUploads(ctx, gdb, []models.Quarantine{{UploadID: q.ID, Reason: models.QuarantineRefusedByLighthouse}}, time.Now())
+			Expect(err).NotTo(HaveOccurred())
+
+			pollNow(tasks.PollNowPayload{RequestIDs: []string{"15", "16"}})
+
+			Expect(idsOf(batches())).To(ConsistOf("15"))
+		})
+	})
+
 	Context("when it names a submission", func() {
 		It("enqueues every pending upload of that submission and no other", func() {
 			sub := seedSubmission(ctx)
@@ -115,6 +128,21 @@ var _ = Describe("PollNowHandler", func() {
 			pollNow(tasks.PollNowPayload{Form526SubmissionID: sub})
 
 			Expect(idsOf(batches())).To(ConsistOf("21", "22", "23"))
+		})
+
+		It("quarantines an upload whose request id no batch may carry, polls the rest, and leaves quarantined ones out", func() {
+			sub := seedSubmission(ctx)
+			ofSub := func(u *models.Lighthouse526DocumentUpload) { u.Form526SubmissionID = sub }
+			seedUpload(ctx, "31", models.DocumentTypeForm0781, ofSub)
+			bad := seedUpload(ctx, "3l", models.DocumentTypeForm0781, ofSub)
+			seedUpload(ctx, "33", models.DocumentTypeForm0781, ofSub)
+
+			pollNow(tasks.PollNowPayload{Form526SubmissionID: sub})
+
+			Expect(idsOf(batches())).To(ConsistOf("31", "33"))
+			reason, _ := quarantineOf(ctx, bad.ID)
+			Expect(reason).To(Equal(models.QuarantineInvalidRequestID))
+			Expect(o.quarantinedCount(models.QuarantineInvalidRequestID)).To(Equal(1.0))
 		})
 
 		It("enqueues nothing and succeeds when nothing is pending", func() {
