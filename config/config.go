@@ -9,6 +9,8 @@ package config
 import (
 	"crypto/rsa"
 	"time"
+
+	"github.com/robfig/cron/v3"
 )
 
 // Config is the resolved configuration of every subcommand of the worker.
@@ -45,6 +47,10 @@ type Config struct {
 	PollWindowGrace   time.Duration `env:"POLL_WINDOW_GRACE" envDefault:"5m"`
 	PollBatchSize     int           `env:"POLL_BATCH_SIZE" envDefault:"1000"`
 	ProcessingTimeout time.Duration `env:"PROCESSING_TIMEOUT" envDefault:"24h"`
+
+	// PollCronAllowSubMinute lets POLL_CRON fire more often than once a
+	// minute (@every 30s): for local runs, never in production.
+	PollCronAllowSubMinute bool `env:"POLL_CRON_ALLOW_SUBMINUTE" envDefault:"false"`
 
 	// Queue.
 	QueueName         string        `env:"QUEUE_NAME" envDefault:"lighthouse_document_status"`
@@ -83,6 +89,7 @@ type Config struct {
 
 	// Derived by Load; not read from the environment.
 	LighthouseBaseURL    string          `env:"-"`
+	PollSchedule         cron.Schedule   `env:"-"` // POLL_CRON, parsed by ParseSchedule
 	LighthousePrivateKey *rsa.PrivateKey `env:"-"`
 	Queues               map[string]int  `env:"-"`
 	APIPublicKey         *rsa.PublicKey  `env:"-"`

@@ -16,7 +16,6 @@ import (
 	"github.com/caarlos0/env/v11"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/redis/go-redis/v9"
-	"github.com/robfig/cron/v3"
 )
 
 // MaxPollBatchSize bounds POLL_BATCH_SIZE, and is its default: Lighthouse
@@ -174,8 +173,10 @@ func (v *validator) validate(c *Config) {
 	v.intRange("LIGHTHOUSE_RATE_LIMIT_PER_MINUTE", c.LighthouseRateLimit, 1, 100000)
 	v.durationRange("LIGHTHOUSE_MAX_RATE_LIMIT_WAIT", c.LighthouseMaxRateLimitWait, 0, time.Minute)
 
-	if _, err := cron.ParseStandard(c.PollCron); err != nil {
-		v.add("POLL_CRON", "not a 5-field cron expression: %v", err)
+	if sched, err := ParseSchedule(c.PollCron, c.PollCronAllowSubMinute, time.Now()); err != nil {
+		v.add("POLL_CRON", "%v", err)
+	} else {
+		c.PollSchedule = sched
 	}
 	v.positive("POLL_WINDOW", c.PollWindow)
 	if c.PollWindowGrace < 0 || c.PollWindowGrace >= c.PollWindow {

@@ -143,7 +143,7 @@ var _ = Describe("Load", func() {
 			Expect(err).To(MatchError(And(
 				ContainSubstring("LIGHTHOUSE_TIMEOUT: not a valid duration"),
 				ContainSubstring("LOG_FORMAT: must be one of json|text"),
-				ContainSubstring("POLL_CRON: not a 5-field cron expression"),
+				ContainSubstring("POLL_CRON: not a cron schedule"),
 				ContainSubstring("WORKER_QUEUES: must be name=weight pairs"),
 			)))
 		})

@@ -3,7 +3,6 @@ package tasks
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -24,27 +23,23 @@ type Scheduler struct {
 	Now      func() time.Time
 }
 
-// ParseSchedule parses a 5-field cron expression, evaluated in UTC.
-func ParseSchedule(spec string) (cron.Schedule, error) {
-	s, err := cron.ParseStandard("CRON_TZ=UTC " + spec)
-	if err != nil {
-		return nil, fmt.Errorf("cron %q: %w", spec, err)
-	}
-	return s, nil
-}
-
 // lookBack bounds the search for the latest tick before now.
 const lookBack = 8 * 24 * time.Hour
 
 // PreviousTick is the latest tick at or before now, or zero if none within
-// eight days.
+// eight days. A schedule's Next is zero when it finds no time (robfig/cron
+// looks five years ahead), which ends the search too.
 func PreviousTick(s cron.Schedule, now time.Time) time.Time {
 	var prev time.Time
-	for t := s.Next(now.Add(-lookBack)); !t.After(now); t = s.Next(t) {
+	for t := s.Next(now.Add(-lookBack)); !t.IsZero() && !t.After(now); t = s.Next(t) {
 		prev = t
 	}
 	return prev
 }
+
+// ErrScheduleNeverFires is returned by Run for a schedule with no next tick
+// (config.ParseSchedule refuses such a POLL_CRON, so this is a safeguard).
+var ErrScheduleNeverFires = errors.New("the polling schedule has no next tick")
 
 // Run enqueues ticks until ctx ends.
 func (s *Scheduler) Run(ctx context.Context) error {
@@ -53,6 +48,10 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 	for {
 		next := s.Schedule.Next(s.Now())
+		if next.IsZero() {
+			s.Logger.ErrorContext(ctx, "the scheduler stops: its schedule has no next tick", "error", ErrScheduleNeverFires.Error())
+			return ErrScheduleNeverFires
+		}
 		if err := sleep(ctx, time.Until(next)); err != nil {
 			return nil
 		}

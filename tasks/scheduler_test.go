@@ -9,6 +9,7 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/robfig/cron/v3"
 
+	"github.com/vagov/lighthouse526/config"
 	"github.com/vagov/lighthouse526/tasks"
 )
 
@@ -18,7 +19,7 @@ var _ = Describe("Scheduler", func() {
 
 		BeforeEach(func() {
 			var err error
-			hourly, err = tasks.ParseSchedule("15 * * * *")
+			hourly, err = config.ParseSchedule("15 * * * *", false, time.Now())
 			Expect(err).NotTo(HaveOccurred())
 		})
 
@@ -30,10 +31,28 @@ var _ = Describe("Scheduler", func() {
 		})
 
 		It("is zero when no tick falls within eight days", func() {
-			yearly, err := tasks.ParseSchedule("0 0 1 1 *")
+			yearly, err := config.ParseSchedule("0 0 1 1 *", false, time.Now())
 			Expect(err).NotTo(HaveOccurred())
 			Expect(tasks.PreviousTick(yearly, time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC))).To(BeZero())
 		})
+
+		It("is zero, at once, for a schedule that never fires", func() {
+			never, err := cron.ParseStandard("0 0 30 2 *")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(tasks.PreviousTick(never, time.Now())).To(BeZero())
+		})
+	})
+
+	Context("when its schedule never fires", func() {
+		It("stops with an error instead of spinning", func(ctx SpecContext) {
+			o := newObserved()
+			never, err := cron.ParseStandard("0 0 30 2 *")
+			Expect(err).NotTo(HaveOccurred())
+			s := &tasks.Scheduler{Client: newAsynqClient(), Queue: "unused", Schedule: never, Logger: o.Logger, Now: time.Now}
+
+			Expect(s.Run(ctx)).To(MatchError(tasks.ErrScheduleNeverFires))
+			Expect(o.Logs.WithMessage("the scheduler stops: its schedule has no next tick")).To(HaveLen(1))
+		}, NodeTimeout(10*time.Second))
 	})
 
 	Context("when a tick's cycle is enqueued twice", func() {
@@ -71,7 +90,7 @@ var _ = Describe("Scheduler", func() {
 			queue = newQueue(insp)
 			var err error
 			// Daily, so that no tick but the catch-up falls within the spec.
-			schedule, err = tasks.ParseSchedule("17 3 * * *")
+			schedule, err = config.ParseSchedule("17 3 * * *", false, time.Now())
 			Expect(err).NotTo(HaveOccurred())
 		})
 

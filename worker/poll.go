@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -24,8 +25,10 @@ type pollSummary struct {
 	Due     int    `json:"due"`
 	Batches int    `json:"batches"`
 	tasks.BatchSummary
-	Errors  int     `json:"errors"`
-	Seconds float64 `json:"seconds"`
+	Errors int `json:"errors"`
+	// BatchErrors says which batch failed and why, one line each.
+	BatchErrors []string `json:"batch_errors,omitempty"`
+	Seconds     float64  `json:"seconds"`
 }
 
 func pollCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
@@ -60,11 +63,17 @@ func pollCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	}
 	sum.Seconds = time.Since(start).Seconds()
 	printPollSummary(stdout, sum, *asJSON)
+	if err == nil && sum.Errors > 0 {
+		// The summary says how many; the exit status and this say which.
+		err = fmt.Errorf("%d of %d batches failed (their uploads stay due): %s",
+			sum.Errors, sum.Batches, strings.Join(sum.BatchErrors, "; "))
+	}
 	return err
 }
 
 // pollInline fans out and polls every batch here; a failing batch is counted
-// and skipped (its uploads stay due), never aborts the run.
+// and skipped (its uploads stay due), never aborts the run, and its error is
+// kept for the summary.
 func (a *app) pollInline(ctx context.Context, id string, start time.Time) (pollSummary, error) {
 	sum := pollSummary{CycleID: id}
 	res, err := a.cycle.Run(ctx, id, start, func(ctx context.Context, batch tasks.Batch) error {
@@ -74,12 +83,15 @@ func (a *app) pollInline(ctx context.Context, id string, start time.Time) (pollS
 				return err
 			}
 			sum.Errors++
+			sum.BatchErrors = append(sum.BatchErrors, fmt.Sprintf("batch %d (%d request ids from upload %d): %v",
+				batch.Seq, len(batch.RequestIDs), batch.FirstUploadID, err))
 			return nil
 		}
 		sum.BatchSummary.Add(b)
 		return nil
 	})
 	sum.Due, sum.Batches = res.DocumentsDue, res.Batches
+	sum.Quarantined += res.Quarantined
 	return sum, err
 }
 
@@ -123,8 +135,8 @@ func printPollSummary(w io.Writer, s pollSummary, asJSON bool) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "due\tbatches\tpolled\tcompleted\tfailed\tstill pending\tunknown\tmalformed\terrors\tseconds\t")
-	fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.1f\t\n",
-		s.Due, s.Batches, s.Polled, s.Completed, s.Failed, s.StillPending, s.Unknown, s.Malformed, s.Errors, s.Seconds)
+	fmt.Fprintln(tw, "due\tbatches\tpolled\tcompleted\tfailed\tstill pending\tunknown\tmalformed\tquarantined\terrors\tseconds\t")
+	fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.1f\t\n",
+		s.Due, s.Batches, s.Polled, s.Completed, s.Failed, s.StillPending, s.Unknown, s.Malformed, s.Quarantined, s.Errors, s.Seconds)
 	_ = tw.Flush()
 }

@@ -44,10 +44,6 @@ func runWorker(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		}
 	}
 	logger := newLogger(cfg)
-	schedule, err := tasks.ParseSchedule(cfg.PollCron)
-	if err != nil {
-		return &exitError{code: 2, err: err}
-	}
 	a, err := newApp(ctx, cfg, logger, "worker")
 	if err != nil {
 		return err
@@ -77,7 +73,9 @@ func runWorker(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		go func() { defer wg.Done(); f(loops) }()
 	}
 	if !*noScheduler {
-		sched := &tasks.Scheduler{Client: a.client, Queue: cfg.QueueName, Schedule: schedule, Logger: logger, Now: time.Now}
+		// Load parsed POLL_CRON and refused a schedule that never fires or
+		// fires more often than once a minute, as `worker config` does.
+		sched := &tasks.Scheduler{Client: a.client, Queue: cfg.QueueName, Schedule: cfg.PollSchedule, Logger: logger, Now: time.Now}
 		goLoop(func(ctx context.Context) { _ = sched.Run(ctx) })
 	}
 	goLoop(func(ctx context.Context) { a.relay.Run(ctx, relayInterval) })

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -17,12 +18,12 @@ import (
 )
 
 func init() {
-	register("uploads", "inspect uploads: uploads show <request-id> | uploads stuck [--older-than 24h] [--unknown-polls 3]", uploadsCmd)
+	register("uploads", "inspect uploads: uploads show <request-id> | uploads stuck [--older-than 24h] [--unknown-polls 3] | uploads release <upload-id>", uploadsCmd)
 }
 
 func uploadsCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
-	if len(args) == 0 || (args[0] != "show" && args[0] != "stuck") {
-		return &exitError{code: 2, err: errors.New("say show <request-id> or stuck")}
+	if len(args) == 0 || (args[0] != "show" && args[0] != "stuck" && args[0] != "release") {
+		return &exitError{code: 2, err: errors.New("say show <request-id>, stuck or release <upload-id>")}
 	}
 	fs := flag.NewFlagSet("uploads "+args[0], flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -47,6 +48,12 @@ func uploadsCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		}
 		return showUploads(ctx, gdb, fs.Arg(0), stdout, *asJSON)
 	}
+	if args[0] == "release" {
+		if fs.NArg() != 1 {
+			return &exitError{code: 2, err: errors.New("uploads release takes one upload id")}
+		}
+		return releaseUpload(ctx, gdb, fs.Arg(0), stdout, *asJSON)
+	}
 	stuck, err := models.StuckUploads(ctx, gdb, time.Now().Add(-*olderThan), *unknownPolls, *limit)
 	if err != nil {
 		return err
@@ -55,10 +62,10 @@ func uploadsCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		return writeJSONOut(stdout, stuck)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tREQUEST ID\tSUBMISSION\tTYPE\tCREATED\tLAST POLLED\tUNKNOWN POLLS\tREASON")
+	fmt.Fprintln(tw, "ID\tREQUEST ID\tSUBMISSION\tTYPE\tCREATED\tLAST POLLED\tUNKNOWN POLLS\tREASON\tQUARANTINE")
 	for _, s := range stuck {
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\t%d\t%s\n", s.ID, s.LighthouseDocumentRequestID, s.Form526SubmissionID,
-			s.DocumentType, stamp(&s.CreatedAt), stamp(s.StatusLastPolledAt), s.LighthouseUnknownPollCount, s.Reason)
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\t%d\t%s\t%s\n", s.ID, shownRequestID(s.LighthouseDocumentRequestID), s.Form526SubmissionID,
+			strconv.Quote(s.DocumentType), stamp(&s.CreatedAt), stamp(s.StatusLastPolledAt), s.LighthouseUnknownPollCount, s.Reason, quarantineText(s))
 	}
 	fmt.Fprintf(tw, "%d stuck upload(s)\n", len(stuck))
 	return tw.Flush()
