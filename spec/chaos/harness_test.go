@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -36,7 +38,9 @@ type scenario struct {
 	inspector *asynq.Inspector
 	rng       *rand.Rand
 	expected  map[int64]expectation
+	poisoned  map[string]bool // request ids of the uploads that must end quarantined
 	logDir    string
+	workerEnv []string
 
 	faults     []string
 	cycles     int
@@ -50,6 +54,9 @@ type options struct {
 	docs     int
 	replicas int
 	env      map[string]string // extra or overriding worker settings
+	// poison makes that many of the docs uploads rows that cannot be
+	// polled (see seedPoison), which must end quarantined.
+	poison int
 }
 
 // newScenario truncates the tables, starts a fake Lighthouse, seeds the
@@ -63,18 +70,19 @@ func newScenario(ctx context.Context, name string, o options) *scenario {
 		notify: "chaos_notify_" + slug,
 		rng:    rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7)),
 	}
-	s.fake = fake.New(fake.Options{PublicKey: &w.key.PublicKey, ClientID: clientID, AudClaimURL: audClaim, Seed: 42})
+	s.fake = fake.New(fake.Options{PublicKey: &w.key.PublicKey, ClientID: clientID, AudClaimURL: audClaim, Seed: 42, MaxRequestID: maxRequestID})
 	var err error
 	s.fakeURL, err = s.fake.Start()
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(s.fake.Close)
-	seed(ctx, s, o.docs)
+	seed(ctx, s, o.docs, o.poison)
 
 	s.client = asynq.NewClientFromRedisClient(w.rdb)
 	s.inspector = asynq.NewInspectorFromRedisClient(w.rdb)
 	s.logDir = filepath.Join(w.tmp, slug)
 	Expect(os.MkdirAll(s.logDir, 0o700)).To(Succeed())
-	s.workers = startReplicas(max(o.replicas, 1), s.env(slug, o.env), s.logDir)
+	s.workerEnv = s.env(slug, o.env)
+	s.workers = startReplicas(max(o.replicas, 1), s.workerEnv, s.logDir)
 	DeferCleanup(func() {
 		stopAll(s.workers)
 		if CurrentSpecReport().Failed() {
@@ -207,18 +215,29 @@ func (s *scenario) dueRequestIDs(ctx context.Context, at time.Time) map[string]b
 	}).WithContext(ctx).WithTimeout(time.Minute).Should(Succeed())
 	out := make(map[string]bool, len(ids))
 	for _, id := range ids {
-		out[id] = true
+		if !s.poisoned[id] { // never asked: quarantined before any call
+			out[id] = true
+		}
 	}
 	return out
 }
 
-// checkRequests reads the fake's log of the cycle: a request id asked in two
-// different batches was polled twice in one cycle (a retried batch asks the
-// same ids again, which is not that); a due id never asked was missed.
+// checkRequests reads the fake's log of the cycle: a request id answered in
+// two different batches was polled twice in one cycle (a retried batch asks
+// the same ids again, which is not that; nor is a batch refused with 400 and
+// asked again in parts, since a refused call polled nothing); a due id never
+// asked was missed.
 func (s *scenario) checkRequests(due map[string]bool, faulty bool) {
 	batchesOf := map[string]map[string]bool{}
+	asked := map[string]bool{}
 	for _, r := range s.fake.Requests() {
 		if r.Path != fake.APIPrefix+"/uploads/status" {
+			continue
+		}
+		for _, id := range r.RequestIDs {
+			asked[id] = true
+		}
+		if r.StatusCode != http.StatusOK && r.StatusCode != http.StatusNotFound {
 			continue
 		}
 		ids := append([]string(nil), r.RequestIDs...)
@@ -239,7 +258,7 @@ func (s *scenario) checkRequests(due map[string]bool, faulty bool) {
 	}
 	missed := 0
 	for id := range due {
-		if batchesOf[id] == nil {
+		if !asked[id] {
 			missed++
 		}
 	}
@@ -278,13 +297,21 @@ func (s *scenario) verify(ctx context.Context) verdict {
 	if err := w.gdb.WithContext(ctx).Table("lighthouse526_document_uploads").Find(&rows).Error; err != nil {
 		return verdict{wrong: len(s.expected)}
 	}
+	quarantined, err := quarantineReasons(ctx)
+	if err != nil {
+		return verdict{wrong: len(s.expected)}
+	}
 	for _, r := range rows {
 		want := s.expected[r.ID]
-		good := r.AasmState == want.state && r.StatusLastPolledAt != nil && len(r.LastStatusResponse) > 0
-		switch want.state {
-		case models.StateCompleted:
+		good := r.AasmState == want.state && r.StatusLastPolledAt != nil && len(r.LastStatusResponse) > 0 &&
+			quarantined[r.ID] == ""
+		switch {
+		case want.quarantine != "":
+			// Left out of every call: pending, never polled, quarantined.
+			good = r.AasmState == models.StatePending && r.StatusLastPolledAt == nil && quarantined[r.ID] == want.quarantine
+		case want.state == models.StateCompleted:
 			good = good && r.LighthouseProcessingEndedAt != nil
-		case models.StateFailed:
+		case want.state == models.StateFailed:
 			good = good && r.LighthouseProcessingEndedAt != nil && len(r.ErrorMessage) > 0 && string(r.ErrorMessage) != "null"
 		}
 		if good {
@@ -377,6 +404,40 @@ func (s *scenario) converge(ctx context.Context) {
 	Expect(v.lostNotes).To(BeZero(), "failure follow-ups lost")
 	Expect(v.duplicatedNotes).To(BeZero(), "failure follow-ups duplicated")
 	Expect(s.duplicated).To(BeZero(), "request ids polled in two batches of one cycle")
+}
+
+// quarantineReasons is every quarantined upload's reason, by upload id.
+func quarantineReasons(ctx context.Context) (map[int64]string, error) {
+	var states []models.UploadPollState
+	if err := w.gdb.WithContext(ctx).Where("quarantined_at IS NOT NULL").Find(&states).Error; err != nil {
+		return nil, err
+	}
+	out := make(map[int64]string, len(states))
+	for _, st := range states {
+		out[st.UploadID] = *st.QuarantineReason
+	}
+	return out, nil
+}
+
+// listedQuarantined runs `worker uploads stuck --json`, as an operator
+// would, and returns the quarantine reason of each upload it lists.
+func (s *scenario) listedQuarantined(ctx context.Context) map[int64]string {
+	cmd := exec.CommandContext(ctx, workerBin, "uploads", "stuck", "--json", "--limit", "100000")
+	cmd.Env = s.workerEnv
+	out, err := cmd.Output()
+	Expect(err).NotTo(HaveOccurred(), "worker uploads stuck")
+	var listed []struct {
+		ID               int64   `json:"id"`
+		QuarantineReason *string `json:"quarantine_reason"`
+	}
+	Expect(json.Unmarshal(out, &listed)).To(Succeed())
+	reasons := map[int64]string{}
+	for _, l := range listed {
+		if l.QuarantineReason != nil {
+			reasons[l.ID] = *l.QuarantineReason
+		}
+	}
+	return reasons
 }
 
 // dumpLogs prints the tail of each replica's log after a failure.

@@ -121,6 +121,30 @@ var _ = Describe("The worker under faults", func() {
 		})
 	})
 
+	Context("when some rows cannot be polled", func() {
+		always("polls every good upload in the first cycle, quarantines and lists every poison row, and loses nothing", func(ctx SpecContext) {
+			poison := max(docs/100, len(poisonKinds))
+			s := newScenario(ctx, "poison rows", options{docs: docs, replicas: 2, poison: poison})
+			s.fault("%d poison rows (%.1f%%): request ids of letters and of 20 digits, NULL and unknown document types, ids Lighthouse refuses with 400",
+				poison, 100*float64(poison)/float64(docs))
+			// A fault-free cycle: it must ask about every due upload but the
+			// poison ones (checkRequests), each good one answered once.
+			s.cycle(ctx, nil)
+			quarantined, err := quarantineReasons(ctx)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(quarantined).To(HaveLen(poison), "every poison row quarantined in the first cycle")
+			s.converge(ctx)
+
+			listed := s.listedQuarantined(ctx)
+			for id, want := range s.expected {
+				if want.quarantine != "" {
+					Expect(listed).To(HaveKeyWithValue(id, want.quarantine), "worker uploads stuck lists upload %d", id)
+				}
+			}
+			Expect(listed).To(HaveLen(poison))
+		})
+	})
+
 	Context("when two cron cycles overlap", func() {
 		always("skips the second while the first has batches in flight", func(ctx SpecContext) {
 			s := newScenario(ctx, "overlapping cycles", options{docs: docs, replicas: 2, env: map[string]string{"WORKER_CONCURRENCY": "2"}})

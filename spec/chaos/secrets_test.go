@@ -95,7 +95,7 @@ var _ = Describe("Secrets in the worker's output", func() {
 			go func() { _ = srv.Serve(ln) }()
 			DeferCleanup(srv.Close)
 			s.fakeURL = "http://" + ln.Addr().String()
-			seed(ctx, s, 60)
+			seed(ctx, s, 60, 0)
 
 			rdb := redis.NewClient(&redis.Options{Addr: rs.Addr(), Password: redisPassword})
 			DeferCleanup(rdb.Close)
