@@ -175,3 +175,21 @@ var _ = Describe("StuckUploads", func() {
 		Expect(stuck[1].QuarantineReason).To(BeNil())
 	})
 })
+
+var _ = Describe("UploadsByRequestID", func() {
+	It("reads a row with NULL in every nullable column", func() {
+		u := createUpload(withType(models.DocumentTypeVeteranUpload), withAttachment())
+		Expect(gdb.Exec(`UPDATE lighthouse526_document_uploads
+			SET form_attachment_id = NULL, aasm_state = NULL, document_type = NULL, lighthouse_processing_started_at = NULL,
+			    lighthouse_processing_ended_at = NULL, status_last_polled_at = NULL, error_message = NULL, last_status_response = NULL
+			WHERE id = ?`, u.ID).Error).To(Succeed())
+
+		got, err := models.UploadsByRequestID(context.Background(), gdb, u.LighthouseDocumentRequestID)
+
+		Expect(err).NotTo(HaveOccurred())
+		Expect(got).To(ConsistOf(SatisfyAll(
+			HaveField("ID", u.ID), HaveField("AasmState", ""), HaveField("DocumentType", ""),
+			HaveField("FormAttachmentID", BeNil()), HaveField("LastStatusResponse", BeNil()),
+		)))
+	})
+})

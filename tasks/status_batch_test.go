@@ -263,6 +263,8 @@ var _ = Describe("StatusBatchHandler", func() {
 			Entry("trailing data", `{"cycle_id":"c","request_ids":["1"]} {}`, "malformed_json"),
 			Entry("no request ids", `{"cycle_id":"c","request_ids":[]}`, "invalid"),
 			Entry("no cycle id", `{"request_ids":["1"]}`, "invalid"),
+			Entry("an id Lighthouse would refuse the call for", `{"cycle_id":"c","request_ids":["1","abc"]}`, "invalid"),
+			Entry("an id past int64", `{"cycle_id":"c","request_ids":["99999999999999999999"]}`, "invalid"),
 			Entry("more than 1,000 ids", tooManyIDsPayload(), "invalid"),
 		)
 	})
