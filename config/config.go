@@ -35,7 +35,7 @@ type Config struct {
 	LighthouseRSAKey      string        `env:"LIGHTHOUSE_RSA_KEY"`
 	LighthouseAudClaimURL string        `env:"LIGHTHOUSE_AUD_CLAIM_URL" envDefault:"https://deptva-eval.okta.com/oauth2/ausi3ui83fLa68IJv2p7/v1/token"`
 	LighthouseKeyID       string        `env:"LIGHTHOUSE_KEY_ID"`
-	LighthouseTimeout     time.Duration `env:"LIGHTHOUSE_TIMEOUT" envDefault:"20s"`
+	LighthouseTimeout     time.Duration `env:"LIGHTHOUSE_TIMEOUT" envDefault:"65s"`
 	LighthouseRateLimit   int           `env:"LIGHTHOUSE_RATE_LIMIT_PER_MINUTE" envDefault:"60"`
 	// A batch waits in-process for the shared budget up to this long; past
 	// it, the task is rescheduled without using up a retry.
@@ -45,7 +45,7 @@ type Config struct {
 	PollCron          string        `env:"POLL_CRON" envDefault:"15 * * * *"`
 	PollWindow        time.Duration `env:"POLL_WINDOW" envDefault:"1h"`
 	PollWindowGrace   time.Duration `env:"POLL_WINDOW_GRACE" envDefault:"5m"`
-	PollBatchSize     int           `env:"POLL_BATCH_SIZE" envDefault:"1000"`
+	PollBatchSize     int           `env:"POLL_BATCH_SIZE" envDefault:"100"`
 	ProcessingTimeout time.Duration `env:"PROCESSING_TIMEOUT" envDefault:"24h"`
 
 	// PollCronAllowSubMinute lets POLL_CRON fire more often than once a

@@ -8,6 +8,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/vagov/lighthouse526/config"
+	"github.com/vagov/lighthouse526/lighthouse"
 )
 
 // problemVars returns the variables an error of Load names.
@@ -38,9 +39,9 @@ var _ = Describe("Load", func() {
 			Expect(cfg.RedisURL).To(Equal("redis://127.0.0.1:6379/0"))
 			Expect(cfg.PollCron).To(Equal("15 * * * *"))
 			Expect(cfg.PollWindow).To(Equal(time.Hour))
-			Expect(cfg.PollBatchSize).To(Equal(config.MaxPollBatchSize)) // worker bench's default says so
+			Expect(cfg.PollBatchSize).To(Equal(config.DefaultPollBatchSize)) // worker bench's default says so
 			Expect(cfg.ProcessingTimeout).To(Equal(24 * time.Hour))
-			Expect(cfg.LighthouseTimeout).To(Equal(20 * time.Second))
+			Expect(cfg.LighthouseTimeout).To(Equal(lighthouse.DefaultTimeout)) // one default: the client's
 			Expect(cfg.LighthouseRateLimit).To(Equal(60))
 			Expect(cfg.LogFormat).To(Equal("json"))
 			Expect(cfg.Queues).To(Equal(map[string]int{"lighthouse_document_status": 1}))

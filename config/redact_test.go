@@ -72,7 +72,7 @@ var _ = Describe("Config printing", func() {
 			Expect(vars).To(HaveKeyWithValue("DATABASE_URL", "postgres://app:xxxxx@127.0.0.1:5432/lighthouse_uploads?sslmode=disable"))
 			Expect(vars).To(HaveKeyWithValue("REDIS_URL", "redis://default:xxxxx@127.0.0.1:6379/2"))
 			Expect(vars).To(HaveKeyWithValue("LIGHTHOUSE_CLIENT_ID", "0oa-test-client"))
-			Expect(vars).To(HaveKeyWithValue("POLL_BATCH_SIZE", "1000"))
+			Expect(vars).To(HaveKeyWithValue("POLL_BATCH_SIZE", "100"))
 		})
 	})
 

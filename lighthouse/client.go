@@ -32,7 +32,7 @@ import (
 
 // Defaults applied by NewClient to zero Config fields.
 const (
-	DefaultTimeout            = 30 * time.Second
+	DefaultTimeout            = 65 * time.Second // the original's Lighthouse timeout
 	DefaultRateLimitPerMinute = 60
 	DefaultRedisPrefix        = "lighthouse526:"
 )
@@ -52,7 +52,7 @@ type Config struct {
 	ClientID           string          // iss and sub of the assertion
 	PrivateKey         *rsa.PrivateKey // signs the assertion
 	KeyID              string          // optional kid header of the assertion
-	Timeout            time.Duration   // per HTTP request; default 30s
+	Timeout            time.Duration   // per HTTP request; default DefaultTimeout
 	RateLimitPerMinute int             // budget shared by every process; default 60
 	// RateLimitBurst is how many calls may leave at once after an idle spell;
 	// default 1: calls leave evenly spaced, so no fixed minute of Lighthouse's

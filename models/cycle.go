@@ -48,14 +48,15 @@ func StartCycle(ctx context.Context, db *gorm.DB, id string, scheduledAt, dueBef
 	return &got, nil
 }
 
-// AdvanceCycle records one enqueued batch: the cursor moves past its last
-// upload. The WHERE on the old batch count makes a stale writer a no-op.
-func AdvanceCycle(ctx context.Context, db *gorm.DB, c *PollingCycle, lastID int64, documents int, now time.Time) error {
+// AdvanceCycle records batches enqueued batches of documents uploads: the
+// cursor moves past the last one, lastID. The WHERE on the old batch count
+// makes a stale writer a no-op.
+func AdvanceCycle(ctx context.Context, db *gorm.DB, c *PollingCycle, lastID int64, batches, documents int, now time.Time) error {
 	res := db.WithContext(ctx).Model(&PollingCycle{}).
 		Where("id = ? AND batches_enqueued = ?", c.ID, c.BatchesEnqueued).
 		Updates(map[string]any{
 			"cursor_upload_id": lastID,
-			"batches_enqueued": gorm.Expr("batches_enqueued + 1"),
+			"batches_enqueued": gorm.Expr("batches_enqueued + ?", batches),
 			"documents_due":    gorm.Expr("documents_due + ?", documents),
 			"updated_at":       now.UTC(),
 		})
@@ -66,7 +67,7 @@ func AdvanceCycle(ctx context.Context, db *gorm.DB, c *PollingCycle, lastID int6
 		return fmt.Errorf("models: advance cycle %s: %w", c.ID, ErrConcurrentCycle)
 	}
 	c.CursorUploadID = lastID
-	c.BatchesEnqueued++
+	c.BatchesEnqueued += batches
 	c.DocumentsDue += documents
 	return nil
 }

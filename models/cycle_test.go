@@ -46,7 +46,7 @@ var _ = Describe("Polling cycles", func() {
 			It("returns the existing cycle, with its progress, unchanged", func() {
 				first, err := models.StartCycle(ctx, gdb, cycleID, now, dueBefore, now)
 				Expect(err).NotTo(HaveOccurred())
-				Expect(models.AdvanceCycle(ctx, gdb, first, 42, 100, now)).To(Succeed())
+				Expect(models.AdvanceCycle(ctx, gdb, first, 42, 1, 100, now)).To(Succeed())
 
 				again, err := models.StartCycle(ctx, gdb, cycleID, now.Add(time.Minute), dueBefore.Add(time.Minute), now.Add(time.Minute))
 				Expect(err).NotTo(HaveOccurred())
@@ -72,8 +72,8 @@ var _ = Describe("Polling cycles", func() {
 		})
 
 		It("moves the cursor past the batch and counts it", func() {
-			Expect(models.AdvanceCycle(ctx, gdb, cycle, 100, 100, now.Add(time.Second))).To(Succeed())
-			Expect(models.AdvanceCycle(ctx, gdb, cycle, 180, 37, now.Add(2*time.Second))).To(Succeed())
+			Expect(models.AdvanceCycle(ctx, gdb, cycle, 100, 1, 100, now.Add(time.Second))).To(Succeed())
+			Expect(models.AdvanceCycle(ctx, gdb, cycle, 180, 1, 37, now.Add(2*time.Second))).To(Succeed())
 
 			Expect(cycle.CursorUploadID).To(Equal(int64(180)))
 			stored := storedCycle(cycleID)
@@ -83,12 +83,22 @@ var _ = Describe("Polling cycles", func() {
 			Expect(stored.UpdatedAt).To(BeTemporally("==", now.Add(2*time.Second)))
 		})
 
+		It("records a page of several batches in one step", func() {
+			Expect(models.AdvanceCycle(ctx, gdb, cycle, 1000, 10, 1000, now)).To(Succeed())
+
+			Expect(cycle.BatchesEnqueued).To(Equal(10))
+			stored := storedCycle(cycleID)
+			Expect(stored.BatchesEnqueued).To(Equal(10))
+			Expect(stored.DocumentsDue).To(Equal(1000))
+			Expect(stored.CursorUploadID).To(Equal(int64(1000)))
+		})
+
 		Context("when another process advanced it first", func() {
 			It("refuses with ErrConcurrentCycle and changes nothing", func() {
 				stale := *cycle
-				Expect(models.AdvanceCycle(ctx, gdb, cycle, 100, 100, now)).To(Succeed())
+				Expect(models.AdvanceCycle(ctx, gdb, cycle, 100, 1, 100, now)).To(Succeed())
 
-				err := models.AdvanceCycle(ctx, gdb, &stale, 250, 100, now)
+				err := models.AdvanceCycle(ctx, gdb, &stale, 250, 1, 100, now)
 
 				Expect(err).To(MatchError(models.ErrConcurrentCycle))
 				stored := storedCycle(cycleID)
@@ -102,7 +112,7 @@ var _ = Describe("Polling cycles", func() {
 		It("record the end of the fan-out and each batch done", func() {
 			cycle, err := models.StartCycle(ctx, gdb, cycleID, now, dueBefore, now)
 			Expect(err).NotTo(HaveOccurred())
-			Expect(models.AdvanceCycle(ctx, gdb, cycle, 10, 10, now)).To(Succeed())
+			Expect(models.AdvanceCycle(ctx, gdb, cycle, 10, 1, 10, now)).To(Succeed())
 
 			Expect(models.FinishFanOut(ctx, gdb, cycle, now.Add(time.Second))).To(Succeed())
 			Expect(models.MarkBatchDone(ctx, gdb, cycleID, now.Add(2*time.Second))).To(Succeed())
@@ -162,7 +172,7 @@ var _ = Describe("Polling cycles", func() {
 			var err error
 			earlier, err = models.StartCycle(ctx, gdb, "cron:09:15", now.Add(-time.Hour), dueBefore.Add(-time.Hour), now.Add(-time.Hour))
 			Expect(err).NotTo(HaveOccurred())
-			Expect(models.AdvanceCycle(ctx, gdb, earlier, 100, 100, now.Add(-50*time.Minute))).To(Succeed())
+			Expect(models.AdvanceCycle(ctx, gdb, earlier, 100, 1, 100, now.Add(-50*time.Minute))).To(Succeed())
 			Expect(models.FinishFanOut(ctx, gdb, earlier, now.Add(-50*time.Minute))).To(Succeed())
 			next, err = models.StartCycle(ctx, gdb, "cron:10:15", now, dueBefore, now)
 			Expect(err).NotTo(HaveOccurred())

@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -64,11 +65,19 @@ type CycleResult struct {
 // their own prefix and never block or skip a scheduled cycle).
 const cronCyclePrefix = "cron:"
 
+// fanOutPageRows is how many due uploads one fan-out page reads: several
+// batches when POLL_BATCH_SIZE is small, so that a cycle of 100-id batches
+// costs one scan and one cursor write per page, not per batch.
+const fanOutPageRows = 1000
+
 // Run runs (or resumes) the fan-out of cycle id scheduled at scheduledAt.
 func (c *Cycle) Run(ctx context.Context, id string, scheduledAt time.Time, dispatch Dispatch) (CycleResult, error) {
 	log := LoggerFrom(ctx, c.Logger).With("cycle_id", id)
 	res := CycleResult{CycleID: id}
-	dueBefore := scheduledAt.Add(-c.Window).Add(c.Grace)
+	dueBefore, err := c.dueBefore(ctx, scheduledAt)
+	if err != nil {
+		return res, err
+	}
 	row, err := models.StartCycle(ctx, c.DB, id, scheduledAt, dueBefore, c.Now())
 	if err != nil {
 		return res, err
@@ -90,11 +99,13 @@ func (c *Cycle) Run(ctx context.Context, id string, scheduledAt time.Time, dispa
 	}
 
 	quarantined := map[int64]bool{}
+	size := max(c.BatchSize, 1)
+	pageRows := max(fanOutPageRows/size, 1) * size
 	for {
 		if err := ctx.Err(); err != nil {
 			return res, fmt.Errorf("cycle %s interrupted after %d batches: %w", id, row.BatchesEnqueued, err)
 		}
-		due, err := models.NextDueBatch(ctx, c.DB, row.CursorUploadID, row.DueBefore, c.BatchSize)
+		due, err := models.NextDueBatch(ctx, c.DB, row.CursorUploadID, row.DueBefore, pageRows)
 		if err != nil {
 			return res, err
 		}
@@ -108,14 +119,9 @@ func (c *Cycle) Run(ctx context.Context, id string, scheduledAt time.Time, dispa
 			res.Quarantined += n
 			continue
 		}
-		batch := Batch{Seq: row.BatchesEnqueued, FirstUploadID: due[0].ID, RequestIDs: uniqueRequestIDs(due)}
-		if err := dispatch(ctx, batch); err != nil {
-			return res, fmt.Errorf("cycle %s: dispatch batch %d: %w", id, row.BatchesEnqueued, err)
-		}
-		if err := models.AdvanceCycle(ctx, c.DB, row, due[len(due)-1].ID, len(due), c.Now()); err != nil {
+		if err := c.dispatchPage(ctx, row, due, size, dispatch); err != nil {
 			return res, err
 		}
-		c.Metrics.BatchesEnqueued.Inc()
 	}
 	if err := models.FinishFanOut(ctx, c.DB, row, c.Now()); err != nil {
 		return res, err
@@ -150,6 +156,64 @@ func (c *Cycle) quarantineInvalid(ctx context.Context, log *slog.Logger, due []m
 	}
 	return len(bad), quarantine(ctx, c.DB, c.Metrics, log, bad, c.Now())
 }
+
+// dueBefore is the polled-at time before which a pending upload is due in
+// the cycle scheduled at scheduledAt: its tick minus the window plus the
+// grace, or, when later, the end of the last cron cycle scheduled by then.
+// The second term keeps "every pending upload once per cycle" true when a
+// cycle's batches ran longer than the grace (a fan-out of 30,000 uploads in
+// batches of 100 at 60 calls a minute takes five minutes): whatever that
+// cycle polled is due again in the next one.
+func (c *Cycle) dueBefore(ctx context.Context, scheduledAt time.Time) (time.Time, error) {
+	due := scheduledAt.Add(-c.Window).Add(c.Grace)
+	prev, err := models.PreviousCycle(ctx, c.DB, cronCyclePrefix, due.Add(time.Microsecond))
+	if err != nil {
+		return due, err
+	}
+	// A batch's write stamps its uploads and its cycle's updated_at with the
+	// same time, so the cycle's last write bounds what it polled.
+	if prev != nil && !prev.UpdatedAt.Before(due) {
+		due = prev.UpdatedAt.Add(time.Microsecond)
+	}
+	return due, nil
+}
+
+// dispatchPage hands one page of due uploads on, batch by batch, and
+// records in the cycle the batches that were handed on, also when one
+// fails or the context ends part way, so a retry resumes after them. A
+// process that dies before recording re-reads the page on retry: its
+// batches get the same task ids, which the queue refuses as duplicates.
+func (c *Cycle) dispatchPage(ctx context.Context, row *models.PollingCycle, due []models.DueUpload, size int, dispatch Dispatch) error {
+	done, documents, lastID := 0, 0, row.CursorUploadID
+	var dispatchErr error
+	for start := 0; start < len(due); start += size {
+		if dispatchErr = ctx.Err(); dispatchErr != nil {
+			dispatchErr = fmt.Errorf("cycle %s interrupted after %d batches: %w", row.ID, row.BatchesEnqueued+done, dispatchErr)
+			break
+		}
+		part := due[start:min(start+size, len(due))]
+		batch := Batch{Seq: row.BatchesEnqueued + done, FirstUploadID: part[0].ID, RequestIDs: uniqueRequestIDs(part)}
+		if dispatchErr = dispatch(ctx, batch); dispatchErr != nil {
+			dispatchErr = fmt.Errorf("cycle %s: dispatch batch %d: %w", row.ID, batch.Seq, dispatchErr)
+			break
+		}
+		done, documents, lastID = done+1, documents+len(part), part[len(part)-1].ID
+	}
+	if done > 0 {
+		// Recorded even when ctx has ended (a shutdown): briefly, and only
+		// what was handed on.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+		defer cancel()
+		if err := models.AdvanceCycle(rctx, c.DB, row, lastID, done, documents, c.Now()); err != nil {
+			return errors.Join(dispatchErr, err)
+		}
+		c.Metrics.BatchesEnqueued.Add(float64(done))
+	}
+	return dispatchErr
+}
+
+// recordTimeout bounds recording a page's progress after ctx has ended.
+const recordTimeout = 5 * time.Second
 
 // reportPrevious sets the previous cycle's gauges, and says whether this
 // scheduled cycle must be skipped because another one (earlier, or a later

@@ -158,7 +158,7 @@ func (h *PollNowHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 			return fmt.Errorf("poll now %s: enqueue batch %d: %w", cycleID, base+i, err)
 		}
 		h.Metrics.BatchesEnqueued.Inc()
-		if err := models.AdvanceCycle(ctx, h.DB, row, 0, len(chunk), h.Now()); err != nil {
+		if err := models.AdvanceCycle(ctx, h.DB, row, 0, 1, len(chunk), h.Now()); err != nil {
 			return err
 		}
 	}

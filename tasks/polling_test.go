@@ -105,8 +105,31 @@ var _ = Describe("Cycle.Run", func() {
 		})
 	})
 
-	Context("when it stops after enqueueing a batch but before recording it", func() {
-		It("enqueues that batch again under the same task id, which the queue refuses", func(ctx SpecContext) {
+	Context("when it stops after enqueueing a batch", func() {
+		It("records the batches it handed on, and the retry goes on from there", func(ctx SpecContext) {
+			id := tasks.CronCycleID(tick)
+			enqueue := tasks.EnqueueBatches(client, queue, id)
+			stopped, stop := context.WithCancel(ctx)
+			_, err := cycle.Run(stopped, id, tick, func(ctx context.Context, b tasks.Batch) error {
+				err := enqueue(ctx, b)
+				if b.Seq == 2 {
+					stop()
+				}
+				return err
+			})
+			Expect(err).To(MatchError(context.Canceled))
+			Expect(loadCycle(ctx, id).BatchesEnqueued).To(Equal(3))
+			ids, _ := queued()
+			Expect(ids).To(HaveLen(3))
+
+			_, err = cycle.Run(ctx, id, tick, enqueue)
+			Expect(err).NotTo(HaveOccurred())
+			expectFourBatchesEachUploadOnce(id)
+		})
+	})
+
+	Context("when the process dies after enqueueing batches but before recording them", func() {
+		It("enqueues them again under the same task ids, which the queue refuses", func(ctx SpecContext) {
 			id := tasks.CronCycleID(tick)
 			enqueue := tasks.EnqueueBatches(client, queue, id)
 			stopped, stop := context.WithCancel(ctx)
@@ -118,13 +141,50 @@ var _ = Describe("Cycle.Run", func() {
 				return err
 			})
 			Expect(err).To(HaveOccurred())
-			Expect(loadCycle(ctx, id).BatchesEnqueued).To(Equal(2))
-			ids, _ := queued()
-			Expect(ids).To(HaveLen(3))
+			// A process killed before its page was recorded left the books
+			// as they were before the page.
+			Expect(gdb.Exec(`UPDATE lighthouse526_polling_cycles
+				SET batches_enqueued = 0, cursor_upload_id = 0, documents_due = 0 WHERE id = ?`, id).Error).To(Succeed())
 
 			_, err = cycle.Run(ctx, id, tick, enqueue)
 			Expect(err).NotTo(HaveOccurred())
 			expectFourBatchesEachUploadOnce(id)
+			Expect(loadCycle(ctx, id).BatchesEnqueued).To(Equal(4))
+		})
+	})
+
+	Context("when the previous cycle's batches ran longer than the grace", func() {
+		It("polls what that cycle polled again in the next cycle", func(ctx SpecContext) {
+			previous := tasks.CronCycleID(tick)
+			var batches []tasks.Batch
+			_, err := cycle.Run(ctx, previous, tick, func(_ context.Context, b tasks.Batch) error {
+				batches = append(batches, b)
+				return nil
+			})
+			Expect(err).NotTo(HaveOccurred())
+			// Its batches ran 10 to 40 minutes after the tick, beyond the
+			// five minutes of grace.
+			for i, b := range batches {
+				var ids []int64
+				Expect(gdb.Table("lighthouse526_document_uploads").
+					Where("lighthouse_document_request_id IN ?", b.RequestIDs).Pluck("id", &ids).Error).To(Succeed())
+				results := make([]models.PollResult, len(ids))
+				for j, upload := range ids {
+					results[j] = models.PollResult{ID: upload, NewState: models.StatePending}
+				}
+				_, err := models.ApplyPollResults(ctx, gdb, previous, results, tick.Add(time.Duration(10+10*i)*time.Minute))
+				Expect(err).NotTo(HaveOccurred())
+			}
+
+			var polled []string
+			next := tick.Add(time.Hour)
+			res, err := cycle.Run(ctx, tasks.CronCycleID(next), next, func(_ context.Context, b tasks.Batch) error {
+				polled = append(polled, b.RequestIDs...)
+				return nil
+			})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(res.DocumentsDue).To(Equal(7))
+			Expect(polled).To(ConsistOf("1", "2", "3", "4", "5", "6", "7"))
 		})
 	})
 

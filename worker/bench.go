@@ -41,7 +41,7 @@ func parseBenchFlags(args []string) (*benchFlags, error) {
 	o := &f.opts
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.IntVar(&o.Documents, "documents", 100_000, "pending uploads to seed and poll (rate-limited mode: default one minute of budget)")
-	fs.IntVar(&o.BatchSize, "batch-size", config.MaxPollBatchSize, "POLL_BATCH_SIZE of the workers (Lighthouse ids per call; the product's default)")
+	fs.IntVar(&o.BatchSize, "batch-size", config.DefaultPollBatchSize, "POLL_BATCH_SIZE of the workers (Lighthouse ids per call; the product's default)")
 	fs.IntVar(&o.Workers, "workers", 2, "worker processes (`worker run --no-scheduler`); 0 runs one asynq server in this process")
 	fs.IntVar(&o.Concurrency, "concurrency", 2, "WORKER_CONCURRENCY of each worker (default sized to a 2-core database: one batch more than --db-conns, so one is fetching while the other reads and writes)")
 	fs.IntVar(&o.DBConns, "db-conns", 1, "DB_MAX_OPEN_CONNS of each worker (default sized to a 2-core database: with the default 2 workers, one statement per core; more at once only adds contention)")
