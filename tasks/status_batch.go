@@ -128,6 +128,7 @@ func (h *StatusBatchHandler) poll(ctx context.Context, p StatusBatchPayload, wai
 			if err != nil {
 				return sum, fmt.Errorf("apply statuses: %w", err)
 			}
+			h.Updater.cycleFinished(ctx, p.CycleID)
 			if sum.Notifications > 0 && h.Relay != nil {
 				if _, err := h.Relay.Flush(ctx); err != nil {
 					// The outbox keeps them; the relay's timer retries.
@@ -186,6 +187,7 @@ const logBatchTooLarge = "Lighthouse refused a status batch as too large; asking
 func (h *StatusBatchHandler) pollingError(ctx context.Context, log *slog.Logger, p StatusBatchPayload, err error) error {
 	reason := lighthouse.Reason(err)
 	h.Metrics.PollingErrors.WithLabelValues(reason).Inc()
+	h.Metrics.StatsD.PollingError()
 	attrs := []any{
 		"reason", reason,
 		"lighthouse_document_request_ids", p.RequestIDs,

@@ -174,6 +174,7 @@ func (u *StatusUpdater) Apply(ctx context.Context, cycleID string, requestIDs []
 	if len(unknown) > 0 {
 		u.Metrics.UnknownRequestIDs.Add(float64(len(unknown)))
 		u.Metrics.PollingErrors.WithLabelValues("not_found").Inc()
+		u.Metrics.StatsD.PollingError()
 		responseStatus := 200
 		if len(resp.Statuses) == 0 && len(unknown) == len(requestIDs) {
 			responseStatus = 404
@@ -296,12 +297,14 @@ func (u *StatusUpdater) report(ctx context.Context, sum *BatchSummary, uploads [
 		case models.StateCompleted:
 			sum.Completed++
 			u.Metrics.DocumentStatus.WithLabelValues(docType, outcomeComplete, "").Inc()
+			u.Metrics.StatsD.DocumentCompleted(docType)
 		case models.StateFailed:
 			sum.Failed++
 			if r.Notification != nil {
 				sum.Notifications++
 			}
 			u.Metrics.DocumentStatus.WithLabelValues(docType, outcomeFailed, d.failedStep).Inc()
+			u.Metrics.StatsD.DocumentFailed(docType, d.failedStep)
 			if up.DocumentType == models.DocumentTypeForm0781 || up.DocumentType == models.DocumentTypeForm0781a {
 				u.Logger.WarnContext(ctx, logFailedUploadStatus,
 					"form526_submission_id", up.Form526SubmissionID,
@@ -314,6 +317,7 @@ func (u *StatusUpdater) report(ctx context.Context, sum *BatchSummary, uploads [
 			sum.StillPending++
 			if d.timedOut {
 				u.Metrics.DocumentStatus.WithLabelValues(docType, outcomeProcessingTimeout, "").Inc()
+				u.Metrics.StatsD.DocumentProcessingTimeout(docType)
 			}
 		}
 		// Only what was saved is logged as an update: a terminal status
