@@ -119,11 +119,11 @@ func (c *Client) DocumentCompleted(docType string) {
 	if c == nil {
 		return
 	}
-	key := CompleteKey(docType)
-	if k, ok := c.keys[docType]; ok {
-		key = k.complete
+	k, ok := c.keys[docType]
+	if !ok {
+		k.complete = CompleteKey(docType)
 	}
-	_ = c.dd.Incr(key, nil, 1)
+	_ = c.dd.Incr(k.complete, nil, 1)
 }
 
 // DocumentFailed counts a document of docType that failed at step.
@@ -131,11 +131,11 @@ func (c *Client) DocumentFailed(docType, step string) {
 	if c == nil {
 		return
 	}
-	key := FailedKey(docType, step)
-	if k, ok := c.keys[docType]; ok {
-		key = k.failedPrefix + StepSegment(step)
+	k, ok := c.keys[docType]
+	if !ok {
+		k.failedPrefix = DocumentStatusPrefix + docType + suffixFailed
 	}
-	_ = c.dd.Incr(key, nil, 1)
+	_ = c.dd.Incr(k.failedPrefix+StepSegment(step), nil, 1)
 }
 
 // DocumentProcessingTimeout counts one poll that found a document of docType
@@ -144,11 +144,11 @@ func (c *Client) DocumentProcessingTimeout(docType string) {
 	if c == nil {
 		return
 	}
-	key := ProcessingTimeoutKey(docType)
-	if k, ok := c.keys[docType]; ok {
-		key = k.processingTimeout
+	k, ok := c.keys[docType]
+	if !ok {
+		k.processingTimeout = ProcessingTimeoutKey(docType)
 	}
-	_ = c.dd.Incr(key, nil, 1)
+	_ = c.dd.Incr(k.processingTimeout, nil, 1)
 }
 
 // PollingError counts one status answer with unknown ids, or one failed
