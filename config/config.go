@@ -66,6 +66,10 @@ type Config struct {
 	MetricsAddr string `env:"METRICS_ADDR" envDefault:"127.0.0.1:9464"`
 	LogLevel    string `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat   string `env:"LOG_FORMAT" envDefault:"json"`
+	// The original's StatsD keys, to the Datadog agent (DogStatsD, UDP
+	// host:port; empty: off), with optional constant tags (env:prod,...).
+	StatsDAddr string   `env:"STATSD_ADDR"`
+	StatsDTags []string `env:"STATSD_TAGS" envSeparator:","`
 
 	// HTTP enqueue API (`worker api`, `worker run --api`). Callers present a
 	// bearer JWT signed with the RS256 key pair of API_JWT_PUBLIC_KEY and/or

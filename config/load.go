@@ -204,6 +204,7 @@ func (v *validator) validate(c *Config) {
 	}
 	v.oneOf("LOG_LEVEL", c.LogLevel, "debug", "info", "warn", "error")
 	v.oneOf("LOG_FORMAT", c.LogFormat, "json", "text")
+	v.statsd(c)
 	v.api(c)
 	v.monitor(c)
 }

@@ -84,6 +84,7 @@ func (c *Cycle) Run(ctx context.Context, id string, scheduledAt time.Time, dispa
 	}
 	if row.FanOutDoneAt != nil {
 		res.AlreadyDone, res.DocumentsDue, res.Batches = true, row.DocumentsDue, row.BatchesEnqueued
+		sendCycleGauges(ctx, c.DB, c.Metrics, log, id, c.Now()) // a retry after a crash before the gauges
 		return res, nil
 	}
 	fresh := row.BatchesEnqueued == 0
@@ -128,6 +129,7 @@ func (c *Cycle) Run(ctx context.Context, id string, scheduledAt time.Time, dispa
 	}
 	res.DocumentsDue, res.Batches = row.DocumentsDue, row.BatchesEnqueued
 	c.Metrics.DocumentsDue.Set(float64(row.DocumentsDue))
+	sendCycleGauges(ctx, c.DB, c.Metrics, log, id, c.Now()) // when every batch finished before the fan-out
 	c.Metrics.LastCycleFanOutTimestamp.Set(float64(c.Now().Unix()))
 	if row.DocumentsDue == 0 {
 		log.WarnContext(ctx, logNoDocumentsToPoll)

@@ -61,6 +61,7 @@ func (e *Exhaustion) record(ctx context.Context, id, taskType string, payload []
 		return
 	}
 	e.Metrics.PollExhausted.WithLabelValues(taskType).Inc()
+	e.Metrics.StatsD.Exhausted()
 	e.Logger.WarnContext(ctx, logRetriesExhausted,
 		"job_id", id,
 		"task_type", taskType,
@@ -76,6 +77,8 @@ func (e *Exhaustion) record(ctx context.Context, id, taskType string, payload []
 	if json.Unmarshal(payload, &p) == nil && p.CycleID != "" {
 		if err := models.MarkBatchDone(ctx, e.DB, p.CycleID, e.Now()); err != nil {
 			e.Logger.WarnContext(ctx, "could not mark an exhausted batch done", "cycle_id", p.CycleID, "error", err.Error())
+		} else {
+			sendCycleGauges(ctx, e.DB, e.Metrics, e.Logger, p.CycleID, e.Now())
 		}
 	}
 }

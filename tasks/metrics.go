@@ -5,6 +5,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/vagov/lighthouse526/models"
+	"github.com/vagov/lighthouse526/vagov/statsd"
 )
 
 // Metrics are the polling worker's Prometheus metrics. Their names are a
@@ -46,6 +47,10 @@ type Metrics struct {
 	TasksFailed    *prometheus.CounterVec
 	TasksRetried   *prometheus.CounterVec
 	TaskDuration   *prometheus.HistogramVec
+
+	// StatsD sends the original's StatsD keys beside the Prometheus metrics
+	// above, from the same places; nil (STATSD_ADDR empty) sends nothing.
+	StatsD *statsd.Client
 }
 
 // NewMetrics registers the metrics on reg.

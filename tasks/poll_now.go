@@ -99,7 +99,7 @@ func NewPollNowTask(queue string, p PollNowPayload, at time.Time) (*asynq.Task, 
 }
 
 // AdHocCycleID is the cycle id of a poll-now task's batches.
-func AdHocCycleID(taskID string) string { return "adhoc:" + taskID }
+func AdHocCycleID(taskID string) string { return adHocCyclePrefix + taskID }
 
 // PollNowHandler runs poll-now tasks: it keeps the ids of pending uploads
 // (Lighthouse's budget is not spent on ids nobody tracks or already settled),

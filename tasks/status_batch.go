@@ -136,6 +136,7 @@ func (h *StatusBatchHandler) poll(ctx context.Context, p StatusBatchPayload, wai
 			if err != nil {
 				return sum, fmt.Errorf("apply statuses: %w", err)
 			}
+			h.Updater.cycleFinished(ctx, p.CycleID)
 			if sum.Notifications > 0 && h.Relay != nil {
 				if _, err := h.Relay.Flush(ctx); err != nil {
 					// The outbox keeps them; the relay's timer retries.
@@ -179,6 +180,7 @@ func (h *StatusBatchHandler) pollingError(ctx context.Context, log *slog.Logger,
 func (h *StatusBatchHandler) countPollingError(ctx context.Context, log *slog.Logger, p StatusBatchPayload, err error) {
 	reason := lighthouse.Reason(err)
 	h.Metrics.PollingErrors.WithLabelValues(reason).Inc()
+	h.Metrics.StatsD.PollingError()
 	attrs := []any{
 		"reason", reason,
 		"lighthouse_document_request_ids", p.RequestIDs,

@@ -197,6 +197,7 @@ func (u *StatusUpdater) Write(ctx context.Context, cycleID string, rows *BatchRo
 	if len(unknown) > 0 {
 		u.Metrics.UnknownRequestIDs.Add(float64(len(unknown)))
 		u.Metrics.PollingErrors.WithLabelValues("not_found").Inc()
+		u.Metrics.StatsD.PollingError()
 		responseStatus := 200
 		if len(resp.Statuses) == 0 && len(unknown) == len(requestIDs)-len(ans.Refused) {
 			responseStatus = 404
@@ -323,6 +324,7 @@ func (u *StatusUpdater) report(ctx context.Context, sum *BatchSummary, uploads [
 		case models.StateCompleted:
 			sum.Completed++
 			u.Metrics.DocumentStatus.WithLabelValues(docType, outcomeComplete, "").Inc()
+			u.Metrics.StatsD.DocumentCompleted(docType)
 		case models.StateFailed:
 			sum.Failed++
 			if r.Notification != nil {
@@ -337,6 +339,7 @@ func (u *StatusUpdater) report(ctx context.Context, sum *BatchSummary, uploads [
 					"form526_submission_id", up.Form526SubmissionID,
 					"lighthouse_document_request_id", up.LighthouseDocumentRequestID)
 			}
+			u.Metrics.StatsD.DocumentFailed(docType, d.failedStep)
 			if up.DocumentType == models.DocumentTypeForm0781 || up.DocumentType == models.DocumentTypeForm0781a {
 				u.Logger.WarnContext(ctx, logFailedUploadStatus,
 					"form526_submission_id", up.Form526SubmissionID,
@@ -349,6 +352,7 @@ func (u *StatusUpdater) report(ctx context.Context, sum *BatchSummary, uploads [
 			sum.StillPending++
 			if d.timedOut {
 				u.Metrics.DocumentStatus.WithLabelValues(docType, outcomeProcessingTimeout, "").Inc()
+				u.Metrics.StatsD.DocumentProcessingTimeout(docType)
 			}
 		}
 		// Only what was saved is logged as an update: a terminal status

@@ -14,6 +14,7 @@ import (
 	"github.com/vagov/lighthouse526/db"
 	"github.com/vagov/lighthouse526/lighthouse"
 	"github.com/vagov/lighthouse526/tasks"
+	"github.com/vagov/lighthouse526/vagov/statsd"
 )
 
 // app is the wired product: what `run`, `poll` and the specs share.
@@ -55,6 +56,10 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, role s
 	}
 	a.client = asynq.NewClientFromRedisClient(a.rdb)
 	a.metrics = tasks.NewMetrics(a.reg)
+	if a.metrics.StatsD, err = statsd.New(statsd.Config{Addr: cfg.StatsDAddr, Tags: cfg.StatsDTags, Logger: logger, Registerer: a.reg}); err != nil {
+		a.close()
+		return nil, err
+	}
 	now := func() time.Time { return time.Now().UTC() }
 
 	a.relay = &tasks.Relay{DB: a.db, Client: a.client, Queue: cfg.NotificationQueue, Metrics: a.metrics, Logger: logger, Now: now}
@@ -109,6 +114,9 @@ func (a *app) mux() *asynq.ServeMux {
 }
 
 func (a *app) close() {
+	if a.metrics != nil {
+		_ = a.metrics.StatsD.Close() // sends the last increments
+	}
 	if a.client != nil {
 		_ = a.client.Close()
 	} else if a.rdb != nil {

@@ -1,0 +1,242 @@
+// Package statsd sends the original Ruby job's StatsD metrics, under its
+// exact keys, to the Datadog agent that VA.gov's API already sends to
+// (DogStatsD over UDP), so that dashboards and monitors built on those keys
+// keep working when this worker replaces the job. Prometheus stays the
+// worker's own metrics; this is the contract with Datadog.
+//
+// The client is DataDog's own (github.com/DataDog/datadog-go/v5/statsd).
+// Its client-side aggregation is kept: increments of one key are summed and
+// sent as one "key:N|c" line per flush (every 2 s, and on Close), which
+// Datadog counts exactly as N lines of "key:1|c" (the agent sums a counter's
+// packets per flush interval anyway), while a batch of a thousand documents
+// costs a handful of packets instead of a thousand. A gauge set twice within
+// a flush sends its last value, which is what a gauge means.
+package statsd
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode"
+
+	dogstatsd "github.com/DataDog/datadog-go/v5/statsd"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// Config says where the metrics go.
+type Config struct {
+	// Addr is the agent's DogStatsD address, host:port (UDP). Empty: no
+	// client (New returns nil, whose methods do nothing).
+	Addr string
+	// Tags are added to every line, e.g. env:prod (see ValidateTag).
+	Tags []string
+	// Logger hears of packets that could not be sent, at most once a minute.
+	Logger *slog.Logger
+	// Registerer, when set, gets the counter of those packets.
+	Registerer prometheus.Registerer
+}
+
+// AggregationInterval is how often summed counters and gauges are sent.
+const AggregationInterval = 2 * time.Second
+
+// sendErrorLogEvery spaces the warnings about packets that could not be sent.
+const sendErrorLogEvery = time.Minute
+
+// Client sends the original's metrics. A nil *Client is the disabled one:
+// every method returns at once, allocating nothing, so callers never check.
+// It is safe for concurrent use.
+type Client struct {
+	dd         *dogstatsd.Client
+	addr       string
+	keys       map[string]documentKeys
+	logger     *slog.Logger
+	sendErrors prometheus.Counter
+	lastLog    atomic.Int64 // unix seconds of the last send-error warning
+}
+
+// documentKeys are the per-document keys of one document type, built once.
+type documentKeys struct {
+	complete, failedPrefix, processingTimeout string
+}
+
+// New starts a client of cfg.Addr, or returns nil when it is empty.
+func New(cfg Config) (*Client, error) {
+	if cfg.Addr == "" {
+		return nil, nil
+	}
+	if err := ValidateAddr(cfg.Addr); err != nil {
+		return nil, err
+	}
+	for i, t := range cfg.Tags {
+		if err := ValidateTag(t); err != nil {
+			return nil, fmt.Errorf("statsd: tag %d: %w", i+1, err)
+		}
+	}
+	c := &Client{addr: cfg.Addr, logger: cfg.Logger, keys: make(map[string]documentKeys, len(DocumentTypes))}
+	if c.logger == nil {
+		c.logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Registerer != nil {
+		c.sendErrors = promauto.With(cfg.Registerer).NewCounter(prometheus.CounterOpts{
+			Name: "form526_worker_statsd_send_errors_total",
+			Help: "StatsD packets that could not be sent (agent unreachable, send queue full); their metrics are lost.",
+		})
+	}
+	for _, t := range DocumentTypes {
+		c.keys[t] = documentKeys{
+			complete:          CompleteKey(t),
+			failedPrefix:      DocumentStatusPrefix + t + suffixFailed,
+			processingTimeout: ProcessingTimeoutKey(t),
+		}
+	}
+	dd, err := dogstatsd.New(cfg.Addr,
+		dogstatsd.WithTags(cfg.Tags),
+		dogstatsd.WithClientSideAggregation(),
+		dogstatsd.WithAggregationInterval(AggregationInterval),
+		// The lines carry what the original's did: key, value, type, tags.
+		// No client telemetry (datadog.dogstatsd.client.* keys) and no
+		// container id field read from this host's cgroups.
+		dogstatsd.WithoutTelemetry(),
+		dogstatsd.WithoutOriginDetection(),
+		dogstatsd.WithErrorHandler(c.sendError),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("statsd: %s: %w", cfg.Addr, err)
+	}
+	c.dd = dd
+	return c, nil
+}
+
+// DocumentCompleted counts a document of docType (a DocumentTypes entry)
+// that completed.
+func (c *Client) DocumentCompleted(docType string) {
+	if c == nil {
+		return
+	}
+	k, ok := c.keys[docType]
+	if !ok {
+		k.complete = CompleteKey(docType)
+	}
+	_ = c.dd.Incr(k.complete, nil, 1)
+}
+
+// DocumentFailed counts a document of docType that failed at step.
+func (c *Client) DocumentFailed(docType, step string) {
+	if c == nil {
+		return
+	}
+	k, ok := c.keys[docType]
+	if !ok {
+		k.failedPrefix = DocumentStatusPrefix + docType + suffixFailed
+	}
+	_ = c.dd.Incr(k.failedPrefix+StepSegment(step), nil, 1)
+}
+
+// DocumentProcessingTimeout counts one poll that found a document of docType
+// in progress past the processing timeout.
+func (c *Client) DocumentProcessingTimeout(docType string) {
+	if c == nil {
+		return
+	}
+	k, ok := c.keys[docType]
+	if !ok {
+		k.processingTimeout = ProcessingTimeoutKey(docType)
+	}
+	_ = c.dd.Incr(k.processingTimeout, nil, 1)
+}
+
+// PollingError counts one status answer with unknown ids, or one failed
+// status call.
+func (c *Client) PollingError() {
+	if c == nil {
+		return
+	}
+	_ = c.dd.Incr(KeyPollingError, nil, 1)
+}
+
+// Exhausted counts one polling task that will never run again.
+func (c *Client) Exhausted() {
+	if c == nil {
+		return
+	}
+	_ = c.dd.Incr(KeyExhausted, nil, 1)
+}
+
+// CycleGauges sets the three gauges of a finished polling cycle: documents
+// due at its start, and those it marked completed and failed.
+func (c *Client) CycleGauges(polled, completed, failed int) {
+	if c == nil {
+		return
+	}
+	_ = c.dd.Gauge(KeyPendingDocumentsPolled, float64(polled), nil, 1)
+	_ = c.dd.Gauge(KeyPendingDocumentsMarkedCompleted, float64(completed), nil, 1)
+	_ = c.dd.Gauge(KeyPendingDocumentsMarkedFailed, float64(failed), nil, 1)
+}
+
+// Flush sends everything summed or buffered so far.
+func (c *Client) Flush() error {
+	if c == nil {
+		return nil
+	}
+	return c.dd.Flush()
+}
+
+// Close sends everything summed or buffered so far, then closes the socket:
+// call it after the last task has finished, so shutdown loses nothing.
+func (c *Client) Close() error {
+	if c == nil {
+		return nil
+	}
+	return c.dd.Close()
+}
+
+// sendError is datadog-go's error handler, called from its sender.
+func (c *Client) sendError(err error) {
+	if c.sendErrors != nil {
+		c.sendErrors.Inc()
+	}
+	now := time.Now().Unix()
+	last := c.lastLog.Load()
+	if now-last < int64(sendErrorLogEvery/time.Second) || !c.lastLog.CompareAndSwap(last, now) {
+		return
+	}
+	c.logger.Warn("StatsD packets could not be sent; the metrics in them are lost",
+		"statsd_addr", c.addr, "error", err.Error())
+}
+
+// ValidateAddr checks a DogStatsD address: host:port over UDP, with a host
+// and a port from 1 to 65535 (a unix socket is not supported).
+func ValidateAddr(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || strings.Contains(addr, "://") {
+		return errors.New("must be host:port (UDP), e.g. 127.0.0.1:8125")
+	}
+	if host == "" {
+		return errors.New("names no host (host:port, e.g. 127.0.0.1:8125)")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("port must be a number from 1 to 65535, got %q", port)
+	}
+	return nil
+}
+
+// ValidateTag checks one constant tag ("key:value" or "value"): not empty,
+// no whitespace, and none of '|', '#' or ',', which delimit the fields and
+// tags of a DogStatsD line.
+func ValidateTag(tag string) error {
+	switch {
+	case tag == "":
+		return errors.New("empty tag")
+	case strings.ContainsFunc(tag, unicode.IsSpace):
+		return fmt.Errorf("tag %q contains whitespace", tag)
+	case strings.ContainsAny(tag, "|#,"):
+		return fmt.Errorf("tag %q contains '|', '#' or ','", tag)
+	}
+	return nil
+}
