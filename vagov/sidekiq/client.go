@@ -31,7 +31,8 @@ type Options struct {
 	// marker's Redis key, e.g. "lighthouse526:sidekiq:pushed:". Markers are
 	// the caller's keys, not Sidekiq's, so they are not namespaced.
 	MarkerPrefix string
-	// MarkerTTL is the markers' time to live (DefaultMarkerTTL when zero).
+	// MarkerTTL is the markers' time to live, whole seconds
+	// (DefaultMarkerTTL when zero).
 	MarkerTTL time.Duration
 	// Now is the clock of created_at and enqueued_at (time.Now when nil).
 	Now func() time.Time
@@ -62,8 +63,11 @@ func New(rdb redis.UniversalClient, opts Options) (*Client, error) {
 	if opts.MarkerPrefix == "" {
 		return nil, errors.New("sidekiq: a marker prefix is required, so that de-duplication keys never collide with anyone's keys")
 	}
-	if opts.MarkerTTL <= 0 {
+	switch {
+	case opts.MarkerTTL == 0:
 		opts.MarkerTTL = DefaultMarkerTTL
+	case opts.MarkerTTL < time.Second:
+		return nil, fmt.Errorf("sidekiq: marker TTL %s is under a second", opts.MarkerTTL)
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -91,11 +95,13 @@ func (c *Client) MarkerKey(dedupKey string) string {
 	return c.opts.MarkerPrefix + dedupKey
 }
 
-// pushScript is the push and its marker as one atomic step.
+// pushSource is the Lua script of a push and its marker, one atomic step.
 //
 //go:embed push.lua
 var pushSource string
 
+// pushScript runs pushSource by its SHA (EVALSHA), loading it when Redis
+// does not know it yet.
 var pushScript = redis.NewScript(pushSource)
 
 // Pushed is what one Push did.

@@ -183,6 +183,8 @@ var _ = Describe("Client", func() {
 			Expect(err).To(MatchError(ContainSubstring("without the colon")))
 			_, err = sidekiq.New(rdb, sidekiq.Options{})
 			Expect(err).To(MatchError(ContainSubstring("marker prefix is required")))
+			_, err = sidekiq.New(rdb, sidekiq.Options{MarkerPrefix: prefix, MarkerTTL: time.Millisecond})
+			Expect(err).To(MatchError(ContainSubstring("marker TTL 1ms is under a second")))
 		})
 	})
 })
