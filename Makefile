@@ -18,11 +18,15 @@ PKGS ?=
 # Where the JSON report of `make test` goes (outside the work tree).
 TEST_REPORT_DIR ?= $(or $(TMPDIR),/tmp)/lighthouse526-test-reports
 
-.PHONY: services build migrate test vet golangci-lint lint fmt tidy
+.PHONY: services sidekiq build migrate test vet golangci-lint lint fmt tidy
 
 ## services: make sure PostgreSQL and Redis run locally, and the database exists
 services:
 	scripts/services.sh
+
+## sidekiq: install Debian's Sidekiq when missing (the specs run a real one; scripts/sidekiq.sh)
+sidekiq:
+	scripts/sidekiq.sh
 
 ## build: the worker binary
 build:
@@ -33,7 +37,7 @@ migrate: services
 	go run ./worker migrate up
 
 ## test: every Ginkgo suite against real Postgres and Redis; ends with "N passed, N failed"
-test: services
+test: services sidekiq
 	@mkdir -p "$(TEST_REPORT_DIR)"
 	@rm -f "$(TEST_REPORT_DIR)/report.json" "$(TEST_REPORT_DIR)/summary.txt"
 	@status=0; \

@@ -61,6 +61,13 @@ type Config struct {
 	// Failure follow-up.
 	FailureNotificationsEnabled bool   `env:"FAILURE_NOTIFICATIONS_ENABLED" envDefault:"false"`
 	NotificationQueue           string `env:"NOTIFICATION_QUEUE" envDefault:"default"`
+	// Where the relay sends them: "sidekiq" pushes VA.gov's email jobs onto
+	// its Sidekiq (SIDEKIQ_*), "asynq" enqueues this worker's tasks on
+	// NOTIFICATION_QUEUE for a Go consumer.
+	NotificationTarget string `env:"NOTIFICATION_TARGET" envDefault:"sidekiq"`
+	SidekiqRedisURL    string `env:"SIDEKIQ_REDIS_URL"` // empty: the worker's own Redis (REDIS_URL or Sentinel)
+	SidekiqQueue       string `env:"SIDEKIQ_QUEUE" envDefault:"default"`
+	SidekiqNamespace   string `env:"SIDEKIQ_NAMESPACE"` // redis-namespace of the Sidekiq application, without the colon
 
 	// Observability.
 	MetricsAddr string `env:"METRICS_ADDR" envDefault:"127.0.0.1:9464"`

@@ -19,6 +19,8 @@ var secretVars = map[string]bool{
 var urlVars = map[string]bool{
 	"DATABASE_URL": true,
 	"REDIS_URL":    true,
+
+	"SIDEKIQ_REDIS_URL": true,
 }
 
 // Redacted returns every variable with its resolved value, secrets replaced

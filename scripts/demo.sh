@@ -72,6 +72,8 @@ export REDIS_URL=redis://127.0.0.1:6379/0
 export REDIS_KEY_PREFIX=lighthouse526demo:
 export QUEUE_NAME=lighthouse526_demo
 export NOTIFICATION_QUEUE=lighthouse526_demo_notifications
+# The demo shows the follow-ups in asynqmon; no Sidekiq runs here to take them.
+export NOTIFICATION_TARGET=asynq
 export LIGHTHOUSE_HOST="http://127.0.0.1:$FAKE_PORT"
 export LIGHTHOUSE_CLIENT_ID=lighthouse526-local
 export LIGHTHOUSE_RSA_KEY=.local/lighthouse_rsa_key.pem

@@ -102,6 +102,9 @@ var _ = Describe("Sharing a Redis database with other applications", func() {
 		w.env["REDIS_URL"] = fmt.Sprintf("redis://%s/%d", dbtest.RedisAddr(), dbtest.RedisDBShared)
 		w.env["FAILURE_NOTIFICATIONS_ENABLED"] = "true"
 		w.env["NOTIFICATION_QUEUE"] = notifyQ
+		// This spec checks asynq's follow-up; Sidekiq's beside asynq is
+		// spec/sidekiq_test.go's.
+		w.env["NOTIFICATION_TARGET"] = "asynq"
 		// The product's own keys on the shared database go when the spec ends.
 		DeferCleanup(func(ctx context.Context) {
 			for _, pattern := range []string{w.prefix + "*", "asynq:{" + w.queue + "}:*", "asynq:{" + notifyQ + "}:*"} {

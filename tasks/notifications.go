@@ -101,13 +101,38 @@ func NewNotificationTask(e models.OutboxEntry, queue string) *asynq.Task {
 	)
 }
 
-// Relay moves follow-ups from the Postgres outbox to Redis. It runs after
-// every batch that failed an upload, and on a timer, so a notification
-// written while Redis was down is enqueued once Redis is back.
+// NotificationTarget hands one outbox entry's follow-up to the system that
+// emails the veteran. Send must be idempotent per entry: the relay sends an
+// entry again when it could not record the first send (a crash, Postgres
+// down); the target then delivers nothing and answers duplicate.
+type NotificationTarget interface {
+	Send(ctx context.Context, e models.OutboxEntry) (duplicate bool, err error)
+}
+
+// AsynqTarget enqueues follow-ups as this worker's own tasks
+// (NOTIFICATION_TARGET=asynq), for a Go consumer; the task id derived from
+// the upload makes a second enqueue a no-op.
+type AsynqTarget struct {
+	Client *asynq.Client
+	Queue  string
+}
+
+// Send enqueues the entry's task.
+func (t *AsynqTarget) Send(ctx context.Context, e models.OutboxEntry) (bool, error) {
+	_, err := t.Client.EnqueueContext(ctx, NewNotificationTask(e, t.Queue))
+	if errors.Is(err, asynq.ErrTaskIDConflict) {
+		// Enqueued before a crash kept us from marking it: already done.
+		return true, nil
+	}
+	return false, err
+}
+
+// Relay moves follow-ups from the Postgres outbox to their target. It runs
+// after every batch that failed an upload, and on a timer, so a notification
+// written while Redis was down is sent once Redis is back.
 type Relay struct {
 	DB      *gorm.DB
-	Client  *asynq.Client
-	Queue   string
+	Target  NotificationTarget
 	Metrics *Metrics
 	Logger  *slog.Logger
 	Now     func() time.Time
@@ -135,18 +160,15 @@ func (r *Relay) Flush(ctx context.Context) (int, error) {
 }
 
 func (r *Relay) send(ctx context.Context, e models.OutboxEntry) error {
-	_, err := r.Client.EnqueueContext(ctx, NewNotificationTask(e, r.Queue))
+	duplicate, err := r.Target.Send(ctx, e)
 	switch {
-	case err == nil:
-		r.Metrics.NotificationsEnqueued.WithLabelValues(e.TaskType).Inc()
-		return nil
-	case errors.Is(err, asynq.ErrTaskIDConflict):
-		// Enqueued before a crash kept us from marking it: already done.
-		return nil
-	default:
+	case err != nil:
 		r.Metrics.NotificationErrors.Inc()
 		return err
+	case !duplicate:
+		r.Metrics.NotificationsEnqueued.WithLabelValues(e.TaskType).Inc()
 	}
+	return nil
 }
 
 // Run flushes the outbox every interval until ctx ends, and keeps the unsent

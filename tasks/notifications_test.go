@@ -121,7 +121,7 @@ var _ = Describe("Failure follow-ups", func() {
 		BeforeEach(func() {
 			insp = newInspector()
 			queue = newQueue(insp)
-			relay = &tasks.Relay{DB: gdb, Client: newAsynqClient(), Queue: queue, Metrics: o.Metrics, Logger: o.Logger, Now: func() time.Time { return testNow }}
+			relay = &tasks.Relay{DB: gdb, Target: &tasks.AsynqTarget{Client: newAsynqClient(), Queue: queue}, Metrics: o.Metrics, Logger: o.Logger, Now: func() time.Time { return testNow }}
 		})
 
 		Context("when a failed upload left a follow-up in the outbox", func() {
@@ -152,7 +152,7 @@ var _ = Describe("Failure follow-ups", func() {
 				Expect(relay.Flush(ctx)).To(Equal(1))
 				Expect(relay.Flush(ctx)).To(BeZero())
 				second := *relay
-				second.Client = newAsynqClient()
+				second.Target = &tasks.AsynqTarget{Client: newAsynqClient(), Queue: queue}
 				Expect(second.Flush(ctx)).To(BeZero())
 
 				// A crash after the enqueue and before the commit leaves the row unsent.
@@ -178,7 +178,7 @@ var _ = Describe("Failure follow-ups", func() {
 				DeferCleanup(client.Close)
 				srvInsp = asynq.NewInspector(asynq.RedisClientOpt{Addr: srv.Addr})
 				DeferCleanup(srvInsp.Close)
-				relay.Client = client
+				relay.Target = &tasks.AsynqTarget{Client: client, Queue: queue}
 
 				// Lighthouse (and its token cache) stay on the suite's Redis:
 				// only the follow-ups' queue is down.

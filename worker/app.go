@@ -27,6 +27,9 @@ type app struct {
 	client     *asynq.Client
 	lighthouse *lighthouse.Client
 	metrics    *tasks.Metrics
+	// sidekiqRedis is the Sidekiq application's Redis when SIDEKIQ_REDIS_URL
+	// names one other than the worker's own.
+	sidekiqRedis redis.UniversalClient
 
 	relay      *tasks.Relay
 	updater    *tasks.StatusUpdater
@@ -62,7 +65,12 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, role s
 	}
 	now := func() time.Time { return time.Now().UTC() }
 
-	a.relay = &tasks.Relay{DB: a.db, Client: a.client, Queue: cfg.NotificationQueue, Metrics: a.metrics, Logger: logger, Now: now}
+	target, err := a.notificationTarget()
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	a.relay = &tasks.Relay{DB: a.db, Target: target, Metrics: a.metrics, Logger: logger, Now: now}
 	a.updater = &tasks.StatusUpdater{
 		DB: a.db, Metrics: a.metrics, Logger: logger, Now: now,
 		ProcessingTimeout:    cfg.ProcessingTimeout,
@@ -116,6 +124,9 @@ func (a *app) mux() *asynq.ServeMux {
 func (a *app) close() {
 	if a.metrics != nil {
 		_ = a.metrics.StatsD.Close() // sends the last increments
+	}
+	if a.sidekiqRedis != nil {
+		_ = a.sidekiqRedis.Close()
 	}
 	if a.client != nil {
 		_ = a.client.Close()

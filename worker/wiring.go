@@ -15,6 +15,8 @@ import (
 	"github.com/vagov/lighthouse526/config"
 	"github.com/vagov/lighthouse526/db"
 	"github.com/vagov/lighthouse526/lighthouse"
+	"github.com/vagov/lighthouse526/tasks"
+	"github.com/vagov/lighthouse526/vagov/sidekiq"
 )
 
 // loadConfig reads the environment; an invalid one exits with code 2.
@@ -133,4 +135,31 @@ func newLighthouse(cfg *config.Config, rdb redis.UniversalClient, reg prometheus
 		MaxRateLimitWait:   cfg.LighthouseMaxRateLimitWait,
 		RedisPrefix:        cfg.RedisKeyPrefix,
 	}, rdb, lighthouse.WithRegisterer(reg), lighthouse.WithLogger(logger))
+}
+
+// notificationTarget is where the outbox relay sends the failure follow-ups
+// (NOTIFICATION_TARGET): VA.gov's Sidekiq, on SIDEKIQ_REDIS_URL or else the
+// worker's own Redis connection, or this worker's asynq tasks.
+func (a *app) notificationTarget() (tasks.NotificationTarget, error) {
+	if a.cfg.NotificationTarget == config.NotificationTargetAsynq {
+		return &tasks.AsynqTarget{Client: a.client, Queue: a.cfg.NotificationQueue}, nil
+	}
+	rdb := a.rdb
+	if a.cfg.SidekiqRedisURL != "" {
+		opts, err := redis.ParseURL(a.cfg.SidekiqRedisURL)
+		if err != nil {
+			return nil, fmt.Errorf("SIDEKIQ_REDIS_URL: not a redis:// or rediss:// URL")
+		}
+		a.sidekiqRedis = redis.NewClient(opts)
+		rdb = a.sidekiqRedis
+	}
+	client, err := sidekiq.New(rdb, sidekiq.Options{
+		Queue:        a.cfg.SidekiqQueue,
+		Namespace:    a.cfg.SidekiqNamespace,
+		MarkerPrefix: a.cfg.RedisKeyPrefix + "sidekiq:pushed:",
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &tasks.SidekiqTarget{Client: client}, nil
 }

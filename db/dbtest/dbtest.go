@@ -117,4 +117,8 @@ const (
 	RedisDBWorker     = 5
 	RedisDBSpec       = 7
 	RedisDBShared     = 9
+	RedisDBSidekiq    = 11
+	// The Sidekiq application's own Redis database in the end-to-end specs
+	// (SIDEKIQ_REDIS_URL), beside the worker's RedisDBSpec.
+	RedisDBSidekiqSpec = 13
 )

@@ -116,6 +116,7 @@ func (s *scenario) env(slug string, extra map[string]string) []string {
 		"POLL_BATCH_SIZE":                  sizes("50", "100"),
 		"QUEUE_NAME":                       s.queue,
 		"NOTIFICATION_QUEUE":               s.notify,
+		"NOTIFICATION_TARGET":              "asynq", // verify counts the follow-ups in asynq's queue
 		"WORKER_CONCURRENCY":               "4",
 		"SHUTDOWN_TIMEOUT":                 "5s",
 		"FAILURE_NOTIFICATIONS_ENABLED":    "true",

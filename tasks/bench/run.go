@@ -112,6 +112,7 @@ func (r *run) workerEnv(host, keyPEM string) map[string]string {
 		"POLL_BATCH_SIZE":                  strconv.Itoa(r.o.BatchSize),
 		"QUEUE_NAME":                       r.queue,
 		"NOTIFICATION_QUEUE":               r.queue + "_notifications",
+		"NOTIFICATION_TARGET":              "asynq", // the bench deletes this queue when it ends
 		"WORKER_QUEUES":                    "",
 		"WORKER_CONCURRENCY":               strconv.Itoa(r.o.Concurrency),
 		"FAILURE_NOTIFICATIONS_ENABLED":    strconv.FormatBool(r.o.Notifications),
