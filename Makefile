@@ -18,6 +18,10 @@ PKGS ?=
 # Where the JSON report of `make test` goes (outside the work tree).
 TEST_REPORT_DIR ?= $(or $(TMPDIR),/tmp)/lighthouse526-test-reports
 
+# The version stamped into the binary (`worker version`) and the image's
+# label: the commit, with -dirty when the work tree has changes.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
 .PHONY: services build migrate test vet golangci-lint lint fmt tidy
 
 ## services: make sure PostgreSQL and Redis run locally, and the database exists
@@ -26,7 +30,7 @@ services:
 
 ## build: the worker binary
 build:
-	go build -o bin/worker ./worker
+	go build -ldflags "-X main.version=$(VERSION)" -o bin/worker ./worker
 
 ## migrate: apply the schema migrations to DATABASE_URL
 migrate: services
