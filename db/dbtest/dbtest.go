@@ -117,4 +117,5 @@ const (
 	RedisDBWorker     = 5
 	RedisDBSpec       = 7
 	RedisDBShared     = 9
+	RedisDBImage      = 11
 )
