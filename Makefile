@@ -18,7 +18,14 @@ PKGS ?=
 # Where the JSON report of `make test` goes (outside the work tree).
 TEST_REPORT_DIR ?= $(or $(TMPDIR),/tmp)/lighthouse526-test-reports
 
-.PHONY: services sidekiq build migrate test vet golangci-lint lint fmt tidy
+# The version stamped into the binary (`worker version`) and the image's
+# label: the commit, with -dirty when the work tree has changes.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# The image `make image` builds and its tag.
+IMAGE ?= localhost/lighthouse526-worker
+IMAGE_TAG ?= $(VERSION)
+
+.PHONY: services sidekiq build image migrate test vet golangci-lint lint fmt tidy
 
 ## services: make sure PostgreSQL and Redis run locally, and the database exists
 services:
@@ -30,7 +37,11 @@ sidekiq:
 
 ## build: the worker binary
 build:
-	go build -o bin/worker ./worker
+	go build -ldflags "-X main.version=$(VERSION)" -o bin/worker ./worker
+
+## image: the container image, FROM scratch around a static binary (Containerfile; scripts/image.sh installs buildah when missing)
+image:
+	IMAGE="$(IMAGE)" IMAGE_TAG="$(IMAGE_TAG)" VERSION="$(VERSION)" scripts/image.sh
 
 ## migrate: apply the schema migrations to DATABASE_URL
 migrate: services

@@ -57,7 +57,7 @@ func monitorCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	mux := http.NewServeMux()
 	mux.Handle(monitorRoot+"/", protected)
 	mux.Handle("GET /{$}", http.RedirectHandler(monitorRoot+"/", http.StatusFound))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET "+config.HealthzPath, func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 
 	logger.Info("monitor started", "monitor_addr", cfg.MonitorAddr, "read_only", cfg.MonitorReadOnly, "auth_none", cfg.MonitorAuth == "none")
 	fmt.Fprintf(stdout, "asynqmon on http://%s%s/ (read-only: %t)\n", cfg.MonitorAddr, monitorRoot, cfg.MonitorReadOnly)

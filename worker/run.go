@@ -14,6 +14,7 @@ import (
 	"github.com/hibiken/asynq/x/metrics"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/vagov/lighthouse526/config"
 	"github.com/vagov/lighthouse526/tasks"
 )
 
@@ -92,7 +93,7 @@ func runWorker(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		go func() { httpErr <- apiSrv.ListenAndServe() }()
 		fmt.Fprintf(stdout, "enqueue API on http://%s/v1/\n", cfg.APIAddr)
 	}
-	logger.Info("worker started", "queues", cfg.Queues, "concurrency", cfg.WorkerConcurrency, "poll_cron", cfg.PollCron, "metrics_addr", cfg.MetricsAddr, "scheduler", !*noScheduler)
+	logger.Info("worker started", "version", version, "queues", cfg.Queues, "concurrency", cfg.WorkerConcurrency, "poll_cron", cfg.PollCron, "metrics_addr", cfg.MetricsAddr, "scheduler", !*noScheduler)
 	fmt.Fprintf(stdout, "worker running; metrics on http://%s/metrics\n", cfg.MetricsAddr)
 
 	var runErr error
@@ -121,11 +122,11 @@ func runWorker(ctx context.Context, args []string, stdout, _ io.Writer) error {
 // (Redis and Postgres answer).
 func (a *app) opsHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.Handle("GET "+config.MetricsPath, promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}))
+	mux.HandleFunc("GET "+config.HealthzPath, func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+config.ReadyzPath, func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		var problems []string

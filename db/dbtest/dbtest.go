@@ -109,16 +109,19 @@ func RedisAddr() string {
 }
 
 // Redis database indexes per suite, so parallel packages never share one.
-// Each suite adds its Ginkgo parallel process number (1 or 2 on CI) to its
-// base; index 0 is left to the product's local runs.
+// Each suite but the Lighthouse client's (whose keys carry a per-spec prefix)
+// adds its Ginkgo parallel process number less one, modulo 2, to its base:
+// the sixteen databases of a default Redis, index 0 left to the product's
+// local runs.
 const (
 	RedisDBLighthouse = 1
-	RedisDBTasks      = 3
-	RedisDBWorker     = 5
-	RedisDBSpec       = 7
-	RedisDBShared     = 9
-	RedisDBSidekiq    = 11
+	RedisDBTasks      = 2
+	RedisDBWorker     = 4
+	RedisDBSpec       = 6
+	RedisDBShared     = 8
+	RedisDBSidekiq    = 10
 	// The Sidekiq application's own Redis database in the end-to-end specs
 	// (SIDEKIQ_REDIS_URL), beside the worker's RedisDBSpec.
-	RedisDBSidekiqSpec = 13
+	RedisDBSidekiqSpec = 12
+	RedisDBImage       = 14
 )

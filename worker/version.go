@@ -1,0 +1,23 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"runtime"
+)
+
+// version is the build's version: `make build` and `make image` stamp it
+// with -ldflags "-X main.version=..." (the commit, from git describe); a plain
+// `go build` leaves "dev". The image carries the same value in its
+// org.opencontainers.image.version label.
+var version = "dev"
+
+func init() {
+	register("version", "print the worker's version and the Go release it was built with", versionCmd)
+}
+
+func versionCmd(_ context.Context, _ []string, stdout, _ io.Writer) error {
+	fmt.Fprintf(stdout, "%s %s %s/%s\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return nil
+}
