@@ -199,6 +199,7 @@ func (v *validator) validate(c *Config) {
 	v.oneOf("LOG_FORMAT", c.LogFormat, "json", "text")
 	v.api(c)
 	v.monitor(c)
+	v.hardening(c)
 }
 
 // MinHS256SecretBytes is the shortest API_JWT_HS256_SECRET accepted (RFC 7518
