@@ -47,11 +47,11 @@ func apiCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
-	servers := []*http.Server{{Addr: cfg.APIAddr, Handler: api, ReadHeaderTimeout: 5 * time.Second}}
+	servers := []*http.Server{newHTTPServer(cfg, cfg.APIAddr, api, logger)}
 	if cfg.MetricsAddr != "" {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-		servers = append(servers, &http.Server{Addr: cfg.MetricsAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second})
+		servers = append(servers, newHTTPServer(cfg, cfg.MetricsAddr, mux, logger))
 	}
 	logger.Info("enqueue API started", "api_addr", cfg.APIAddr, "queue", cfg.QueueName)
 	fmt.Fprintf(stdout, "enqueue API on http://%s/v1/ (queue %s)\n", cfg.APIAddr, cfg.QueueName)

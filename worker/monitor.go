@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/hibiken/asynqmon"
@@ -61,7 +60,7 @@ func monitorCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 
 	logger.Info("monitor started", "monitor_addr", cfg.MonitorAddr, "read_only", cfg.MonitorReadOnly, "auth_none", cfg.MonitorAuth == "none")
 	fmt.Fprintf(stdout, "asynqmon on http://%s%s/ (read-only: %t)\n", cfg.MonitorAddr, monitorRoot, cfg.MonitorReadOnly)
-	return serveUntilDone(ctx, &http.Server{Addr: cfg.MonitorAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second})
+	return serveUntilDone(ctx, newHTTPServer(cfg, cfg.MonitorAddr, mux, logger))
 }
 
 // redisConnOpt is the configured Redis as asynq describes it (asynqmon opens

@@ -59,7 +59,7 @@ func runWorker(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		if err != nil {
 			return err
 		}
-		apiSrv = &http.Server{Addr: cfg.APIAddr, Handler: api, ReadHeaderTimeout: 5 * time.Second}
+		apiSrv = newHTTPServer(cfg, cfg.APIAddr, api, logger)
 	}
 
 	inspector := asynq.NewInspectorFromRedisClient(a.rdb)
@@ -85,7 +85,7 @@ func runWorker(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		a.exhaustion.WatchArchived(ctx, inspector, cfg.QueueName, archiveSweepInterval)
 	})
 
-	httpSrv := &http.Server{Addr: cfg.MetricsAddr, Handler: a.opsHandler(), ReadHeaderTimeout: 5 * time.Second}
+	httpSrv := newHTTPServer(cfg, cfg.MetricsAddr, a.opsHandler(), logger)
 	httpErr := make(chan error, 2)
 	if cfg.MetricsAddr != "" {
 		go func() { httpErr <- httpSrv.ListenAndServe() }()
