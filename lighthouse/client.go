@@ -125,7 +125,7 @@ func NewClient(cfg Config, rdb redis.UniversalClient, opts ...Option) (*Client, 
 		c.log = slog.New(slog.DiscardHandler)
 	}
 	c.m = newMetrics(c.reg)
-	c.limiter = redis_rate.NewLimiter(unprefixed{rdb})
+	c.limiter = NewRedisLimiter(rdb)
 	return c, nil
 }
 

@@ -55,7 +55,7 @@ func runWorker(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	defer a.close()
 	var apiSrv *http.Server
 	if *serveAPI {
-		api, err := newAPIServer(cfg, a.client, logger, a.reg)
+		api, err := newAPIServer(cfg, a.client, a.rdb, logger, a.reg)
 		if err != nil {
 			return err
 		}
