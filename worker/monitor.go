@@ -46,10 +46,26 @@ func monitorCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		PrometheusAddress: cfg.MonitorPrometheusAddr,
 	})
 	defer mon.Close()
+	hashes, err := httpapi.InlineScriptHashes(mon, monitorRoot+"/")
+	if err != nil {
+		return err
+	}
+	log := logger.With("component", "monitor")
+	guarded := httpapi.MonitorGuard{
+		Root: monitorRoot, Addr: cfg.MonitorAddr, CheckHost: cfg.MonitorAuth == "none",
+		ScriptHashes: hashes, Logger: log,
+	}.Wrap(mon)
+	rdb, err := newRedis(cfg)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
 	protected, err := httpapi.MonitorAuth{
 		Username: cfg.MonitorUsername, Password: cfg.MonitorPassword,
 		Token: cfg.MonitorToken, None: cfg.MonitorAuth == "none",
-	}.Wrap(mon)
+		Throttle: &httpapi.LoginThrottle{Redis: rdb, KeyPrefix: cfg.RedisKeyPrefix, FailuresPerMinute: cfg.MonitorLoginFailuresPerMinute},
+		Logger:   log,
+	}.Wrap(guarded)
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
