@@ -109,6 +109,9 @@ func (a *app) mux() *asynq.ServeMux {
 }
 
 func (a *app) close() {
+	if a.lighthouse != nil {
+		a.lighthouse.Close() // a token fetch in flight releases its lock
+	}
 	if a.client != nil {
 		_ = a.client.Close()
 	} else if a.rdb != nil {
