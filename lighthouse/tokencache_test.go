@@ -145,7 +145,7 @@ var _ = Describe("A token fetch abandoned mid-way", func() {
 
 		cancel()
 		Eventually(done).Should(Receive(MatchError(context.Canceled)))
-		Consistently(lockHeld).WithTimeout(500 * time.Millisecond).Should(BeTrue(), "the second caller's fetch goes on")
+		Consistently(lockHeld).WithTimeout(500*time.Millisecond).Should(BeTrue(), "the second caller's fetch goes on")
 		cancelSecond()
 		Eventually(done).WithTimeout(10 * time.Second).Should(Receive())
 		Eventually(lockHeld).Should(BeFalse())
