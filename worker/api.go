@@ -26,8 +26,8 @@ func init() {
 
 func apiCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	fs := flag.NewFlagSet("api", flag.ContinueOnError)
-	if err := fs.Parse(args); err != nil {
-		return &exitError{code: 2, err: err}
+	if err := parseFlags(fs, args, stdout, "api\n\nServes the HTTP enqueue API on API_ADDR (and /metrics on METRICS_ADDR); settings from the environment.", 0); err != nil {
+		return err
 	}
 	cfg, err := loadConfig()
 	if err != nil {

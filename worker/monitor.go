@@ -24,8 +24,8 @@ const monitorRoot = "/monitor"
 
 func monitorCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	fs := flag.NewFlagSet("monitor", flag.ContinueOnError)
-	if err := fs.Parse(args); err != nil {
-		return &exitError{code: 2, err: err}
+	if err := parseFlags(fs, args, stdout, "monitor\n\nServes the asynqmon UI on MONITOR_ADDR behind authentication; settings from the environment.", 0); err != nil {
+		return err
 	}
 	cfg, err := loadConfig()
 	if err != nil {

@@ -31,8 +31,8 @@ func runWorker(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	noScheduler := fs.Bool("no-scheduler", false, "do not enqueue cron cycles from this replica (tasks are still processed)")
 	serveAPI := fs.Bool("api", false, "also serve the HTTP enqueue API on API_ADDR")
-	if err := fs.Parse(args); err != nil {
-		return &exitError{code: 2, err: err}
+	if err := parseFlags(fs, args, stdout, "run [--no-scheduler] [--api]", 0); err != nil {
+		return err
 	}
 	cfg, err := loadConfig()
 	if err != nil {
