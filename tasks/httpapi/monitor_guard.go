@@ -138,10 +138,12 @@ func setXSRFCookie(w http.ResponseWriter, r *http.Request, root string) {
 	}
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
-	http.SetCookie(w, &http.Cookie{
+	// Not HttpOnly: the UI's script must read it to send the header (that
+	// is the defence: a page of another origin cannot). Secure only over
+	// TLS: a browser drops a Secure cookie set over plain HTTP.
+	http.SetCookie(w, &http.Cookie{ //nolint:gosec // G124: see above
 		Name: xsrfCookie, Value: base64.RawURLEncoding.EncodeToString(b),
 		Path: root, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
-		// Not HttpOnly: the UI's script must read it to send the header.
 	})
 }
 
