@@ -142,6 +142,7 @@ var _ = Describe("A token fetch abandoned mid-way", func() {
 		go func() { _, err := c.GetUploadStatus(first, id); done <- err }()
 		Eventually(lockHeld).Should(BeTrue())
 		go func() { _, err := c.GetUploadStatus(second, id); done <- err }()
+		Eventually(func() int { return lighthouse.TokenWaiters(c) }).Should(Equal(2))
 
 		cancel()
 		Eventually(done).Should(Receive(MatchError(context.Canceled)))
