@@ -78,6 +78,15 @@ type Config struct {
 	StatsDAddr string   `env:"STATSD_ADDR"`
 	StatsDTags []string `env:"STATSD_TAGS" envSeparator:","`
 
+	// Every HTTP server of the worker (enqueue API, monitor, metrics): a
+	// client that trickles its headers or body is cut off at the read
+	// timeouts, a slow reader at the write timeout, and an idle keep-alive
+	// connection is closed after the idle timeout.
+	HTTPReadHeaderTimeout time.Duration `env:"HTTP_READ_HEADER_TIMEOUT" envDefault:"5s"`
+	HTTPReadTimeout       time.Duration `env:"HTTP_READ_TIMEOUT" envDefault:"30s"`
+	HTTPWriteTimeout      time.Duration `env:"HTTP_WRITE_TIMEOUT" envDefault:"60s"`
+	HTTPIdleTimeout       time.Duration `env:"HTTP_IDLE_TIMEOUT" envDefault:"2m"`
+
 	// HTTP enqueue API (`worker api`, `worker run --api`). Callers present a
 	// bearer JWT signed with the RS256 key pair of API_JWT_PUBLIC_KEY and/or
 	// the HS256 secret; iss, aud and exp are checked.
@@ -87,6 +96,12 @@ type Config struct {
 	APIJWTIssuer        string `env:"API_JWT_ISSUER"`
 	APIJWTAudience      string `env:"API_JWT_AUDIENCE"`
 	APIJWTRequiredScope string `env:"API_JWT_REQUIRED_SCOPE"`
+	// Tokens whose exp lies further than this after their iat (or after now)
+	// are refused: a leaked long-lived token is a standing key.
+	APIJWTMaxLifetime time.Duration `env:"API_JWT_MAX_LIFETIME" envDefault:"1h"`
+	// POST /v1/polls calls one caller (token subject) may make a minute: the
+	// Lighthouse budget is shared by every caller and the worker's cycles.
+	APIPollsPerMinute int `env:"API_POLLS_PER_MINUTE" envDefault:"10"`
 
 	// asynqmon web UI (`worker monitor`): basic auth or a bearer token, or
 	// MONITOR_AUTH=none on a loopback address only.
@@ -97,6 +112,12 @@ type Config struct {
 	MonitorToken          string `env:"MONITOR_TOKEN"`
 	MonitorAuth           string `env:"MONITOR_AUTH"`
 	MonitorPrometheusAddr string `env:"MONITOR_PROMETHEUS_ADDR"`
+	// The monitor speaks plain HTTP: credentials on a non-loopback address
+	// need TLS in front of it, which MONITOR_INSECURE=true declares.
+	MonitorInsecure bool `env:"MONITOR_INSECURE" envDefault:"false"`
+	// Failed logins one client address may make a minute before the monitor
+	// answers it 429.
+	MonitorLoginFailuresPerMinute int `env:"MONITOR_LOGIN_FAILURES_PER_MINUTE" envDefault:"5"`
 
 	// Derived by Load; not read from the environment.
 	LighthouseBaseURL    string          `env:"-"`

@@ -208,6 +208,7 @@ func (v *validator) validate(c *Config) {
 	v.statsd(c)
 	v.api(c)
 	v.monitor(c)
+	v.hardening(c)
 }
 
 // MinHS256SecretBytes is the shortest API_JWT_HS256_SECRET accepted (RFC 7518

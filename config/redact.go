@@ -15,12 +15,32 @@ var secretVars = map[string]bool{
 	"MONITOR_TOKEN":        true,
 }
 
-// urlVars may carry a password in their userinfo, which is masked.
+// urlVars are URLs: a password in their userinfo and any secret query
+// parameter are masked (an operator may paste a URL with ?access_token=...).
 var urlVars = map[string]bool{
-	"DATABASE_URL": true,
-	"REDIS_URL":    true,
+	"DATABASE_URL":             true,
+	"REDIS_URL":                true,
+	"LIGHTHOUSE_HOST":          true,
+	"LIGHTHOUSE_TOKEN_URL":     true,
+	"LIGHTHOUSE_AUD_CLAIM_URL": true,
+	"MONITOR_PROMETHEUS_ADDR":  true,
+	"SIDEKIQ_REDIS_URL":        true,
+}
 
-	"SIDEKIQ_REDIS_URL": true,
+// secretParamWords: a query parameter whose name contains one of them
+// (case-insensitive) holds a secret: password and sslpassword (pgx),
+// access_token, id_token, client_secret, api_key, X-Amz-Signature, ...
+var secretParamWords = []string{"password", "passwd", "secret", "token", "apikey", "api_key", "signature", "credential"}
+
+// secretParam reports whether a query parameter's value is a secret.
+func secretParam(name string) bool {
+	name = strings.ToLower(name)
+	for _, w := range secretParamWords {
+		if strings.Contains(name, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // Redacted returns every variable with its resolved value, secrets replaced
@@ -53,9 +73,9 @@ func redactValue(name string, v any) string {
 	return s
 }
 
-// RedactURL masks the password of a URL, for logs and errors: the one in
-// its userinfo and any query parameter naming a password (pgx accepts
-// ?password= and ?sslpassword=).
+// RedactURL masks the secrets of a URL, for logs, errors and `worker
+// config`: the password in its userinfo and the value of every query
+// parameter that names a password, secret, token or key (see secretParam).
 func RedactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -64,7 +84,7 @@ func RedactURL(raw string) string {
 	if q := u.Query(); len(q) > 0 {
 		masked := false
 		for k := range q {
-			if strings.Contains(strings.ToLower(k), "password") {
+			if secretParam(k) {
 				q.Set(k, "xxxxx")
 				masked = true
 			}

@@ -136,3 +136,37 @@ var _ = Describe("Config printing", func() {
 		})
 	})
 })
+
+var _ = Describe("RedactURL", func() {
+	DescribeTable("masks every secret query parameter and keeps the rest",
+		func(raw, secret, kept string) {
+			redacted := config.RedactURL(raw)
+			Expect(redacted).NotTo(ContainSubstring(secret))
+			Expect(redacted).To(ContainSubstring("xxxxx"))
+			Expect(redacted).To(ContainSubstring(kept))
+		},
+		Entry("access_token", "https://lh.example/v1?access_token=at-S3cret&region=us", "at-S3cret", "region=us"),
+		Entry("client_secret", "https://lh.example/token?client_secret=cs-S3cret&x=1", "cs-S3cret", "x=1"),
+		Entry("a *token* name in any case", "https://lh.example/?X-Refresh-Token=rt-S3cret&a=b", "rt-S3cret", "a=b"),
+		Entry("a *secret* name", "https://lh.example/?app_secret_value=sv-S3cret&a=b", "sv-S3cret", "a=b"),
+		Entry("a *password* name", "postgres://h/db?sslpassword=pw-S3cret&sslmode=require", "pw-S3cret", "sslmode=require"),
+		Entry("an API key", "https://prom.example/?api_key=k-S3cret&q=1", "k-S3cret", "q=1"),
+	)
+})
+
+var _ = Describe("worker config's URLs", func() {
+	It("redacts secret query parameters of every URL variable", func() {
+		cfg, err := config.Load([]string{
+			"LIGHTHOUSE_HOST=https://sandbox-api.va.gov?access_token=host-S3cret",
+			"LIGHTHOUSE_TOKEN_URL=https://sandbox-api.va.gov/token?client_secret=token-url-S3cret",
+			"LIGHTHOUSE_AUD_CLAIM_URL=https://okta.example/token?id_token=aud-S3cret",
+			"MONITOR_PROMETHEUS_ADDR=https://prom.example/?password=prom-S3cret&step=1",
+		})
+		Expect(err).NotTo(HaveOccurred())
+		printed := cfg.String()
+		for _, secret := range []string{"host-S3cret", "token-url-S3cret", "aud-S3cret", "prom-S3cret"} {
+			Expect(printed).NotTo(ContainSubstring(secret))
+		}
+		Expect(printed).To(ContainSubstring("MONITOR_PROMETHEUS_ADDR=https://prom.example/?password=xxxxx&step=1\n"))
+	})
+})

@@ -23,30 +23,52 @@ const (
 	tokenLockPoll     = 100 * time.Millisecond
 )
 
-// cachedToken is what the Redis token key holds. ExpiresAt is by the
-// client's clock (so an injected clock governs expiry); the key's TTL is
-// only a backstop.
+// cachedToken is what the Redis token key holds, sealed (tokenSealer).
+// ExpiresAt is by the client's clock (so an injected clock governs expiry);
+// the key's TTL is only a backstop.
 type cachedToken struct {
 	AccessToken string    `json:"access_token"`
 	ExpiresAt   time.Time `json:"expires_at"`
 }
 
+// lockReleaseWait bounds how long a caller that gave up waits for the
+// cancelled fetch to release its lock.
+const lockReleaseWait = 5 * time.Second
+
+// errClosed is a token call on a closed client.
+var errClosed = errors.New("lighthouse: the client is closed")
+
 // token returns a valid access token: from Redis when cached, else fetched
 // once per process (singleflight) and, across processes, by the holder of a
 // short Redis lock while the others wait for the cache.
 func (c *Client) token(ctx context.Context) (string, error) {
+	if c.life.Err() != nil {
+		return "", errClosed
+	}
+	c.callers.Add(1)
+	defer c.callers.Done()
 	if tok, ok, err := c.cachedToken(ctx); err != nil || ok {
 		return tok, err
 	}
+	fctx := c.joinFlight(ctx)
 	ch := c.flight.DoChan("token", func() (any, error) {
-		// The flight outlives any one caller: it runs without their
-		// cancellation, bounded by its own timeouts.
-		return c.fetchShared(context.WithoutCancel(ctx))
+		return c.fetchShared(fctx)
 	})
 	select {
 	case <-ctx.Done():
+		if c.leaveFlight() {
+			// The fetch is cancelled: let it release the lock before the
+			// caller (maybe a process on its way out) goes on.
+			t := time.NewTimer(lockReleaseWait)
+			defer t.Stop()
+			select {
+			case <-ch:
+			case <-t.C:
+			}
+		}
 		return "", fmt.Errorf("lighthouse: token: %w", ctx.Err())
 	case r := <-ch:
+		c.leaveFlight()
 		if r.Err != nil {
 			return "", r.Err
 		}
@@ -57,19 +79,31 @@ func (c *Client) token(ctx context.Context) (string, error) {
 // refreshAfter401 drops the token the API refused (unless another caller
 // already replaced it) and returns a newer one.
 func (c *Client) refreshAfter401(ctx context.Context, stale string) (string, error) {
-	if err := dropToken.Run(ctx, c.rdb, []string{c.key("token")}, stale).Err(); err != nil && !errors.Is(err, redis.Nil) {
+	raw, err := c.rdb.Get(ctx, c.key("token")).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return "", fmt.Errorf("lighthouse: token cache: %w", err)
+	}
+	if ct, ok := c.openToken([]byte(raw)); ok && ct.AccessToken == stale {
+		if err := deleteIfEqual.Run(ctx, c.rdb, []string{c.key("token")}, raw).Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return "", fmt.Errorf("lighthouse: token cache: %w", err)
+		}
 	}
 	return c.token(ctx)
 }
 
-// dropToken deletes the cached token only if it is still the one refused.
-var dropToken = redis.NewScript(`
-local v = redis.call("GET", KEYS[1])
-if v and cjson.decode(v)["access_token"] == ARGV[1] then
-  return redis.call("DEL", KEYS[1])
-end
-return 0`)
+// openToken reads a cached value; one that does not decrypt or decode is
+// not a token.
+func (c *Client) openToken(raw []byte) (cachedToken, bool) {
+	var ct cachedToken
+	if len(raw) == 0 {
+		return ct, false
+	}
+	plain, err := c.sealer.open(raw, c.key("token"))
+	if err != nil || json.Unmarshal(plain, &ct) != nil || ct.AccessToken == "" {
+		return ct, false
+	}
+	return ct, true
+}
 
 func (c *Client) cachedToken(ctx context.Context) (string, bool, error) {
 	raw, err := c.rdb.Get(ctx, c.key("token")).Bytes()
@@ -79,8 +113,8 @@ func (c *Client) cachedToken(ctx context.Context) (string, bool, error) {
 	if err != nil {
 		return "", false, fmt.Errorf("lighthouse: token cache: %w", err)
 	}
-	var ct cachedToken
-	if json.Unmarshal(raw, &ct) != nil || ct.AccessToken == "" || !c.now().Before(ct.ExpiresAt) {
+	ct, ok := c.openToken(raw)
+	if !ok || !c.now().Before(ct.ExpiresAt) {
 		return "", false, nil
 	}
 	return ct.AccessToken, true, nil
@@ -89,7 +123,8 @@ func (c *Client) cachedToken(ctx context.Context) (string, bool, error) {
 // fetchShared fetches a token unless another process is doing so, in which
 // case it waits (up to the lock's TTL: one request timeout) for that process
 // to cache it. The lock is a hint, not a guarantee: a second fetch is
-// harmless, only wasteful.
+// harmless, only wasteful. Its value is this fetch's own, so a fetch releases
+// only its own lock, even one that outlived its TTL.
 func (c *Client) fetchShared(ctx context.Context) (string, error) {
 	// A flight that just ended may have cached one.
 	if tok, ok, err := c.cachedToken(ctx); err != nil || ok {
@@ -97,12 +132,18 @@ func (c *Client) fetchShared(ctx context.Context) (string, error) {
 	}
 	lock := c.key("token:lock")
 	tokenLockTTL := c.cfg.Timeout
-	got, err := c.rdb.SetNX(ctx, lock, "1", tokenLockTTL).Result()
+	holder := make([]byte, 16)
+	_, _ = rand.Read(holder)
+	got, err := c.rdb.SetNX(ctx, lock, hex.EncodeToString(holder), tokenLockTTL).Result()
 	if err != nil {
 		return "", fmt.Errorf("lighthouse: token lock: %w", err)
 	}
 	if got {
-		defer c.rdb.Del(context.WithoutCancel(ctx), lock)
+		defer func() {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lockReleaseWait)
+			defer cancel()
+			_ = deleteIfEqual.Run(rctx, c.rdb, []string{lock}, hex.EncodeToString(holder)).Err()
+		}()
 		return c.fetchToken(ctx)
 	}
 	deadline := time.NewTimer(tokenLockTTL)
@@ -177,11 +218,11 @@ func (c *Client) fetchToken(ctx context.Context) (string, error) {
 	}
 	lifetime := time.Duration(tr.ExpiresIn) * time.Second
 	usable := lifetime - tokenMargin(lifetime)
-	// Caching the token in Redis is the point: every process shares it. It
-	// never reaches a log, an error or a metric.
+	// Caching the token in Redis is the point: every process shares it,
+	// sealed (tokenSealer). It never reaches a log, an error or a metric.
 	ct, _ := json.Marshal(cachedToken{AccessToken: tr.AccessToken, ExpiresAt: issued.Add(usable)}) //nolint:gosec // G117: see above
 
-	if err := c.rdb.Set(ctx, c.key("token"), ct, usable).Err(); err != nil {
+	if err := c.rdb.Set(ctx, c.key("token"), c.sealer.seal(ct, c.key("token")), usable).Err(); err != nil {
 		return "", fmt.Errorf("lighthouse: token cache: %w", err)
 	}
 	c.log.Debug("lighthouse token refreshed", "expires_in_seconds", tr.ExpiresIn)

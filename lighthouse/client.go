@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
@@ -91,6 +92,12 @@ type Client struct {
 	m       *metrics
 	limiter *redis_rate.Limiter
 	flight  singleflight.Group
+	flights tokenFlights
+	sealer  *tokenSealer
+	// life ends at Close; callers counts the token calls in progress.
+	life    context.Context
+	stop    context.CancelFunc
+	callers sync.WaitGroup
 }
 
 // NewClient validates cfg, applies defaults and builds a Client.
@@ -125,7 +132,11 @@ func NewClient(cfg Config, rdb redis.UniversalClient, opts ...Option) (*Client, 
 		c.log = slog.New(slog.DiscardHandler)
 	}
 	c.m = newMetrics(c.reg)
-	c.limiter = redis_rate.NewLimiter(unprefixed{rdb})
+	c.limiter = NewRedisLimiter(rdb)
+	if c.sealer, err = newTokenSealer(cfg.PrivateKey); err != nil {
+		return nil, err
+	}
+	c.life, c.stop = context.WithCancel(context.Background())
 	return c, nil
 }
 

@@ -102,6 +102,14 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 	return defaultRemotePause
 }
 
+// NewRedisLimiter is a GCRA limiter (redis_rate) whose keys are exactly the
+// keys it is given: redis_rate prepends "rate:" to every key, which would put
+// them outside REDIS_KEY_PREFIX, the product's own namespace on a shared
+// Redis. The enqueue API's poll cap and the monitor's login throttle use it.
+func NewRedisLimiter(rdb redis.UniversalClient) *redis_rate.Limiter {
+	return redis_rate.NewLimiter(unprefixed{rdb})
+}
+
 // unprefixed adapts Redis for redis_rate, which prepends "rate:" to every key:
 // it strips that prefix so the limiter's key lives under our RedisPrefix with
 // the rest of this product's keys.

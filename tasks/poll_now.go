@@ -63,9 +63,29 @@ func (p *PollNowPayload) Validate() error {
 	return fe.orNil()
 }
 
+// Deduplicated returns the payload with each request id once, in the order
+// first given: an id asked twice in one poll is polled once, and the payload
+// gets the same task id as the one without the repetition.
+func (p PollNowPayload) Deduplicated() PollNowPayload {
+	if len(p.RequestIDs) < 2 {
+		return p
+	}
+	seen := make(map[string]bool, len(p.RequestIDs))
+	ids := make([]string, 0, len(p.RequestIDs))
+	for _, id := range p.RequestIDs {
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	p.RequestIDs = ids
+	return p
+}
+
 // PollNowTaskID is the task id of a poll asked at time at: the same poll
 // asked again within the same minute gets the same id, and the queue keeps one.
 func PollNowTaskID(p PollNowPayload, at time.Time) (string, error) {
+	p = p.Deduplicated()
 	b, err := jsonMarshal(p)
 	if err != nil {
 		return "", err
@@ -78,6 +98,7 @@ func PollNowTaskID(p PollNowPayload, at time.Time) (string, error) {
 // NewPollNowTask builds a poll-now task for queue, asked at time at. It
 // refuses an invalid payload with FieldErrors.
 func NewPollNowTask(queue string, p PollNowPayload, at time.Time) (*asynq.Task, error) {
+	p = p.Deduplicated()
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/vagov/lighthouse526/config"
 	"github.com/vagov/lighthouse526/tasks"
@@ -25,8 +26,8 @@ func init() {
 
 func apiCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	fs := flag.NewFlagSet("api", flag.ContinueOnError)
-	if err := fs.Parse(args); err != nil {
-		return &exitError{code: 2, err: err}
+	if err := parseFlags(fs, args, stdout, "api\n\nServes the HTTP enqueue API on API_ADDR (and /metrics on METRICS_ADDR); settings from the environment.", 0); err != nil {
+		return err
 	}
 	cfg, err := loadConfig()
 	if err != nil {
@@ -43,15 +44,15 @@ func apiCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	client := asynq.NewClientFromRedisClient(rdb)
 	defer client.Close()
 	reg := newRegistry()
-	api, err := newAPIServer(cfg, client, logger, reg)
+	api, err := newAPIServer(cfg, client, rdb, logger, reg)
 	if err != nil {
 		return err
 	}
-	servers := []*http.Server{{Addr: cfg.APIAddr, Handler: api, ReadHeaderTimeout: 5 * time.Second}}
+	servers := []*http.Server{newHTTPServer(cfg, cfg.APIAddr, api, logger)}
 	if cfg.MetricsAddr != "" {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-		servers = append(servers, &http.Server{Addr: cfg.MetricsAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second})
+		servers = append(servers, newHTTPServer(cfg, cfg.MetricsAddr, mux, logger))
 	}
 	logger.Info("enqueue API started", "api_addr", cfg.APIAddr, "queue", cfg.QueueName)
 	fmt.Fprintf(stdout, "enqueue API on http://%s/v1/ (queue %s)\n", cfg.APIAddr, cfg.QueueName)
@@ -59,7 +60,7 @@ func apiCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 }
 
 // newAPIServer builds the enqueue API from the configuration.
-func newAPIServer(cfg *config.Config, client tasks.Enqueuer, logger *slog.Logger, reg prometheus.Registerer) (*httpapi.Server, error) {
+func newAPIServer(cfg *config.Config, client tasks.Enqueuer, rdb redis.UniversalClient, logger *slog.Logger, reg prometheus.Registerer) (*httpapi.Server, error) {
 	if err := cfg.RequireAPI(); err != nil {
 		return nil, &exitError{code: 2, err: err}
 	}
@@ -69,6 +70,7 @@ func newAPIServer(cfg *config.Config, client tasks.Enqueuer, logger *slog.Logger
 		Issuer:        cfg.APIJWTIssuer,
 		Audience:      cfg.APIJWTAudience,
 		RequiredScope: cfg.APIJWTRequiredScope,
+		MaxLifetime:   cfg.APIJWTMaxLifetime,
 	})
 	if err != nil {
 		return nil, err
@@ -76,6 +78,7 @@ func newAPIServer(cfg *config.Config, client tasks.Enqueuer, logger *slog.Logger
 	return httpapi.New(httpapi.Options{
 		Client: client, Queue: cfg.QueueName, Auth: auth,
 		Logger: logger.With("component", "api"), Registerer: reg,
+		PollCap: &httpapi.PollCap{Redis: rdb, KeyPrefix: cfg.RedisKeyPrefix, PerMinute: cfg.APIPollsPerMinute},
 	})
 }
 

@@ -128,6 +128,9 @@ func (a *app) close() {
 	if a.sidekiqRedis != nil {
 		_ = a.sidekiqRedis.Close()
 	}
+	if a.lighthouse != nil {
+		a.lighthouse.Close() // a token fetch in flight releases its lock
+	}
 	if a.client != nil {
 		_ = a.client.Close()
 	} else if a.rdb != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -36,7 +37,7 @@ type multiFlag []string
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
-func parseBenchFlags(args []string) (*benchFlags, error) {
+func parseBenchFlags(args []string, stdout io.Writer) (*benchFlags, error) {
 	f := &benchFlags{}
 	o := &f.opts
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
@@ -58,7 +59,17 @@ func parseBenchFlags(args []string) (*benchFlags, error) {
 	fs.DurationVar(&o.Timeout, "timeout", 30*time.Minute, "give up after this long")
 	fs.BoolVar(&f.asJSON, "json", false, "print the result as JSON")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of this process during the cycle (with --workers 0 it includes the worker)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, stdout, "bench [--documents N] [--workers N] [--rate-limit N/min] [--json] [flags]", 0); err != nil {
+		return nil, err
+	}
+	var check flagCheck
+	check.positive("documents", int64(o.Documents))
+	check.positive("batch-size", int64(o.BatchSize))
+	check.notNegative("workers", int64(o.Workers))
+	check.positive("concurrency", int64(o.Concurrency))
+	check.positive("db-conns", int64(o.DBConns))
+	check.positiveDuration("timeout", o.Timeout)
+	if err := check.err(); err != nil {
 		return nil, err
 	}
 	explicit := map[string]bool{}
@@ -85,8 +96,12 @@ func parseBenchFlags(args []string) (*benchFlags, error) {
 }
 
 func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	f, err := parseBenchFlags(args)
+	f, err := parseBenchFlags(args, stdout)
 	if err != nil {
+		var ee *exitError
+		if errors.Is(err, errHelp) || errors.As(err, &ee) {
+			return err
+		}
 		return &exitError{code: 2, err: err}
 	}
 	o := &f.opts

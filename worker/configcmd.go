@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"io"
 )
 
@@ -9,7 +10,11 @@ func init() {
 	register("config", "print the resolved configuration, secrets redacted", configCmd)
 }
 
-func configCmd(_ context.Context, _ []string, stdout, _ io.Writer) error {
+func configCmd(_ context.Context, args []string, stdout, _ io.Writer) error {
+	fs := flag.NewFlagSet("config", flag.ContinueOnError)
+	if err := parseFlags(fs, args, stdout, "config\n\nPrints the configuration resolved from the environment, one KEY=value a line, secrets redacted.", 0); err != nil {
+		return err
+	}
 	cfg, err := loadConfig()
 	if err != nil {
 		return err

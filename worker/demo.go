@@ -38,8 +38,15 @@ func demoSeedCmd(ctx context.Context, args []string, stdout, _ io.Writer) error 
 	perSubmission := fs.Int("per-submission", 5, "documents per Form 526 submission")
 	concurrency := fs.Int("concurrency", 16, "uploads in flight")
 	reset := fs.Bool("reset", false, "first delete the demo's queues (QUEUE_NAME and NOTIFICATION_QUEUE must contain \"demo\")")
-	if err := fs.Parse(args); err != nil {
-		return &exitError{code: 2, err: err}
+	if err := parseFlags(fs, args, stdout, "demo-seed [--count 300] [--per-submission 5] [--concurrency 16] [--reset]", 0); err != nil {
+		return err
+	}
+	var check flagCheck
+	check.positive("count", int64(*count))
+	check.positive("per-submission", int64(*perSubmission))
+	check.positive("concurrency", int64(*concurrency))
+	if err := check.err(); err != nil {
+		return err
 	}
 	cfg, err := loadConfig()
 	if err != nil {

@@ -23,8 +23,15 @@ func demoWatchCmd(ctx context.Context, args []string, stdout, _ io.Writer) error
 	expect := fs.Int64("expect", 0, "wait until at least this many uploads are tracked")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
 	interval := fs.Duration("interval", time.Second, "refresh period")
-	if err := fs.Parse(args); err != nil {
-		return &exitError{code: 2, err: err}
+	if err := parseFlags(fs, args, stdout, "demo-watch [--expect N] [--timeout 5m] [--interval 1s]", 0); err != nil {
+		return err
+	}
+	var check flagCheck
+	check.notNegative("expect", *expect)
+	check.positiveDuration("timeout", *timeout)
+	check.positiveDuration("interval", *interval)
+	if err := check.err(); err != nil {
+		return err
 	}
 	cfg, err := loadConfig()
 	if err != nil {

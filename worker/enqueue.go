@@ -27,15 +27,27 @@ type enqueued struct {
 	Duplicate bool   `json:"duplicate"`
 }
 
+// enqueueSynopsis is the usage of `worker enqueue`.
+const enqueueSynopsis = `enqueue track --submission-id N --request-id ID (--document-type T | --document-code C) [--attachment-id N] [--json]
+       worker enqueue poll (--request-id ID ... | --submission-id N) [--json]
+
+Enqueues an ad hoc task on QUEUE_NAME; see worker enqueue track --help and worker enqueue poll --help.`
+
 func enqueueCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	if len(args) == 0 {
-		return &exitError{code: 2, err: errors.New("say track or poll")}
+		return &exitError{code: 2, err: errors.New("say track or poll (see worker enqueue --help)")}
+	}
+	if isHelp(args[0]) {
+		printUsage(stdout, nil, enqueueSynopsis)
+		return errHelp
 	}
 	fs := flag.NewFlagSet("enqueue "+args[0], flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	var (
-		build func(queue string) (*asynq.Task, string, error)
-		ids   stringList
+		build    func(queue string) (*asynq.Task, string, error)
+		ids      stringList
+		synopsis string
+		check    flagCheck
 	)
 	switch args[0] {
 	case "track":
@@ -46,6 +58,7 @@ func enqueueCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		fs.StringVar(&p.DocumentType, "document-type", "", `"BDD Instructions", "Form 0781", "Form 0781a" or "Veteran Upload"`)
 		fs.StringVar(&p.DocumentCode, "document-code", "", "the VA document code instead of --document-type (L023, L228, L229; others are Veteran Uploads)")
 		fs.Int64Var(&attachment, "attachment-id", 0, "form_attachments.id (required for a Veteran Upload)")
+		synopsis = "enqueue track --submission-id N --request-id ID (--document-type T | --document-code C) [--attachment-id N] [--json]"
 		build = func(queue string) (*asynq.Task, string, error) {
 			if attachment != 0 {
 				p.FormAttachmentID = &attachment
@@ -61,6 +74,7 @@ func enqueueCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		var p tasks.PollNowPayload
 		fs.Var(&ids, "request-id", "a request id to poll (repeat, or separate with commas)")
 		fs.Int64Var(&p.Form526SubmissionID, "submission-id", 0, "poll every pending upload of this submission instead")
+		synopsis = "enqueue poll (--request-id ID ... | --submission-id N) [--json]"
 		build = func(queue string) (*asynq.Task, string, error) {
 			p.RequestIDs = ids
 			at := time.Now()
@@ -74,8 +88,18 @@ func enqueueCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	default:
 		return &exitError{code: 2, err: fmt.Errorf("unknown task %q: say track or poll", args[0])}
 	}
-	if err := fs.Parse(args[1:]); err != nil {
-		return &exitError{code: 2, err: err}
+	if err := parseFlags(fs, args[1:], stdout, synopsis, 0); err != nil {
+		return err
+	}
+	// An id given is a positive one: 0 or -1 is named invalid, not missing.
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "submission-id" || f.Name == "attachment-id" {
+			n, _ := f.Value.(flag.Getter).Get().(int64)
+			check.positive(f.Name, n)
+		}
+	})
+	if err := check.err(); err != nil {
+		return err
 	}
 	cfg, err := loadConfig()
 	if err != nil {

@@ -43,8 +43,18 @@ func fakeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	failBGS := fs.Float64("fail-bgs", 0.05, "probability an upload fails at BENEFITS_GATEWAY_SERVICE")
 	tokenLifetime := fs.Duration("token-lifetime", 600*time.Second, "lifetime of issued access tokens")
 	seed := fs.Int64("seed", time.Now().UnixNano(), "random seed")
-	if err := fs.Parse(args); err != nil {
-		return &exitError{code: 2, err: err}
+	if err := parseFlags(fs, args, stdout, "fake-lighthouse [--addr 127.0.0.1:8095] [--key-file PATH] [flags]", 0); err != nil {
+		return err
+	}
+	var check flagCheck
+	check.notNegative("rate-limit", int64(*rateLimit))
+	check.notNegativeDuration("claims-evidence-duration", *ceDuration)
+	check.notNegativeDuration("bgs-duration", *bgsDuration)
+	check.positiveDuration("token-lifetime", *tokenLifetime)
+	check.fraction("fail-claims-evidence", *failCE)
+	check.fraction("fail-bgs", *failBGS)
+	if err := check.err(); err != nil {
+		return err
 	}
 	key, err := loadOrCreateKey(*keyFile)
 	if err != nil {

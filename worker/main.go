@@ -53,7 +53,11 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if err := cmd.run(ctx, args[1:], stdout, stderr); err != nil {
-		fmt.Fprintf(stderr, "worker %s: %v\n", args[0], err)
+		if errors.Is(err, errHelp) {
+			return 0
+		}
+		// An error may quote Lighthouse or a database row: escaped.
+		fmt.Fprintf(stderr, "worker %s: %s\n", args[0], printable(err.Error()))
 		var ee *exitError
 		if errors.As(err, &ee) {
 			return ee.code

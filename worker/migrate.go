@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/vagov/lighthouse526/db"
 )
@@ -14,8 +16,16 @@ func init() {
 
 func migrateCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	verb := "up"
-	if len(args) > 0 {
-		verb = args[0]
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		verb, args = args[0], args[1:]
+	}
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	synopsis := "migrate [up | down | status]\n\nup applies every pending migration (the default), down rolls back the last one, status lists them."
+	if err := parseFlags(fs, args, stdout, synopsis, 0); err != nil {
+		return err
+	}
+	if verb != "up" && verb != "down" && verb != "status" {
+		return &exitError{code: 2, err: fmt.Errorf("unknown verb %q: use up, down or status", verb)}
 	}
 	cfg, err := loadConfig()
 	if err != nil {

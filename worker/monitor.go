@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/hibiken/asynqmon"
@@ -25,8 +24,8 @@ const monitorRoot = "/monitor"
 
 func monitorCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	fs := flag.NewFlagSet("monitor", flag.ContinueOnError)
-	if err := fs.Parse(args); err != nil {
-		return &exitError{code: 2, err: err}
+	if err := parseFlags(fs, args, stdout, "monitor\n\nServes the asynqmon UI on MONITOR_ADDR behind authentication; settings from the environment.", 0); err != nil {
+		return err
 	}
 	cfg, err := loadConfig()
 	if err != nil {
@@ -47,10 +46,26 @@ func monitorCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		PrometheusAddress: cfg.MonitorPrometheusAddr,
 	})
 	defer mon.Close()
+	hashes, err := httpapi.InlineScriptHashes(mon, monitorRoot+"/")
+	if err != nil {
+		return err
+	}
+	log := logger.With("component", "monitor")
+	guarded := httpapi.MonitorGuard{
+		Root: monitorRoot, Addr: cfg.MonitorAddr, CheckHost: cfg.MonitorAuth == "none",
+		ScriptHashes: hashes, Logger: log,
+	}.Wrap(mon)
+	rdb, err := newRedis(cfg)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
 	protected, err := httpapi.MonitorAuth{
 		Username: cfg.MonitorUsername, Password: cfg.MonitorPassword,
 		Token: cfg.MonitorToken, None: cfg.MonitorAuth == "none",
-	}.Wrap(mon)
+		Throttle: &httpapi.LoginThrottle{Redis: rdb, KeyPrefix: cfg.RedisKeyPrefix, FailuresPerMinute: cfg.MonitorLoginFailuresPerMinute},
+		Logger:   log,
+	}.Wrap(guarded)
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
@@ -61,7 +76,7 @@ func monitorCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 
 	logger.Info("monitor started", "monitor_addr", cfg.MonitorAddr, "read_only", cfg.MonitorReadOnly, "auth_none", cfg.MonitorAuth == "none")
 	fmt.Fprintf(stdout, "asynqmon on http://%s%s/ (read-only: %t)\n", cfg.MonitorAddr, monitorRoot, cfg.MonitorReadOnly)
-	return serveUntilDone(ctx, &http.Server{Addr: cfg.MonitorAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second})
+	return serveUntilDone(ctx, newHTTPServer(cfg, cfg.MonitorAddr, mux, logger))
 }
 
 // redisConnOpt is the configured Redis as asynq describes it (asynqmon opens

@@ -37,11 +37,16 @@ func pollCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	wait := fs.Bool("wait", false, "enqueue the cycle for the workers and wait until its batches are done")
 	timeout := fs.Duration("timeout", time.Hour, "with --wait: give up after this long")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
-	if err := fs.Parse(args); err != nil {
-		return &exitError{code: 2, err: err}
+	if err := parseFlags(fs, args, stdout, "poll --now | --wait [--timeout 1h] [--json]", 0); err != nil {
+		return err
 	}
 	if *now == *wait {
 		return &exitError{code: 2, err: errors.New("say --now or --wait")}
+	}
+	var check flagCheck
+	check.positiveDuration("timeout", *timeout)
+	if err := check.err(); err != nil {
+		return err
 	}
 	cfg, err := loadConfig()
 	if err != nil {

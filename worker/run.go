@@ -32,8 +32,8 @@ func runWorker(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	noScheduler := fs.Bool("no-scheduler", false, "do not enqueue cron cycles from this replica (tasks are still processed)")
 	serveAPI := fs.Bool("api", false, "also serve the HTTP enqueue API on API_ADDR")
-	if err := fs.Parse(args); err != nil {
-		return &exitError{code: 2, err: err}
+	if err := parseFlags(fs, args, stdout, "run [--no-scheduler] [--api]", 0); err != nil {
+		return err
 	}
 	cfg, err := loadConfig()
 	if err != nil {
@@ -52,11 +52,11 @@ func runWorker(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	defer a.close()
 	var apiSrv *http.Server
 	if *serveAPI {
-		api, err := newAPIServer(cfg, a.client, logger, a.reg)
+		api, err := newAPIServer(cfg, a.client, a.rdb, logger, a.reg)
 		if err != nil {
 			return err
 		}
-		apiSrv = &http.Server{Addr: cfg.APIAddr, Handler: api, ReadHeaderTimeout: 5 * time.Second}
+		apiSrv = newHTTPServer(cfg, cfg.APIAddr, api, logger)
 	}
 
 	inspector := asynq.NewInspectorFromRedisClient(a.rdb)
@@ -84,7 +84,7 @@ func runWorker(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		a.exhaustion.WatchArchived(ctx, inspector, cfg.QueueName, archiveSweepInterval)
 	})
 
-	httpSrv := &http.Server{Addr: cfg.MetricsAddr, Handler: a.opsHandler(), ReadHeaderTimeout: 5 * time.Second}
+	httpSrv := newHTTPServer(cfg, cfg.MetricsAddr, a.opsHandler(), logger)
 	httpErr := make(chan error, 2)
 	if cfg.MetricsAddr != "" {
 		go func() { httpErr <- httpSrv.ListenAndServe() }()

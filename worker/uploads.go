@@ -21,17 +21,63 @@ func init() {
 	register("uploads", "inspect uploads: uploads show <request-id> | uploads stuck [--older-than 24h] [--unknown-polls 3] | uploads release <upload-id>", uploadsCmd)
 }
 
+// uploadsSynopsis is the usage of `worker uploads`.
+const uploadsSynopsis = `uploads show <request-id> [--json]
+       worker uploads stuck [--older-than 24h] [--unknown-polls 3] [--limit 100] [--json]
+       worker uploads release <upload-id> [--json]
+
+show prints one upload with its step timeline; stuck lists quarantined uploads, then uploads pending
+too long or unknown to Lighthouse; release ends an upload's quarantine once its row is fixed.`
+
 func uploadsCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		printUsage(stdout, nil, uploadsSynopsis)
+		return errHelp
+	}
 	if len(args) == 0 || (args[0] != "show" && args[0] != "stuck" && args[0] != "release") {
-		return &exitError{code: 2, err: errors.New("say show <request-id>, stuck or release <upload-id>")}
+		return &exitError{code: 2, err: errors.New("say show <request-id>, stuck or release <upload-id> (see worker uploads --help)")}
 	}
 	fs := flag.NewFlagSet("uploads "+args[0], flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print JSON")
-	olderThan := fs.Duration("older-than", 24*time.Hour, "stuck: pending for longer than this")
-	unknownPolls := fs.Int("unknown-polls", 3, "stuck: unknown to Lighthouse this many polls in a row")
-	limit := fs.Int("limit", 100, "stuck: list at most this many")
-	if err := fs.Parse(args[1:]); err != nil {
-		return &exitError{code: 2, err: err}
+	var (
+		olderThan    *time.Duration
+		unknownPolls *int
+		limit        *int
+		synopsis     = "uploads show <request-id> [--json]"
+	)
+	if args[0] == "release" {
+		synopsis = "uploads release <upload-id> [--json]"
+	}
+	if args[0] == "stuck" {
+		olderThan = fs.Duration("older-than", 24*time.Hour, "pending for longer than this")
+		unknownPolls = fs.Int("unknown-polls", 3, "unknown to Lighthouse this many polls in a row")
+		limit = fs.Int("limit", 100, "list at most this many")
+		synopsis = "uploads stuck [--older-than 24h] [--unknown-polls 3] [--limit 100] [--json]"
+	}
+	// Arguments are counted below: show takes its request id, stuck none.
+	if err := parseFlags(fs, args[1:], stdout, synopsis, len(args)); err != nil {
+		return err
+	}
+	requestID := fs.Arg(0) // or, for release, the upload id
+	if args[0] != "stuck" {
+		// Flags may follow the id: uploads show 634 --json.
+		if err := parseFlags(fs, fs.Args()[min(1, fs.NArg()):], stdout, synopsis, 0); err != nil {
+			return err
+		}
+		if requestID == "" {
+			return &exitError{code: 2, err: fmt.Errorf("uploads %s takes one id (see worker uploads %s --help)", args[0], args[0])}
+		}
+	} else if requestID != "" {
+		return &exitError{code: 2, err: fmt.Errorf("unexpected argument %q (see worker uploads stuck --help)", requestID)}
+	}
+	var check flagCheck
+	if args[0] == "stuck" {
+		check.positiveDuration("older-than", *olderThan)
+		check.positive("unknown-polls", int64(*unknownPolls))
+		check.positive("limit", int64(*limit))
+	}
+	if err := check.err(); err != nil {
+		return err
 	}
 	cfg, err := loadConfig()
 	if err != nil {
@@ -43,16 +89,10 @@ func uploadsCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	}
 	defer db.Close(gdb)
 	if args[0] == "show" {
-		if fs.NArg() != 1 {
-			return &exitError{code: 2, err: errors.New("uploads show takes one request id")}
-		}
-		return showUploads(ctx, gdb, fs.Arg(0), stdout, *asJSON)
+		return showUploads(ctx, gdb, requestID, stdout, *asJSON)
 	}
 	if args[0] == "release" {
-		if fs.NArg() != 1 {
-			return &exitError{code: 2, err: errors.New("uploads release takes one upload id")}
-		}
-		return releaseUpload(ctx, gdb, fs.Arg(0), stdout, *asJSON)
+		return releaseUpload(ctx, gdb, requestID, stdout, *asJSON)
 	}
 	stuck, err := models.StuckUploads(ctx, gdb, time.Now().Add(-*olderThan), *unknownPolls, *limit)
 	if err != nil {
@@ -65,7 +105,7 @@ func uploadsCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	fmt.Fprintln(tw, "ID\tREQUEST ID\tSUBMISSION\tTYPE\tCREATED\tLAST POLLED\tUNKNOWN POLLS\tREASON\tQUARANTINE")
 	for _, s := range stuck {
 		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\t%d\t%s\t%s\n", s.ID, shownRequestID(s.LighthouseDocumentRequestID), s.Form526SubmissionID,
-			strconv.Quote(s.DocumentType), stamp(&s.CreatedAt), stamp(s.StatusLastPolledAt), s.LighthouseUnknownPollCount, s.Reason, quarantineText(s))
+			strconv.Quote(s.DocumentType), stamp(&s.CreatedAt), stamp(s.StatusLastPolledAt), s.LighthouseUnknownPollCount, printable(s.Reason), printable(quarantineText(s)))
 	}
 	fmt.Fprintf(tw, "%d stuck upload(s)\n", len(stuck))
 	return tw.Flush()
@@ -133,13 +173,13 @@ func printUpload(w io.Writer, s shownUpload) {
 	u := s.Lighthouse526DocumentUpload
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "upload\t%d\n", u.ID)
-	fmt.Fprintf(tw, "request id\t%s\n", u.LighthouseDocumentRequestID)
+	fmt.Fprintf(tw, "request id\t%s\n", printable(u.LighthouseDocumentRequestID))
 	fmt.Fprintf(tw, "submission\t%d\n", u.Form526SubmissionID)
 	if u.FormAttachmentID != nil {
 		fmt.Fprintf(tw, "attachment\t%d\n", *u.FormAttachmentID)
 	}
-	fmt.Fprintf(tw, "document type\t%s\n", u.DocumentType)
-	fmt.Fprintf(tw, "state\t%s\n", u.AasmState)
+	fmt.Fprintf(tw, "document type\t%s\n", printable(u.DocumentType))
+	fmt.Fprintf(tw, "state\t%s\n", printable(u.AasmState))
 	fmt.Fprintf(tw, "tracked since\t%s\n", stamp(&u.CreatedAt))
 	fmt.Fprintf(tw, "last polled\t%s\n", stamp(u.StatusLastPolledAt))
 	fmt.Fprintf(tw, "unknown polls in a row\t%d\n", u.LighthouseUnknownPollCount)
@@ -150,14 +190,15 @@ func printUpload(w io.Writer, s shownUpload) {
 		fmt.Fprintln(w)
 		return
 	}
-	fmt.Fprintf(w, "Lighthouse status: %s (started %s, ended %s)\n", tl.Status, stamp(tl.StartedAt), stamp(tl.EndedAt))
+	// Everything below is Lighthouse's text: escaped before the terminal.
+	fmt.Fprintf(w, "Lighthouse status: %s (started %s, ended %s)\n", printable(tl.Status), stamp(tl.StartedAt), stamp(tl.EndedAt))
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for i, st := range tl.Steps {
 		note := ""
 		if tl.Error != nil && tl.Error.Step == st.Name {
-			note = "<- " + tl.Error.Detail
+			note = "<- " + printable(tl.Error.Detail)
 		}
-		fmt.Fprintf(tw, "  %d.\t%s\t%s\t%s\n", i+1, st.Name, st.Status, note)
+		fmt.Fprintf(tw, "  %d.\t%s\t%s\t%s\n", i+1, printable(st.Name), printable(st.Status), note)
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(w)

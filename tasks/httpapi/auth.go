@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"crypto/rsa"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -14,19 +15,27 @@ import (
 
 // AuthConfig says which bearer tokens the API accepts: signed RS256 with the
 // private half of RSAPublicKey or HS256 with HS256Secret (either or both),
-// naming Issuer and Audience, with an exp; and, when RequiredScope is set,
-// carrying it in "scope" (space separated) or "scp" (string or list).
+// naming Issuer and Audience and a subject (the caller, whose poll requests
+// are capped), with a numeric exp at most MaxLifetime after its iat (or after
+// now, without iat); and, when RequiredScope is set, carrying it in "scope"
+// (space separated) or "scp" (string or list).
 type AuthConfig struct {
 	RSAPublicKey  *rsa.PublicKey
 	HS256Secret   []byte
 	Issuer        string
 	Audience      string
 	RequiredScope string
+	// MaxLifetime bounds exp − iat: a token good for a year is a standing
+	// key once leaked; default DefaultMaxTokenLifetime.
+	MaxLifetime time.Duration
 	// Leeway absorbs clock skew on exp, nbf and iat; default 30s.
 	Leeway time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
+
+// DefaultMaxTokenLifetime is AuthConfig.MaxLifetime's default.
+const DefaultMaxTokenLifetime = time.Hour
 
 // Authenticator verifies bearer JWTs.
 type Authenticator struct {
@@ -48,6 +57,9 @@ func NewAuthenticator(cfg AuthConfig) (*Authenticator, error) {
 		return nil, errors.New("httpapi: an RS256 public key or an HS256 secret is required")
 	case cfg.Issuer == "" || cfg.Audience == "":
 		return nil, errors.New("httpapi: the token issuer and audience are required")
+	}
+	if cfg.MaxLifetime == 0 {
+		cfg.MaxLifetime = DefaultMaxTokenLifetime
 	}
 	if cfg.Leeway == 0 {
 		cfg.Leeway = 30 * time.Second
@@ -71,6 +83,32 @@ type claims struct {
 	jwt.RegisteredClaims
 	Scope string `json:"scope,omitempty"`
 	Scp   any    `json:"scp,omitempty"`
+}
+
+// errNonNumericDate refuses a token whose exp, iat or nbf is not a JSON
+// number: the JWT library would read "exp": "1900000000" as a date.
+var errNonNumericDate = errors.New("exp, iat and nbf must be JSON numbers")
+
+// plainClaims is claims without its UnmarshalJSON.
+type plainClaims claims
+
+// UnmarshalJSON refuses dates that are not JSON numbers (RFC 7519 2:
+// NumericDate), then decodes the claims.
+func (c *claims) UnmarshalJSON(b []byte) error {
+	var dates struct {
+		Exp json.RawMessage `json:"exp"`
+		Iat json.RawMessage `json:"iat"`
+		Nbf json.RawMessage `json:"nbf"`
+	}
+	if err := json.Unmarshal(b, &dates); err != nil {
+		return err
+	}
+	for _, raw := range []json.RawMessage{dates.Exp, dates.Iat, dates.Nbf} {
+		if len(raw) > 0 && (raw[0] == '"' || raw[0] == 'n' || raw[0] == 't' || raw[0] == 'f' || raw[0] == '[' || raw[0] == '{') {
+			return errNonNumericDate
+		}
+	}
+	return json.Unmarshal(b, (*plainClaims)(c))
 }
 
 func (c *claims) scopes() []string {
@@ -108,6 +146,16 @@ func (a *Authenticator) verify(r *http.Request) (string, error) {
 	if err != nil {
 		return "", &authError{status: http.StatusUnauthorized, reason: tokenReason(err)}
 	}
+	if strings.TrimSpace(c.Subject) == "" {
+		return "", &authError{status: http.StatusUnauthorized, reason: "missing_claim"}
+	}
+	start := a.cfg.Now()
+	if c.IssuedAt != nil {
+		start = c.IssuedAt.Time
+	}
+	if c.ExpiresAt.Sub(start) > a.cfg.MaxLifetime+a.cfg.Leeway {
+		return "", &authError{status: http.StatusUnauthorized, reason: "lifetime_too_long"}
+	}
 	if a.cfg.RequiredScope != "" && !slices.Contains(c.scopes(), a.cfg.RequiredScope) {
 		return c.Subject, &authError{status: http.StatusForbidden, reason: "insufficient_scope"}
 	}
@@ -129,6 +177,8 @@ func (a *Authenticator) key(t *jwt.Token) (any, error) {
 
 func tokenReason(err error) string {
 	switch {
+	case errors.Is(err, errNonNumericDate):
+		return "non_numeric_date"
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return "expired"
 	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):

@@ -7,18 +7,21 @@
 //
 // Every /v1 call needs a bearer JWT (see AuthConfig). Answers: 400 with
 // {"errors": {"<field>": "<message>"}} for bad input, 401/403 for a refused
-// token, 413 past MaxBodyBytes, 415 for a body that is not JSON, 503 when the
-// task could not be enqueued (Redis unreachable: nothing is lost, retry). The
-// same request sent twice gets 202 with the same task id and "duplicate":
-// true; the queue keeps one task.
+// token, 413 past MaxBodyBytes, 415 for a body that is not JSON, 429 with
+// Retry-After past the caller's poll cap (PollCap), 503 when the task could
+// not be enqueued (Redis unreachable: nothing is lost, retry). The same
+// request sent twice gets 202 with the same task id and "duplicate": true;
+// the queue keeps one task.
 package httpapi
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -42,7 +45,9 @@ type Options struct {
 	// EnqueueTimeout bounds one enqueue (Redis unreachable answers 503 after
 	// it at most); default 5s.
 	EnqueueTimeout time.Duration
-	Now            func() time.Time
+	// PollCap caps each caller's POST /v1/polls; nil = no cap.
+	PollCap *PollCap
+	Now     func() time.Time
 }
 
 // Server is the API's http.Handler.
@@ -50,6 +55,7 @@ type Server struct {
 	opts     Options
 	mux      *http.ServeMux
 	requests *prometheus.CounterVec
+	pollCap  *capper
 }
 
 // New builds the API handler.
@@ -69,7 +75,11 @@ func New(o Options) (*Server, error) {
 	if o.Registerer == nil {
 		o.Registerer = prometheus.NewRegistry()
 	}
-	s := &Server{opts: o, mux: http.NewServeMux()}
+	pollCap, err := o.PollCap.build()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{opts: o, mux: http.NewServeMux(), pollCap: pollCap}
 	s.requests = promauto.With(o.Registerer).NewCounterVec(prometheus.CounterOpts{
 		Name: "form526_api_requests_total",
 		Help: "Enqueue API requests by route and HTTP status code.",
@@ -89,7 +99,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 func (s *Server) authenticated(route string, h func(http.ResponseWriter, *http.Request) (int, any)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		status, body := s.serve(w, r, h)
-		if status == http.StatusServiceUnavailable {
+		if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
 			w.Header().Set("Retry-After", "5")
 		}
 		s.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
@@ -118,14 +128,18 @@ type acceptedBody struct {
 	Duplicate bool   `json:"duplicate"`
 }
 
+// idFields are the ids a body may give, which must be positive when given.
+var idFields = []string{"form526_submission_id", "form_attachment_id"}
+
 func (s *Server) track(w http.ResponseWriter, r *http.Request) (int, any) {
 	var p tasks.TrackPayload
-	if status, body := decodeJSON(w, r, &p); status != 0 {
+	raw, status, body := decodeJSON(w, r, &p)
+	if status != 0 {
 		return status, body
 	}
 	task, err := tasks.NewTrackTask(s.opts.Queue, p)
-	if err != nil {
-		return invalid(err)
+	if problems := positiveIDs(raw, idFields...); err != nil || len(problems) > 0 {
+		return invalid(err, problems)
 	}
 	id, _ := tasks.TrackTaskID(p)
 	return s.enqueue(r, task, id)
@@ -133,13 +147,17 @@ func (s *Server) track(w http.ResponseWriter, r *http.Request) (int, any) {
 
 func (s *Server) pollNow(w http.ResponseWriter, r *http.Request) (int, any) {
 	var p tasks.PollNowPayload
-	if status, body := decodeJSON(w, r, &p); status != 0 {
+	raw, status, body := decodeJSON(w, r, &p)
+	if status != 0 {
 		return status, body
 	}
 	at := s.opts.Now()
 	task, err := tasks.NewPollNowTask(s.opts.Queue, p, at)
-	if err != nil {
-		return invalid(err)
+	if problems := positiveIDs(raw, idFields...); err != nil || len(problems) > 0 {
+		return invalid(err, problems)
+	}
+	if status, body := s.capPolls(w, r); status != 0 {
+		return status, body
 	}
 	id, _ := tasks.PollNowTaskID(p, at)
 	return s.enqueue(r, task, id)
@@ -166,10 +184,50 @@ func (s *Server) enqueue(r *http.Request, task *asynq.Task, id string) (int, any
 	return http.StatusServiceUnavailable, errorBody("the queue is unavailable: retry later (a retried request never makes a second task)")
 }
 
-func invalid(err error) (int, any) {
-	var fe tasks.FieldErrors
-	if errors.As(err, &fe) {
-		return http.StatusBadRequest, errorsBody{Errors: fe}
+// capPolls spends one of the caller's polls, or answers 429 (503 when Redis,
+// which keeps the allowance, cannot be reached).
+func (s *Server) capPolls(w http.ResponseWriter, r *http.Request) (int, any) {
+	if s.pollCap == nil {
+		return 0, nil
 	}
-	return http.StatusBadRequest, errorsBody{Errors: map[string]string{"body": err.Error()}}
+	subject, _ := r.Context().Value(subjectKey{}).(string)
+	wait, err := s.pollCap.allow(r.Context(), subject)
+	if err != nil {
+		s.opts.Logger.WarnContext(r.Context(), "could not check an API caller's poll cap", "caller", subject, "error", err.Error())
+		return http.StatusServiceUnavailable, errorBody("the queue is unavailable: retry later (a retried request never makes a second task)")
+	}
+	if wait <= 0 {
+		return 0, nil
+	}
+	wait = max(wait, time.Second)
+	s.opts.Logger.InfoContext(r.Context(), "refused an API call", "path", r.URL.Path, "reason", "poll_cap", "status", http.StatusTooManyRequests, "caller", subject)
+	w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())))
+	return http.StatusTooManyRequests, errorBody(fmt.Sprintf(
+		"this caller asked for more than %d polls a minute (they spend the Lighthouse budget every caller shares): retry after %d s",
+		s.opts.PollCap.PerMinute, int(wait.Seconds())))
+}
+
+// invalid answers 400 with the payload's problems and those of the ids given
+// as zero or negative (which name the id invalid rather than missing).
+func invalid(err error, idProblems map[string]string) (int, any) {
+	all := map[string]string{}
+	var fe tasks.FieldErrors
+	switch {
+	case errors.As(err, &fe):
+		for k, v := range fe {
+			all[k] = v
+		}
+	case err != nil:
+		all["body"] = err.Error()
+	}
+	for k, v := range idProblems {
+		all[k] = v
+	}
+	if _, ok := idProblems["form526_submission_id"]; ok && strings.HasPrefix(all["request_ids"], "is required") {
+		delete(all, "request_ids") // the submission was given, as an invalid id
+	}
+	if len(all) == 0 {
+		return http.StatusBadRequest, fieldError("body", "is invalid")
+	}
+	return http.StatusBadRequest, errorsBody{Errors: all}
 }
