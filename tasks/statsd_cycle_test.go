@@ -233,7 +233,9 @@ var _ = Describe("StatsD on replicas", func() {
 		It("counts the polling error and the exhausted task, and the exhaustion finishes the cycle", func(ctx SpecContext) {
 			seedUpload(ctx, lh.Fake.AddDocument(fake.Document{Outcome: fake.StatusSuccess}), models.DocumentTypeVeteranUpload)
 			seedUpload(ctx, lh.Fake.AddDocument(fake.Document{Outcome: fake.StatusSuccess}), models.DocumentTypeVeteranUpload)
-			lh.Fake.SetFaults(fake.Faults{Next: []fake.Fault{{Endpoint: "uploads_status", Status: 400}}})
+			// 403 is permanent for the whole call (a 400 would be asked
+			// again in parts, to find an id Lighthouse refuses).
+			lh.Fake.SetFaults(fake.Faults{Next: []fake.Fault{{Endpoint: "uploads_status", Status: 403, Shape: fake.ShapeGateway}}})
 			o := replica()
 
 			runCycle(ctx, o, 10)
