@@ -68,12 +68,13 @@ func (s *sidekiqSide) key(name string) string {
 	return s.namespace + ":" + name
 }
 
-// deleteKeys removes the side's queue, its records, and what a Sidekiq
-// process leaves: its counters, and its queue's name in `queues`.
+// deleteKeys removes the side's queue, its records, the push markers (on
+// Sidekiq's Redis, under the world's prefix), and what a Sidekiq process
+// leaves: its counters, and its queue's name in `queues`.
 func (s *sidekiqSide) deleteKeys(ctx context.Context) {
-	patterns := []string{s.key("queue:" + s.queue + "*"), s.key(s.record), s.key("stat:*")}
+	patterns := []string{s.key("queue:" + s.queue + "*"), s.key(s.record), s.key("stat:*"), s.w.prefix + "*"}
 	if s.namespace != "" {
-		patterns = []string{s.namespace + ":*"}
+		patterns = []string{s.namespace + ":*", s.w.prefix + "*"}
 	}
 	for _, p := range patterns {
 		keys, err := s.rdb.Keys(ctx, p).Result()
