@@ -16,6 +16,7 @@ import (
 	"github.com/vagov/lighthouse526/db/dbtest"
 	"github.com/vagov/lighthouse526/lighthouse/fake"
 	"github.com/vagov/lighthouse526/models"
+	"github.com/vagov/lighthouse526/polling"
 	"github.com/vagov/lighthouse526/tasks"
 )
 
@@ -131,7 +132,7 @@ var _ = Describe("Sharing a Redis database with other applications", func() {
 		insp := asynq.NewInspectorFromRedisClient(shared)
 
 		// A full cycle, with a failure follow-up.
-		cycle := tasks.AdHocCycleID("shared-redis-" + randomHex(4))
+		cycle := polling.AdHocCycleID("shared-redis-" + randomHex(4))
 		task, err := tasks.NewAdHocPollingTask(w.queue, cycle, time.Now())
 		Expect(err).NotTo(HaveOccurred())
 		_, err = client.EnqueueContext(ctx, task)

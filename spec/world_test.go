@@ -15,6 +15,7 @@ import (
 
 	"github.com/vagov/lighthouse526/lighthouse/fake"
 	"github.com/vagov/lighthouse526/models"
+	"github.com/vagov/lighthouse526/polling"
 	"github.com/vagov/lighthouse526/tasks"
 )
 
@@ -89,7 +90,7 @@ func (w *world) enqueueCronCycle(ctx context.Context, tick time.Time) string {
 	Expect(err).NotTo(HaveOccurred())
 	_, err = w.client.EnqueueContext(ctx, task)
 	Expect(err).NotTo(HaveOccurred())
-	return tasks.CronCycleID(tick)
+	return polling.CronCycleID(tick)
 }
 
 // enqueueAdHocCycle enqueues a cycle outside the schedule, due as of now.

@@ -22,6 +22,7 @@ import (
 	"github.com/vagov/lighthouse526/db/dbtest"
 	"github.com/vagov/lighthouse526/lighthouse"
 	"github.com/vagov/lighthouse526/models"
+	"github.com/vagov/lighthouse526/polling"
 	"github.com/vagov/lighthouse526/tasks"
 )
 
@@ -99,21 +100,20 @@ func benchIDs(n int) []string {
 // discarded), as a batch task does after its Lighthouse call.
 func BenchmarkStatusUpdaterApply(b *testing.B) {
 	gdb := benchDatabase(b)
-	u := &tasks.StatusUpdater{
-		DB: gdb, Metrics: tasks.NewMetrics(prometheus.NewRegistry()),
-		Logger:            slog.New(slog.NewJSONHandler(io.Discard, nil)),
+	u := &polling.StatusUpdater{
+		DB: gdb, Metrics: polling.NewMetrics(prometheus.NewRegistry()),
 		Now:               func() time.Time { return time.Now().UTC() },
 		ProcessingTimeout: 24 * time.Hour, NotificationsEnabled: true,
 	}
 	resp, ids := benchAnswer(b, benchBatch), benchIDs(benchBatch)
-	ctx := context.Background()
+	ctx, log := context.Background(), slog.New(slog.NewJSONHandler(io.Discard, nil))
 	b.ReportAllocs()
 	for b.Loop() {
 		b.StopTimer()
 		resetBatch(b, gdb)
 		_ = gdb.Exec(`DELETE FROM lighthouse526_notification_outbox`).Error
 		b.StartTimer()
-		sum, err := u.Apply(ctx, "", ids, resp)
+		sum, err := u.Apply(ctx, log, "", ids, resp)
 		if err != nil || sum.Polled != benchBatch {
 			b.Fatalf("apply: %v (%+v)", err, sum)
 		}

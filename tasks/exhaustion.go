@@ -14,6 +14,7 @@ import (
 
 	"github.com/vagov/lighthouse526/lighthouse"
 	"github.com/vagov/lighthouse526/models"
+	"github.com/vagov/lighthouse526/polling"
 )
 
 // Exhaustion counts and logs polling tasks that will never run again: those
@@ -25,7 +26,7 @@ type Exhaustion struct {
 	Redis     redis.UniversalClient
 	KeyPrefix string
 	DB        *gorm.DB
-	Metrics   *Metrics
+	Metrics   *polling.Metrics
 	Logger    *slog.Logger
 	Now       func() time.Time
 }
@@ -62,7 +63,7 @@ func (e *Exhaustion) record(ctx context.Context, id, taskType string, payload []
 	}
 	e.Metrics.PollExhausted.WithLabelValues(taskType).Inc()
 	e.Metrics.StatsD.Exhausted()
-	e.Logger.WarnContext(ctx, logRetriesExhausted,
+	e.Logger.WarnContext(ctx, polling.LogRetriesExhausted,
 		"job_id", id,
 		"task_type", taskType,
 		"error_class", class,
@@ -78,7 +79,7 @@ func (e *Exhaustion) record(ctx context.Context, id, taskType string, payload []
 		if err := models.MarkBatchDone(ctx, e.DB, p.CycleID, e.Now()); err != nil {
 			e.Logger.WarnContext(ctx, "could not mark an exhausted batch done", "cycle_id", p.CycleID, "error", err.Error())
 		} else {
-			sendCycleGauges(ctx, e.DB, e.Metrics, e.Logger, p.CycleID, e.Now())
+			polling.SendCycleGauges(ctx, e.DB, e.Metrics, e.Logger, p.CycleID, e.Now())
 		}
 	}
 }

@@ -7,28 +7,19 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/vagov/lighthouse526/polling"
 )
-
-type loggerKey struct{}
-
-// LoggerFrom returns the task's logger that Instrument put in ctx, or fallback.
-func LoggerFrom(ctx context.Context, fallback *slog.Logger) *slog.Logger {
-	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
-		return l
-	}
-	return fallback
-}
 
 // Instrument is the server's middleware: it gives each task a logger with
 // task_type, task_id, queue and retry, and records the task metrics.
-func Instrument(m *Metrics, logger *slog.Logger) asynq.MiddlewareFunc {
+func Instrument(m *polling.Metrics, logger *slog.Logger) asynq.MiddlewareFunc {
 	return func(next asynq.Handler) asynq.Handler {
 		return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
 			id, _ := asynq.GetTaskID(ctx)
 			queue, _ := asynq.GetQueueName(ctx)
 			retry, _ := asynq.GetRetryCount(ctx)
 			l := logger.With("task_type", t.Type(), "task_id", id, "queue", queue, "retry", retry)
-			ctx = context.WithValue(ctx, loggerKey{}, l)
+			ctx = WithLogger(ctx, l)
 
 			if retry > 0 {
 				m.TasksRetried.WithLabelValues(t.Type()).Inc()

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/vagov/lighthouse526/models"
+	"github.com/vagov/lighthouse526/polling"
 	"github.com/vagov/lighthouse526/tasks"
 	"github.com/vagov/lighthouse526/vagov/sidekiq"
 )
@@ -18,9 +19,9 @@ var _ = Describe("Failure follow-ups through VA.gov's Sidekiq", func() {
 	var (
 		ctx     context.Context
 		o       *observed
-		updater *tasks.StatusUpdater
+		updater *polling.StatusUpdater
 		ns      string // the spec's Sidekiq namespace: its keys are ns:queues, ns:queue:default
-		relay   *tasks.Relay
+		relay   *polling.Relay
 	)
 
 	BeforeEach(func() {
@@ -42,14 +43,14 @@ var _ = Describe("Failure follow-ups through VA.gov's Sidekiq", func() {
 		})
 		client, err := sidekiq.New(rdb, sidekiq.Options{Namespace: ns, MarkerPrefix: markers})
 		Expect(err).NotTo(HaveOccurred())
-		relay = &tasks.Relay{DB: gdb, Target: &tasks.SidekiqTarget{Client: client}, Metrics: o.Metrics, Logger: o.Logger, Now: func() time.Time { return testNow }}
+		relay = &polling.Relay{DB: gdb, Target: &polling.SidekiqTarget{Client: client}, Metrics: o.Metrics, Logger: o.Logger, Now: func() time.Time { return testNow }}
 	})
 
 	// fail applies a FAILED answer for requestID.
 	fail := func(requestID string) {
 		GinkgoHelper()
 		body := statusBody([]string{failedEntry(requestID, ms(testNow.Add(-2*time.Hour)), ms(testNow.Add(-time.Hour)), "BENEFITS_GATEWAY_SERVICE")})
-		_, err := updater.Apply(ctx, "", []string{requestID}, decodeStatuses(body))
+		_, err := updater.Apply(ctx, o.Logger, "", []string{requestID}, decodeStatuses(body))
 		Expect(err).NotTo(HaveOccurred())
 	}
 

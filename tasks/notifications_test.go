@@ -12,6 +12,7 @@ import (
 
 	"github.com/vagov/lighthouse526/lighthouse/fake"
 	"github.com/vagov/lighthouse526/models"
+	"github.com/vagov/lighthouse526/polling"
 	"github.com/vagov/lighthouse526/tasks"
 )
 
@@ -19,7 +20,7 @@ var _ = Describe("Failure follow-ups", func() {
 	var (
 		ctx     context.Context
 		o       *observed
-		updater *tasks.StatusUpdater
+		updater *polling.StatusUpdater
 	)
 
 	BeforeEach(func() {
@@ -30,10 +31,10 @@ var _ = Describe("Failure follow-ups", func() {
 	})
 
 	// fail applies a FAILED (at CLAIMS_EVIDENCE) answer for requestID.
-	fail := func(requestID string) tasks.BatchSummary {
+	fail := func(requestID string) polling.BatchSummary {
 		GinkgoHelper()
 		body := statusBody([]string{failedEntry(requestID, ms(testNow.Add(-2*time.Hour)), ms(testNow.Add(-time.Hour)), "CLAIMS_EVIDENCE")})
-		sum, err := updater.Apply(ctx, "", []string{requestID}, decodeStatuses(body))
+		sum, err := updater.Apply(ctx, o.Logger, "", []string{requestID}, decodeStatuses(body))
 		Expect(err).NotTo(HaveOccurred())
 		return sum
 	}
@@ -114,14 +115,14 @@ var _ = Describe("Failure follow-ups", func() {
 		var (
 			insp   *asynq.Inspector
 			queue  string
-			relay  *tasks.Relay
+			relay  *polling.Relay
 			upload models.Lighthouse526DocumentUpload
 		)
 
 		BeforeEach(func() {
 			insp = newInspector()
 			queue = newQueue(insp)
-			relay = &tasks.Relay{DB: gdb, Target: &tasks.AsynqTarget{Client: newAsynqClient(), Queue: queue}, Metrics: o.Metrics, Logger: o.Logger, Now: func() time.Time { return testNow }}
+			relay = &polling.Relay{DB: gdb, Target: &tasks.AsynqTarget{Client: newAsynqClient(), Queue: queue}, Metrics: o.Metrics, Logger: o.Logger, Now: func() time.Time { return testNow }}
 		})
 
 		Context("when a failed upload left a follow-up in the outbox", func() {

@@ -12,8 +12,7 @@ import (
 	"github.com/onsi/gomega/types"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-
-	"github.com/vagov/lighthouse526/tasks"
+	"github.com/vagov/lighthouse526/polling"
 )
 
 // testNow is the clock of the specs that inject one.
@@ -80,14 +79,14 @@ func (s *logSink) WithKind(kind string) []map[string]any {
 // observed is one spec's metrics registry, metrics and logs.
 type observed struct {
 	Reg     *prometheus.Registry
-	Metrics *tasks.Metrics
+	Metrics *polling.Metrics
 	Logs    *logSink
 	Logger  *slog.Logger
 }
 
 func newObserved() *observed {
 	o := &observed{Reg: prometheus.NewRegistry(), Logs: &logSink{}}
-	o.Metrics = tasks.NewMetrics(o.Reg)
+	o.Metrics = polling.NewMetrics(o.Reg)
 	o.Logger = slog.New(slog.NewJSONHandler(o.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	return o
 }
@@ -117,11 +116,10 @@ func (o *observed) ExpectLintClean() {
 
 // newUpdater builds the status updater of a spec on the shared database,
 // with a fixed clock and the production processing timeout.
-func newUpdater(o *observed) *tasks.StatusUpdater {
-	return &tasks.StatusUpdater{
+func newUpdater(o *observed) *polling.StatusUpdater {
+	return &polling.StatusUpdater{
 		DB:                gdb,
 		Metrics:           o.Metrics,
-		Logger:            o.Logger,
 		Now:               func() time.Time { return testNow },
 		ProcessingTimeout: 24 * time.Hour,
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vagov/lighthouse526/lighthouse"
 	"github.com/vagov/lighthouse526/models"
+	"github.com/vagov/lighthouse526/polling"
 )
 
 // TypeDocumentUploadPollNow polls some uploads now, outside the schedule: a
@@ -119,9 +120,6 @@ func NewPollNowTask(queue string, p PollNowPayload, at time.Time) (*asynq.Task, 
 	), nil
 }
 
-// AdHocCycleID is the cycle id of a poll-now task's batches.
-func AdHocCycleID(taskID string) string { return adHocCyclePrefix + taskID }
-
 // PollNowHandler runs poll-now tasks: it keeps the ids of pending uploads
 // (Lighthouse's budget is not spent on ids nobody tracks or already settled),
 // and enqueues them as status batch tasks of cycle "adhoc:<task id>", which
@@ -131,7 +129,7 @@ type PollNowHandler struct {
 	Client    Enqueuer
 	Queue     string
 	BatchSize int
-	Metrics   *Metrics
+	Metrics   *polling.Metrics
 	Logger    *slog.Logger
 	Now       func() time.Time
 }
@@ -141,7 +139,7 @@ func (h *PollNowHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	log := LoggerFrom(ctx, h.Logger)
 	var p PollNowPayload
 	if pe := decodePayload(t, &p); pe != nil {
-		return h.Metrics.reject(ctx, log, pe)
+		return reject(ctx, h.Metrics, log, pe)
 	}
 	ids, err := h.pendingIDs(ctx, p)
 	if err != nil {
@@ -153,7 +151,7 @@ func (h *PollNowHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	}
 	taskID, _ := asynq.GetTaskID(ctx)
 	retried, _ := asynq.GetRetryCount(ctx)
-	cycleID := AdHocCycleID(taskID)
+	cycleID := polling.AdHocCycleID(taskID)
 	now := h.Now().UTC()
 	row, err := models.StartCycle(ctx, h.DB, cycleID, now, now, now)
 	if err != nil {
@@ -202,11 +200,11 @@ func (h *PollNowHandler) pendingIDs(ctx context.Context, p PollNowPayload) ([]st
 	}
 	// An upload whose request id no batch may carry is quarantined here, as
 	// the cycle's fan-out does, and the rest of the submission is polled.
-	good, bad := screenDue(ups)
+	good, bad := polling.ScreenDue(ups)
 	if len(bad) > 0 {
-		if err := quarantine(ctx, h.DB, h.Metrics, LoggerFrom(ctx, h.Logger), bad, h.Now()); err != nil {
+		if err := polling.Quarantine(ctx, h.DB, h.Metrics, LoggerFrom(ctx, h.Logger), bad, h.Now()); err != nil {
 			return nil, err
 		}
 	}
-	return uniqueRequestIDs(good), nil
+	return polling.UniqueRequestIDs(good), nil
 }

@@ -14,6 +14,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/vagov/lighthouse526/models"
+	"github.com/vagov/lighthouse526/polling"
 	"github.com/vagov/lighthouse526/tasks"
 )
 
@@ -93,10 +94,10 @@ var _ = Describe("PollNowHandler", func() {
 			Expect(bs).To(HaveLen(2))
 			Expect(idsOf(bs)).To(ConsistOf("11", "12", "13"))
 			for _, b := range bs {
-				Expect(b.CycleID).To(Equal(tasks.AdHocCycleID(id)))
+				Expect(b.CycleID).To(Equal(polling.AdHocCycleID(id)))
 				Expect(len(b.RequestIDs)).To(BeNumerically("<=", 2))
 			}
-			c := loadCycleRow(ctx, tasks.AdHocCycleID(id))
+			c := loadCycleRow(ctx, polling.AdHocCycleID(id))
 			Expect(c.BatchesEnqueued).To(Equal(2))
 			Expect(c.DocumentsDue).To(Equal(3))
 			Expect(c.FanOutDoneAt).NotTo(BeNil())

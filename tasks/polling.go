@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/vagov/lighthouse526/polling"
 )
 
 // TypePolling is one polling cycle: it fans the due uploads out into status
 // batch tasks. The name is a contract: never rename it.
 const TypePolling = "form526:document_upload_polling"
 
-// Cycle task settings. The fan-out of a million uploads is ten thousand
+// polling.Cycle task settings. The fan-out of a million uploads is ten thousand
 // batches; the timeout leaves room for that, and a retried cycle resumes
 // where it stopped. Retention keeps the tick's task id taken for a day, so
 // replicas and restarts cannot enqueue the same tick twice.
@@ -43,11 +44,6 @@ func (p *PollingPayload) Validate() error {
 	return nil
 }
 
-// CronCycleID is the cycle id of a cron tick: the same for every replica.
-func CronCycleID(tick time.Time) string {
-	return cronCyclePrefix + tick.UTC().Format(time.RFC3339)
-}
-
 // PollingTaskID is the task id of a cycle.
 func PollingTaskID(cycleID string) string {
 	return TypePolling + ":" + cycleID
@@ -55,7 +51,7 @@ func PollingTaskID(cycleID string) string {
 
 // NewPollingTask builds the cycle task of one cron tick.
 func NewPollingTask(queue string, tick time.Time) (*asynq.Task, error) {
-	return newPollingTask(queue, CronCycleID(tick), tick)
+	return newPollingTask(queue, polling.CronCycleID(tick), tick)
 }
 
 func newPollingTask(queue, cycleID string, scheduledAt time.Time) (*asynq.Task, error) {
@@ -76,15 +72,10 @@ func newPollingTask(queue, cycleID string, scheduledAt time.Time) (*asynq.Task, 
 	), nil
 }
 
-// Enqueuer is the part of asynq.Client the fan-out needs.
-type Enqueuer interface {
-	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
-}
-
 // PollingHandler runs cycle tasks: the fan-out enqueues one batch task per
 // batch, each with a task id derived from the cycle and the batch number.
 type PollingHandler struct {
-	Cycle  *Cycle
+	Cycle  *polling.Cycle
 	Client Enqueuer
 	Queue  string
 	Logger *slog.Logger
@@ -94,24 +85,22 @@ type PollingHandler struct {
 func (h *PollingHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	var p PollingPayload
 	if pe := decodePayload(t, &p); pe != nil {
-		return h.Cycle.Metrics.reject(ctx, LoggerFrom(ctx, h.Logger), pe)
+		return reject(ctx, h.Cycle.Metrics, LoggerFrom(ctx, h.Logger), pe)
 	}
-	_, err := h.Cycle.Run(ctx, p.CycleID, p.ScheduledAt, EnqueueBatches(h.Client, h.Queue, p.CycleID))
+	_, err := h.Cycle.Run(ctx, LoggerFrom(ctx, h.Logger), p.CycleID, p.ScheduledAt, EnqueueBatches(h.Client, h.Queue, p.CycleID))
 	return err
 }
 
 // EnqueueBatches dispatches a cycle's batches as status batch tasks. A batch
 // already enqueued (the cycle is being retried) is not enqueued again.
-func EnqueueBatches(client Enqueuer, queue, cycleID string) Dispatch {
-	return func(ctx context.Context, b Batch) error {
+func EnqueueBatches(client Enqueuer, queue, cycleID string) polling.Dispatch {
+	return func(ctx context.Context, b polling.Batch) error {
 		task, err := newStatusBatchTask(queue, cycleID, b.TaskID(cycleID), b.RequestIDs)
 		if err != nil {
 			return err
 		}
-		if _, err := client.EnqueueContext(ctx, task); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
-			return err
-		}
-		return nil
+		_, err = Enqueue(ctx, client, task)
+		return err
 	}
 }
 
@@ -132,8 +121,8 @@ func isPollingType(t string) bool {
 // NewAdHocPollingTask builds a cycle task outside the cron schedule (worker
 // poll --wait): its id must not start with "cron:".
 func NewAdHocPollingTask(queue, cycleID string, at time.Time) (*asynq.Task, error) {
-	if strings.HasPrefix(cycleID, cronCyclePrefix) {
-		return nil, fmt.Errorf("an ad hoc cycle id must not start with %q", cronCyclePrefix)
+	if strings.HasPrefix(cycleID, polling.CronCyclePrefix) {
+		return nil, fmt.Errorf("an ad hoc cycle id must not start with %q", polling.CronCyclePrefix)
 	}
 	return newPollingTask(queue, cycleID, at)
 }

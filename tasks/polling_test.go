@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/vagov/lighthouse526/models"
+	"github.com/vagov/lighthouse526/polling"
 	"github.com/vagov/lighthouse526/tasks"
 )
 
@@ -22,7 +23,7 @@ import (
 var _ = Describe("Cycle.Run", func() {
 	var (
 		o      *observed
-		cycle  *tasks.Cycle
+		cycle  *polling.Cycle
 		queue  string
 		insp   *asynq.Inspector
 		client *asynq.Client
@@ -34,8 +35,8 @@ var _ = Describe("Cycle.Run", func() {
 		insp = newInspector()
 		client = newAsynqClient()
 		queue = newQueue(insp)
-		cycle = &tasks.Cycle{
-			DB: gdb, Metrics: o.Metrics, Logger: o.Logger,
+		cycle = &polling.Cycle{
+			DB: gdb, Metrics: o.Metrics,
 			Now: func() time.Time { return time.Now().UTC() }, BatchSize: 2,
 			Window: time.Hour, Grace: 5 * time.Minute, StaleAfter: 30 * time.Minute,
 		}
@@ -72,8 +73,8 @@ var _ = Describe("Cycle.Run", func() {
 		ids, asked := queued()
 		// Batch n starts at upload 2n+1.
 		Expect(ids).To(ConsistOf(
-			tasks.Batch{Seq: 0, FirstUploadID: 1}.TaskID(cycleID), tasks.Batch{Seq: 1, FirstUploadID: 3}.TaskID(cycleID),
-			tasks.Batch{Seq: 2, FirstUploadID: 5}.TaskID(cycleID), tasks.Batch{Seq: 3, FirstUploadID: 7}.TaskID(cycleID)))
+			polling.Batch{Seq: 0, FirstUploadID: 1}.TaskID(cycleID), polling.Batch{Seq: 1, FirstUploadID: 3}.TaskID(cycleID),
+			polling.Batch{Seq: 2, FirstUploadID: 5}.TaskID(cycleID), polling.Batch{Seq: 3, FirstUploadID: 7}.TaskID(cycleID)))
 		Expect(asked).To(HaveLen(7))
 		for i := 1; i <= 7; i++ {
 			Expect(asked).To(HaveKeyWithValue(strconv.Itoa(i), 1))
@@ -82,11 +83,11 @@ var _ = Describe("Cycle.Run", func() {
 
 	Context("when its fan-out is interrupted after two batches", func() {
 		It("resumes after the second batch without enqueueing any batch twice", func(ctx SpecContext) {
-			id := tasks.CronCycleID(tick)
+			id := polling.CronCycleID(tick)
 			enqueue := tasks.EnqueueBatches(client, queue, id)
 			stopped, stop := context.WithCancel(ctx)
 			calls := 0
-			_, err := cycle.Run(stopped, id, tick, func(ctx context.Context, b tasks.Batch) error {
+			_, err := cycle.Run(stopped, o.Logger, id, tick, func(ctx context.Context, b polling.Batch) error {
 				calls++
 				if calls == 3 {
 					stop()
@@ -97,7 +98,7 @@ var _ = Describe("Cycle.Run", func() {
 			Expect(err).To(MatchError(context.Canceled))
 			Expect(loadCycle(ctx, id).BatchesEnqueued).To(Equal(2))
 
-			res, err := cycle.Run(ctx, id, tick, enqueue)
+			res, err := cycle.Run(ctx, o.Logger, id, tick, enqueue)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(res.Batches).To(Equal(4))
 			Expect(res.DocumentsDue).To(Equal(7))
@@ -107,10 +108,10 @@ var _ = Describe("Cycle.Run", func() {
 
 	Context("when it stops after enqueueing a batch", func() {
 		It("records the batches it handed on, and the retry goes on from there", func(ctx SpecContext) {
-			id := tasks.CronCycleID(tick)
+			id := polling.CronCycleID(tick)
 			enqueue := tasks.EnqueueBatches(client, queue, id)
 			stopped, stop := context.WithCancel(ctx)
-			_, err := cycle.Run(stopped, id, tick, func(ctx context.Context, b tasks.Batch) error {
+			_, err := cycle.Run(stopped, o.Logger, id, tick, func(ctx context.Context, b polling.Batch) error {
 				err := enqueue(ctx, b)
 				if b.Seq == 2 {
 					stop()
@@ -122,7 +123,7 @@ var _ = Describe("Cycle.Run", func() {
 			ids, _ := queued()
 			Expect(ids).To(HaveLen(3))
 
-			_, err = cycle.Run(ctx, id, tick, enqueue)
+			_, err = cycle.Run(ctx, o.Logger, id, tick, enqueue)
 			Expect(err).NotTo(HaveOccurred())
 			expectFourBatchesEachUploadOnce(id)
 		})
@@ -130,10 +131,10 @@ var _ = Describe("Cycle.Run", func() {
 
 	Context("when the process dies after enqueueing batches but before recording them", func() {
 		It("enqueues them again under the same task ids, which the queue refuses", func(ctx SpecContext) {
-			id := tasks.CronCycleID(tick)
+			id := polling.CronCycleID(tick)
 			enqueue := tasks.EnqueueBatches(client, queue, id)
 			stopped, stop := context.WithCancel(ctx)
-			_, err := cycle.Run(stopped, id, tick, func(ctx context.Context, b tasks.Batch) error {
+			_, err := cycle.Run(stopped, o.Logger, id, tick, func(ctx context.Context, b polling.Batch) error {
 				err := enqueue(ctx, b)
 				if b.Seq == 2 {
 					stop()
@@ -146,7 +147,7 @@ var _ = Describe("Cycle.Run", func() {
 			Expect(gdb.Exec(`UPDATE lighthouse526_polling_cycles
 				SET batches_enqueued = 0, cursor_upload_id = 0, documents_due = 0 WHERE id = ?`, id).Error).To(Succeed())
 
-			_, err = cycle.Run(ctx, id, tick, enqueue)
+			_, err = cycle.Run(ctx, o.Logger, id, tick, enqueue)
 			Expect(err).NotTo(HaveOccurred())
 			expectFourBatchesEachUploadOnce(id)
 			Expect(loadCycle(ctx, id).BatchesEnqueued).To(Equal(4))
@@ -155,9 +156,9 @@ var _ = Describe("Cycle.Run", func() {
 
 	Context("when the previous cycle's batches ran longer than the grace", func() {
 		It("polls what that cycle polled again in the next cycle", func(ctx SpecContext) {
-			previous := tasks.CronCycleID(tick)
-			var batches []tasks.Batch
-			_, err := cycle.Run(ctx, previous, tick, func(_ context.Context, b tasks.Batch) error {
+			previous := polling.CronCycleID(tick)
+			var batches []polling.Batch
+			_, err := cycle.Run(ctx, o.Logger, previous, tick, func(_ context.Context, b polling.Batch) error {
 				batches = append(batches, b)
 				return nil
 			})
@@ -178,7 +179,7 @@ var _ = Describe("Cycle.Run", func() {
 
 			var polled []string
 			next := tick.Add(time.Hour)
-			res, err := cycle.Run(ctx, tasks.CronCycleID(next), next, func(_ context.Context, b tasks.Batch) error {
+			res, err := cycle.Run(ctx, o.Logger, polling.CronCycleID(next), next, func(_ context.Context, b polling.Batch) error {
 				polled = append(polled, b.RequestIDs...)
 				return nil
 			})
@@ -190,10 +191,10 @@ var _ = Describe("Cycle.Run", func() {
 
 	Context("when an enqueue's reply is lost and that batch runs before the retry", func() {
 		It("enqueues the next uploads instead of taking them for the batch that ran", func(ctx SpecContext) {
-			id := tasks.CronCycleID(tick)
+			id := polling.CronCycleID(tick)
 			enqueue := tasks.EnqueueBatches(client, queue, id)
 			lost := errors.New("reply lost")
-			_, err := cycle.Run(ctx, id, tick, func(ctx context.Context, b tasks.Batch) error {
+			_, err := cycle.Run(ctx, o.Logger, id, tick, func(ctx context.Context, b polling.Batch) error {
 				if err := enqueue(ctx, b); err != nil || b.Seq < 2 {
 					return err
 				}
@@ -204,7 +205,7 @@ var _ = Describe("Cycle.Run", func() {
 			})
 			Expect(err).To(MatchError(lost))
 
-			res, err := cycle.Run(ctx, id, tick, enqueue)
+			res, err := cycle.Run(ctx, o.Logger, id, tick, enqueue)
 			Expect(err).NotTo(HaveOccurred())
 			// The cycle recorded batches 0, 1 and the new 2 (upload 7); the
 			// batch whose reply was lost is in the queue but not on its books.
@@ -222,28 +223,28 @@ var _ = Describe("Cycle.Run", func() {
 		var previous string
 
 		BeforeEach(func(ctx SpecContext) {
-			previous = tasks.CronCycleID(tick)
-			_, err := cycle.Run(ctx, previous, tick, tasks.EnqueueBatches(client, queue, previous))
+			previous = polling.CronCycleID(tick)
+			_, err := cycle.Run(ctx, o.Logger, previous, tick, tasks.EnqueueBatches(client, queue, previous))
 			Expect(err).NotTo(HaveOccurred())
 		})
 
 		It("skips the cycle, counts it, and runs the one after once the batches are done", func(ctx SpecContext) {
 			dispatched := 0
-			count := func(context.Context, tasks.Batch) error { dispatched++; return nil }
+			count := func(context.Context, polling.Batch) error { dispatched++; return nil }
 
 			next := tick.Add(time.Hour)
-			res, err := cycle.Run(ctx, tasks.CronCycleID(next), next, count)
+			res, err := cycle.Run(ctx, o.Logger, polling.CronCycleID(next), next, count)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(res.Skipped).To(BeTrue())
 			Expect(dispatched).To(BeZero())
 			Expect(testutil.ToFloat64(o.Metrics.CyclesSkipped)).To(Equal(1.0))
-			Expect(loadCycle(ctx, tasks.CronCycleID(next)).Skipped).To(BeTrue())
+			Expect(loadCycle(ctx, polling.CronCycleID(next)).Skipped).To(BeTrue())
 
 			for range 4 {
 				Expect(models.MarkBatchDone(ctx, gdb, previous, time.Now())).To(Succeed())
 			}
 			after := tick.Add(2 * time.Hour)
-			res, err = cycle.Run(ctx, tasks.CronCycleID(after), after, count)
+			res, err = cycle.Run(ctx, o.Logger, polling.CronCycleID(after), after, count)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(res.Skipped).To(BeFalse())
 			Expect(dispatched).To(Equal(4))

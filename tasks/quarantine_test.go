@@ -15,6 +15,7 @@ import (
 	"github.com/vagov/lighthouse526/db/dbtest"
 	"github.com/vagov/lighthouse526/lighthouse/fake"
 	"github.com/vagov/lighthouse526/models"
+	"github.com/vagov/lighthouse526/polling"
 	"github.com/vagov/lighthouse526/tasks"
 )
 
@@ -273,7 +274,7 @@ var _ = Describe("A failed Veteran Upload without an attachment", func() {
 		other := seedUpload(ctx, "22", models.DocumentTypeVeteranUpload)
 		failedOther := `{"requestId":22,"time":{"startTime":1,"endTime":2},"status":"FAILED","error":{"detail":"x","step":"BENEFITS_GATEWAY_SERVICE"}}`
 
-		sum, err := updater.Apply(ctx, "", []string{"16819", "22"}, decodeStatuses(statusBody([]string{recordedFailed, failedOther})))
+		sum, err := updater.Apply(ctx, o.Logger, "", []string{"16819", "22"}, decodeStatuses(statusBody([]string{recordedFailed, failedOther})))
 
 		Expect(err).NotTo(HaveOccurred())
 		Expect(sum.Failed).To(Equal(2))
@@ -292,8 +293,8 @@ var _ = Describe("A failed Veteran Upload without an attachment", func() {
 var _ = Describe("Cycle.Run with request ids no batch may carry", func() {
 	It("quarantines them, and fans the rest out in full batches of valid ids", func(ctx SpecContext) {
 		o := newObserved()
-		cycle := &tasks.Cycle{
-			DB: gdb, Metrics: o.Metrics, Logger: o.Logger, Now: func() time.Time { return time.Now().UTC() },
+		cycle := &polling.Cycle{
+			DB: gdb, Metrics: o.Metrics, Now: func() time.Time { return time.Now().UTC() },
 			BatchSize: 3, Window: time.Hour, Grace: 5 * time.Minute, StaleAfter: 30 * time.Minute,
 		}
 		var ids []string
@@ -310,7 +311,7 @@ var _ = Describe("Cycle.Run with request ids no batch may carry", func() {
 		}
 		var batches [][]string
 
-		res, err := cycle.Run(ctx, "adhoc:fan-out", time.Now(), func(_ context.Context, b tasks.Batch) error {
+		res, err := cycle.Run(ctx, o.Logger, "adhoc:fan-out", time.Now(), func(_ context.Context, b polling.Batch) error {
 			batches = append(batches, b.RequestIDs)
 			return nil
 		})
@@ -330,7 +331,7 @@ var _ = Describe("Cycle.Run with request ids no batch may carry", func() {
 		Expect(o.Logs.WithMessage(msgQuarantined)).To(HaveLen(2))
 
 		// The next cycle does not read them again.
-		res, err = cycle.Run(ctx, "adhoc:fan-out-2", time.Now(), func(context.Context, tasks.Batch) error { return nil })
+		res, err = cycle.Run(ctx, o.Logger, "adhoc:fan-out-2", time.Now(), func(context.Context, polling.Batch) error { return nil })
 		Expect(err).NotTo(HaveOccurred())
 		Expect(res.Quarantined).To(BeZero())
 		Expect(o.Logs.WithMessage(msgQuarantined)).To(HaveLen(2))

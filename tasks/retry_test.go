@@ -14,6 +14,7 @@ import (
 	"github.com/vagov/lighthouse526/lighthouse"
 	"github.com/vagov/lighthouse526/lighthouse/fake"
 	"github.com/vagov/lighthouse526/models"
+	"github.com/vagov/lighthouse526/polling"
 	"github.com/vagov/lighthouse526/tasks"
 )
 
@@ -62,7 +63,7 @@ var _ = Describe("RetryDelay", func() {
 			Expect(err).NotTo(HaveOccurred())
 			_, err = newAsynqClient().Enqueue(t)
 			Expect(err).NotTo(HaveOccurred())
-			info, err := insp.GetTaskInfo(queue, tasks.BatchTaskID("cron:retry-spec", 0))
+			info, err := insp.GetTaskInfo(queue, polling.BatchTaskID("cron:retry-spec", 0))
 			Expect(err).NotTo(HaveOccurred())
 			Expect(info.MaxRetry).To(Equal(6))
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/robfig/cron/v3"
+	"github.com/vagov/lighthouse526/polling"
 )
 
 // Scheduler enqueues one cycle task per cron tick, however many replicas run
@@ -72,18 +73,18 @@ func (s *Scheduler) enqueue(ctx context.Context, tick time.Time, why string) {
 		info, err := s.Client.EnqueueContext(ctx, task)
 		switch {
 		case err == nil:
-			s.Logger.InfoContext(ctx, "enqueued a polling cycle", "cycle_id", CronCycleID(tick), "task_id", info.ID, "why", why)
+			s.Logger.InfoContext(ctx, "enqueued a polling cycle", "cycle_id", polling.CronCycleID(tick), "task_id", info.ID, "why", why)
 			return
 		case errors.Is(err, asynq.ErrTaskIDConflict):
-			s.Logger.DebugContext(ctx, "polling cycle already enqueued by another replica", "cycle_id", CronCycleID(tick), "why", why)
+			s.Logger.DebugContext(ctx, "polling cycle already enqueued by another replica", "cycle_id", polling.CronCycleID(tick), "why", why)
 			return
 		}
 		wait := time.Duration(1<<min(attempt, 5)) * time.Second
 		if s.Now().Add(wait).After(deadline) {
-			s.Logger.ErrorContext(ctx, "could not enqueue the polling cycle before the next tick", "cycle_id", CronCycleID(tick), "error", err.Error())
+			s.Logger.ErrorContext(ctx, "could not enqueue the polling cycle before the next tick", "cycle_id", polling.CronCycleID(tick), "error", err.Error())
 			return
 		}
-		s.Logger.WarnContext(ctx, "could not enqueue the polling cycle; retrying", "cycle_id", CronCycleID(tick), "error", err.Error(), "retry_in", wait.String())
+		s.Logger.WarnContext(ctx, "could not enqueue the polling cycle; retrying", "cycle_id", polling.CronCycleID(tick), "error", err.Error(), "retry_in", wait.String())
 		if sleep(ctx, wait) != nil {
 			return
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/vagov/lighthouse526/config"
+	"github.com/vagov/lighthouse526/polling"
 	"github.com/vagov/lighthouse526/tasks"
 )
 
@@ -116,7 +117,7 @@ var _ = Describe("Scheduler", func() {
 			Eventually(func() int { return enqueued() + conflicts() }).Should(Equal(3))
 			Expect(enqueued()).To(Equal(1))
 
-			want := tasks.PollingTaskID(tasks.CronCycleID(tasks.PreviousTick(schedule, time.Now())))
+			want := tasks.PollingTaskID(polling.CronCycleID(tasks.PreviousTick(schedule, time.Now())))
 			Expect(insp.ListPendingTasks(queue)).To(ConsistOf(HaveField("ID", want)))
 		})
 	})

@@ -11,6 +11,7 @@ import (
 	"github.com/vagov/lighthouse526/db/dbtest"
 	"github.com/vagov/lighthouse526/lighthouse/fake"
 	"github.com/vagov/lighthouse526/models"
+	"github.com/vagov/lighthouse526/polling"
 	"github.com/vagov/lighthouse526/tasks"
 	"github.com/vagov/lighthouse526/vagov/statsd/statsdtest"
 )
@@ -22,7 +23,7 @@ var _ = Describe("StatsD gauges of a cycle", func() {
 		o       *observed
 		agent   *statsdtest.Listener
 		lh      *lighthouseEnv
-		cycle   *tasks.Cycle
+		cycle   *polling.Cycle
 		handler *tasks.StatusBatchHandler
 		tick    time.Time
 		id      string
@@ -34,13 +35,13 @@ var _ = Describe("StatsD gauges of a cycle", func() {
 		sendStatsDTo(o, agent)
 		lh = startLighthouse(fake.Options{})
 		handler = &tasks.StatusBatchHandler{Lighthouse: lh.Client, Updater: newUpdater(o), Metrics: o.Metrics, Logger: o.Logger}
-		cycle = &tasks.Cycle{
-			DB: gdb, Metrics: o.Metrics, Logger: o.Logger,
+		cycle = &polling.Cycle{
+			DB: gdb, Metrics: o.Metrics,
 			Now: func() time.Time { return time.Now().UTC() }, BatchSize: 2,
 			Window: time.Hour, Grace: 5 * time.Minute, StaleAfter: 30 * time.Minute,
 		}
 		tick = time.Now().UTC().Truncate(time.Hour).Add(-3 * time.Hour)
-		id = tasks.CronCycleID(tick)
+		id = polling.CronCycleID(tick)
 	})
 
 	// seedOutcomes seeds one due upload per outcome, in id order.
@@ -54,7 +55,7 @@ var _ = Describe("StatsD gauges of a cycle", func() {
 	// without running them.
 	fanOut := func(ctx context.Context) []*asynq.Task {
 		var out []*asynq.Task
-		_, err := cycle.Run(ctx, id, tick, func(_ context.Context, b tasks.Batch) error {
+		_, err := cycle.Run(ctx, o.Logger, id, tick, func(_ context.Context, b polling.Batch) error {
 			t, err := tasks.NewStatusBatchTask("tasks-test", id, b.Seq, b.RequestIDs)
 			out = append(out, t)
 			return err
@@ -101,7 +102,7 @@ var _ = Describe("StatsD gauges of a cycle", func() {
 	Context("when every batch finishes before the fan-out does (worker poll --now)", func() {
 		It("the fan-out sends them", func(ctx SpecContext) {
 			seedOutcomes(ctx, fake.StatusFailed, fake.StatusFailed, fake.StatusSuccess)
-			_, err := cycle.Run(ctx, id, tick, func(ctx context.Context, b tasks.Batch) error {
+			_, err := cycle.Run(ctx, o.Logger, id, tick, func(ctx context.Context, b polling.Batch) error {
 				_, err := handler.Poll(ctx, id, b.RequestIDs)
 				return err
 			})
@@ -124,7 +125,7 @@ var _ = Describe("StatsD gauges of a cycle", func() {
 	Context("when the batch is a poll-now task's", func() {
 		It("sends the documents' counters but no gauges", func(ctx SpecContext) {
 			seedOutcomes(ctx, fake.StatusSuccess)
-			adhoc := tasks.AdHocCycleID("spec")
+			adhoc := polling.AdHocCycleID("spec")
 			row, err := models.StartCycle(ctx, gdb, adhoc, testNow, testNow, testNow)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(models.AdvanceCycle(ctx, gdb, row, 0, 1, 1, testNow)).To(Succeed())
@@ -187,17 +188,17 @@ var _ = Describe("StatsD on replicas", func() {
 		client = newAsynqClient()
 		queue = newQueue(insp)
 		tick = time.Now().UTC().Truncate(time.Hour).Add(-3 * time.Hour)
-		id = tasks.CronCycleID(tick)
+		id = polling.CronCycleID(tick)
 	})
 
 	// runCycle fans a cron cycle out into batch tasks of size batchSize.
 	runCycle := func(ctx context.Context, o *observed, batchSize int) {
-		cycle := &tasks.Cycle{
-			DB: gdb, Metrics: o.Metrics, Logger: o.Logger,
+		cycle := &polling.Cycle{
+			DB: gdb, Metrics: o.Metrics,
 			Now: func() time.Time { return time.Now().UTC() }, BatchSize: batchSize,
 			Window: time.Hour, Grace: 5 * time.Minute, StaleAfter: 30 * time.Minute,
 		}
-		_, err := cycle.Run(ctx, id, tick, tasks.EnqueueBatches(client, queue, id))
+		_, err := cycle.Run(ctx, o.Logger, id, tick, tasks.EnqueueBatches(client, queue, id))
 		Expect(err).NotTo(HaveOccurred())
 	}
 

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/hibiken/asynq"
 
 	"github.com/vagov/lighthouse526/lighthouse"
+	"github.com/vagov/lighthouse526/polling"
 )
 
 // TypeStatusBatch polls Lighthouse once for a batch of request ids and applies
@@ -20,7 +20,7 @@ const TypeStatusBatch = "form526:document_upload_status_batch"
 // MaxBatchSize bounds a batch payload, whoever enqueued it.
 const MaxBatchSize = 1000
 
-// Batch task settings: retries end about 15 minutes after the first attempt
+// polling.Batch task settings: retries end about 15 minutes after the first attempt
 // (see RetryDelay); the timeout covers one Lighthouse call with its token
 // refresh and a two-statement database write.
 const (
@@ -54,16 +54,10 @@ func (p *StatusBatchPayload) Validate() error {
 	return nil
 }
 
-// BatchTaskID names the seq-th batch of a cycle, so a retried cycle that
-// enqueues the same batch again is refused by the queue.
-func BatchTaskID(cycleID string, seq int) string {
-	return cycleID + ":batch:" + strconv.Itoa(seq)
-}
-
 // NewStatusBatchTask builds the seq-th batch task of an ad hoc poll (a
-// cycle's batches are named by Batch.TaskID).
+// cycle's batches are named by polling.Batch.TaskID).
 func NewStatusBatchTask(queue, cycleID string, seq int, requestIDs []string) (*asynq.Task, error) {
-	return newStatusBatchTask(queue, cycleID, BatchTaskID(cycleID, seq), requestIDs)
+	return newStatusBatchTask(queue, cycleID, polling.BatchTaskID(cycleID, seq), requestIDs)
 }
 
 func newStatusBatchTask(queue, cycleID, taskID string, requestIDs []string) (*asynq.Task, error) {
@@ -92,9 +86,9 @@ type StatusFetcher interface {
 // StatusBatchHandler runs batch tasks.
 type StatusBatchHandler struct {
 	Lighthouse StatusFetcher
-	Updater    *StatusUpdater
-	Relay      *Relay // optional: flushes follow-ups right after a failure
-	Metrics    *Metrics
+	Updater    *polling.StatusUpdater
+	Relay      *polling.Relay // optional: flushes follow-ups right after a failure
+	Metrics    *polling.Metrics
 	Logger     *slog.Logger
 }
 
@@ -102,7 +96,7 @@ type StatusBatchHandler struct {
 func (h *StatusBatchHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	var p StatusBatchPayload
 	if pe := decodePayload(t, &p); pe != nil {
-		return h.Metrics.reject(ctx, LoggerFrom(ctx, h.Logger), pe)
+		return reject(ctx, h.Metrics, LoggerFrom(ctx, h.Logger), pe)
 	}
 	retried, _ := asynq.GetRetryCount(ctx)
 	maxRetry, ok := asynq.GetMaxRetry(ctx)
@@ -112,7 +106,7 @@ func (h *StatusBatchHandler) ProcessTask(ctx context.Context, t *asynq.Task) err
 }
 
 // Poll polls one batch inline (worker poll --now), waiting out rate limits.
-func (h *StatusBatchHandler) Poll(ctx context.Context, cycleID string, requestIDs []string) (BatchSummary, error) {
+func (h *StatusBatchHandler) Poll(ctx context.Context, cycleID string, requestIDs []string) (polling.BatchSummary, error) {
 	return h.poll(ctx, StatusBatchPayload{CycleID: cycleID, RequestIDs: requestIDs}, true)
 }
 
@@ -122,21 +116,21 @@ func (h *StatusBatchHandler) Poll(ctx context.Context, cycleID string, requestID
 // is set (inline runs, and a task's last attempt, where a rate-limit error
 // would archive the task) it waits for the budget in-process instead of
 // returning.
-func (h *StatusBatchHandler) poll(ctx context.Context, p StatusBatchPayload, waitOnLimit bool) (BatchSummary, error) {
+func (h *StatusBatchHandler) poll(ctx context.Context, p StatusBatchPayload, waitOnLimit bool) (polling.BatchSummary, error) {
 	log := LoggerFrom(ctx, h.Logger)
 	rows, err := h.Updater.Read(ctx, p.RequestIDs)
 	if err != nil {
-		return BatchSummary{}, fmt.Errorf("read batch: %w", err)
+		return polling.BatchSummary{}, fmt.Errorf("read batch: %w", err)
 	}
 	ids := rows.RequestIDs()
 	for {
 		ans, err := h.fetch(ctx, log, p, ids)
 		if err == nil {
-			sum, err := h.Updater.Write(ctx, p.CycleID, rows, ans)
+			sum, err := h.Updater.Write(ctx, log, p.CycleID, rows, ans)
 			if err != nil {
 				return sum, fmt.Errorf("apply statuses: %w", err)
 			}
-			h.Updater.cycleFinished(ctx, p.CycleID)
+			h.Updater.CycleFinished(ctx, log, p.CycleID)
 			if sum.Notifications > 0 && h.Relay != nil {
 				if _, err := h.Relay.Flush(ctx); err != nil {
 					// The outbox keeps them; the relay's timer retries.
@@ -147,14 +141,14 @@ func (h *StatusBatchHandler) poll(ctx context.Context, p StatusBatchPayload, wai
 		}
 		if rl, ok := asRateLimited(err); ok {
 			if !waitOnLimit {
-				return BatchSummary{}, rl
+				return polling.BatchSummary{}, rl
 			}
 			if werr := sleep(ctx, rl.Wait); werr != nil {
-				return BatchSummary{}, fmt.Errorf("waiting for the rate limit: %w", werr)
+				return polling.BatchSummary{}, fmt.Errorf("waiting for the rate limit: %w", werr)
 			}
 			continue
 		}
-		return BatchSummary{}, h.pollingError(ctx, log, p, err)
+		return polling.BatchSummary{}, h.pollingError(ctx, log, p, err)
 	}
 }
 
@@ -195,7 +189,7 @@ func (h *StatusBatchHandler) countPollingError(ctx context.Context, log *slog.Lo
 			attrs = append(attrs, "instance", apiErr.Errors[0].Instance, "diagnostics", apiErr.Errors[0].Diagnostics)
 		}
 	}
-	log.WarnContext(ctx, logStatusEndpointError, attrs...)
+	log.WarnContext(ctx, polling.LogStatusEndpointError, attrs...)
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -9,33 +9,23 @@ import (
 	"unicode/utf8"
 
 	"github.com/vagov/lighthouse526/lighthouse"
+	"github.com/vagov/lighthouse526/polling"
 )
-
-// Answer is what Lighthouse said about a batch: the ids asked, its answer
-// (merged, when the batch was asked in parts), and the ids it refused.
-type Answer struct {
-	Asked []string
-	Resp  *lighthouse.StatusResponse
-	// Refused are ids Lighthouse refused with 400 while it answered the ids
-	// around them (see isolate); RefusedDetail is what it said.
-	Refused       []string
-	RefusedDetail string
-}
 
 // fetch asks Lighthouse about ids (none: no call). A batch refused as too
 // large (413) is asked again in halves; a batch of several ids refused with
 // 400, which is permanent and would otherwise archive every id in it, is
 // asked again in parts until the ids it refuses are found (isolate).
-func (h *StatusBatchHandler) fetch(ctx context.Context, log *slog.Logger, p StatusBatchPayload, ids []string) (Answer, error) {
+func (h *StatusBatchHandler) fetch(ctx context.Context, log *slog.Logger, p StatusBatchPayload, ids []string) (polling.Answer, error) {
 	if len(ids) == 0 {
-		return Answer{Resp: &lighthouse.StatusResponse{}}, nil
+		return polling.Answer{Resp: &lighthouse.StatusResponse{}}, nil
 	}
 	resp, err := h.ask(ctx, log, ids)
 	if err == nil {
-		return Answer{Asked: ids, Resp: resp}, nil
+		return polling.Answer{Asked: ids, Resp: resp}, nil
 	}
 	if !refusedWith400(err) || len(ids) < 2 {
-		return Answer{}, err
+		return polling.Answer{}, err
 	}
 	// The refusal is a polling error, logged and counted once like any; the
 	// isolation then says what it finds.
@@ -45,11 +35,11 @@ func (h *StatusBatchHandler) fetch(ctx context.Context, log *slog.Logger, p Stat
 	if err := iso.run(ctx, ids); err != nil {
 		if refusedWith400(err) {
 			// Refused whole, as at first: counted above.
-			return Answer{}, countedError{err}
+			return polling.Answer{}, countedError{err}
 		}
-		return Answer{}, err
+		return polling.Answer{}, err
 	}
-	return Answer{Asked: ids, Resp: iso.merged(), Refused: iso.refused, RefusedDetail: refusalDetail(err)}, nil
+	return polling.Answer{Asked: ids, Resp: iso.merged(), Refused: iso.refused, RefusedDetail: refusalDetail(err)}, nil
 }
 
 // countedError is a polling error already counted and logged.

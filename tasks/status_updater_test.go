@@ -13,7 +13,7 @@ import (
 	"github.com/vagov/lighthouse526/db"
 	"github.com/vagov/lighthouse526/db/dbtest"
 	"github.com/vagov/lighthouse526/models"
-	"github.com/vagov/lighthouse526/tasks"
+	"github.com/vagov/lighthouse526/polling"
 )
 
 // The status objects Lighthouse really sent (lighthouse-api.md).
@@ -26,7 +26,7 @@ var _ = Describe("StatusUpdater", func() {
 	var (
 		ctx     context.Context
 		o       *observed
-		updater *tasks.StatusUpdater
+		updater *polling.StatusUpdater
 	)
 
 	BeforeEach(func() {
@@ -35,9 +35,9 @@ var _ = Describe("StatusUpdater", func() {
 		updater = newUpdater(o)
 	})
 
-	apply := func(ids []string, body string) tasks.BatchSummary {
+	apply := func(ids []string, body string) polling.BatchSummary {
 		GinkgoHelper()
-		sum, err := updater.Apply(ctx, "", ids, decodeStatuses(body))
+		sum, err := updater.Apply(ctx, o.Logger, "", ids, decodeStatuses(body))
 		Expect(err).NotTo(HaveOccurred())
 		return sum
 	}
@@ -51,7 +51,7 @@ var _ = Describe("StatusUpdater", func() {
 
 		It("completes the upload with its times in whole UTC seconds, its last status and a polled-at stamp", func() {
 			sum := apply([]string{"22"}, statusBody([]string{recordedSuccess}))
-			Expect(sum).To(Equal(tasks.BatchSummary{Polled: 1, Completed: 1}))
+			Expect(sum).To(Equal(polling.BatchSummary{Polled: 1, Completed: 1}))
 
 			got := reloadUpload(ctx, upload.ID)
 			Expect(got.AasmState).To(Equal(models.StateCompleted))
@@ -88,7 +88,7 @@ var _ = Describe("StatusUpdater", func() {
 
 		It("fails the upload, saving its times, last status and the whole error object as sent", func() {
 			sum := apply([]string{"16819"}, statusBody([]string{recordedFailed}))
-			Expect(sum).To(Equal(tasks.BatchSummary{Polled: 1, Failed: 1}))
+			Expect(sum).To(Equal(polling.BatchSummary{Polled: 1, Failed: 1}))
 
 			got := reloadUpload(ctx, upload.ID)
 			Expect(got.AasmState).To(Equal(models.StateFailed))
@@ -127,7 +127,7 @@ var _ = Describe("StatusUpdater", func() {
 			started := testNow.Add(-2 * time.Hour)
 			entry := inProgressEntry("31", ms(started))
 			sum := apply([]string{"31"}, statusBody([]string{entry}))
-			Expect(sum).To(Equal(tasks.BatchSummary{Polled: 1, StillPending: 1}))
+			Expect(sum).To(Equal(polling.BatchSummary{Polled: 1, StillPending: 1}))
 
 			got := reloadUpload(ctx, upload.ID)
 			Expect(got.AasmState).To(Equal(models.StatePending))
@@ -182,7 +182,7 @@ var _ = Describe("StatusUpdater", func() {
 
 		It("rewrites neither the last status nor started_at, and still stamps polled-at", func() {
 			sum := apply([]string{"31"}, statusBody([]string{reordered}))
-			Expect(sum).To(Equal(tasks.BatchSummary{Polled: 1, StillPending: 1}))
+			Expect(sum).To(Equal(polling.BatchSummary{Polled: 1, StillPending: 1}))
 
 			got := reloadUpload(ctx, upload.ID)
 			Expect(got.AasmState).To(Equal(models.StatePending))
@@ -243,7 +243,7 @@ var _ = Describe("StatusUpdater", func() {
 			first := seedUpload(ctx, "77", models.DocumentTypeForm0781)
 			second := seedUpload(ctx, "77", models.DocumentTypeForm0781a)
 			sum := apply([]string{"77"}, statusBody([]string{successEntry("77", ms(testNow.Add(-time.Hour)), ms(testNow))}))
-			Expect(sum).To(Equal(tasks.BatchSummary{Polled: 2, Completed: 2}))
+			Expect(sum).To(Equal(polling.BatchSummary{Polled: 2, Completed: 2}))
 			Expect(reloadUpload(ctx, first.ID).AasmState).To(Equal(models.StateCompleted))
 			Expect(reloadUpload(ctx, second.ID).AasmState).To(Equal(models.StateCompleted))
 			Expect(o.DocumentStatus("form_0781", "complete", "")).To(Equal(1.0))
@@ -260,7 +260,7 @@ var _ = Describe("StatusUpdater", func() {
 			func(entry string) {
 				upload := seedUpload(ctx, "41", models.DocumentTypeVeteranUpload)
 				sum := apply([]string{"41"}, statusBody([]string{entry}))
-				Expect(sum).To(Equal(tasks.BatchSummary{Polled: 1, Failed: 1, Malformed: 1}))
+				Expect(sum).To(Equal(polling.BatchSummary{Polled: 1, Failed: 1, Malformed: 1}))
 
 				got := reloadUpload(ctx, upload.ID)
 				Expect(got.AasmState).To(Equal(models.StateFailed))
@@ -287,7 +287,7 @@ var _ = Describe("StatusUpdater", func() {
 					u.LastStatusResponse = models.JSON(earlier)
 				})
 				sum := apply([]string{"42"}, statusBody([]string{entry}))
-				Expect(sum).To(Equal(tasks.BatchSummary{Polled: 1, StillPending: 1, Malformed: 1}))
+				Expect(sum).To(Equal(polling.BatchSummary{Polled: 1, StillPending: 1, Malformed: 1}))
 
 				got := reloadUpload(ctx, upload.ID)
 				Expect(got.AasmState).To(Equal(models.StatePending))
@@ -310,7 +310,7 @@ var _ = Describe("StatusUpdater", func() {
 			asked := seedUpload(ctx, "51", models.DocumentTypeBDDInstructions)
 			other := seedUpload(ctx, "52", models.DocumentTypeBDDInstructions)
 			sum := apply([]string{"51"}, statusBody([]string{successEntry("51", start, end), successEntry("52", start, end)}))
-			Expect(sum).To(Equal(tasks.BatchSummary{Polled: 1, Completed: 1, Malformed: 1}))
+			Expect(sum).To(Equal(polling.BatchSummary{Polled: 1, Completed: 1, Malformed: 1}))
 
 			Expect(reloadUpload(ctx, asked.ID).AasmState).To(Equal(models.StateCompleted))
 			got := reloadUpload(ctx, other.ID)
@@ -325,7 +325,7 @@ var _ = Describe("StatusUpdater", func() {
 			sum := apply([]string{"61"}, statusBody([]string{
 				inProgressEntry("61", start), successEntry("61", start, end), failedEntry("61", start, end, "CLAIMS_EVIDENCE"),
 			}))
-			Expect(sum).To(Equal(tasks.BatchSummary{Polled: 1, StillPending: 1, Malformed: 2}))
+			Expect(sum).To(Equal(polling.BatchSummary{Polled: 1, StillPending: 1, Malformed: 2}))
 
 			got := reloadUpload(ctx, upload.ID)
 			Expect(got.AasmState).To(Equal(models.StatePending))
@@ -338,7 +338,7 @@ var _ = Describe("StatusUpdater", func() {
 			answered := seedUpload(ctx, "71", models.DocumentTypeVeteranUpload)
 			missing := seedUpload(ctx, "72", models.DocumentTypeVeteranUpload)
 			sum := apply([]string{"71", "72"}, statusBody([]string{successEntry("71", start, end)}))
-			Expect(sum).To(Equal(tasks.BatchSummary{Polled: 2, Completed: 1, StillPending: 1, Malformed: 1}))
+			Expect(sum).To(Equal(polling.BatchSummary{Polled: 2, Completed: 1, StillPending: 1, Malformed: 1}))
 
 			Expect(reloadUpload(ctx, answered.ID).AasmState).To(Equal(models.StateCompleted))
 			expectStampedOnly(ctx, missing.ID)
@@ -351,7 +351,7 @@ var _ = Describe("StatusUpdater", func() {
 			bad := seedUpload(ctx, "92", models.DocumentTypeForm0781)
 			nul := fmt.Sprintf(`{"requestId":92,"time":{"startTime":%d,"endTime":%d},"status":"FAILED","error":{"detail":"a\u0000b","step":"CLAIMS_EVIDENCE"}}`, start, end)
 			sum := apply([]string{"91", "92"}, statusBody([]string{successEntry("91", start, end), nul}))
-			Expect(sum).To(Equal(tasks.BatchSummary{Polled: 2, Completed: 1, StillPending: 1, Malformed: 1}))
+			Expect(sum).To(Equal(polling.BatchSummary{Polled: 2, Completed: 1, StillPending: 1, Malformed: 1}))
 
 			Expect(reloadUpload(ctx, good.ID).AasmState).To(Equal(models.StateCompleted))
 			expectStampedOnly(ctx, bad.ID)
@@ -375,7 +375,7 @@ var _ = Describe("StatusUpdater", func() {
 			upload := seedUpload(ctx, "91", models.DocumentTypeBDDInstructions)
 			entry := fmt.Sprintf(`{"requestId":91,"time":{"startTime":%d,"endTime":%d},"status":"QUEUED"}`, start, end)
 			sum := apply([]string{"91"}, statusBody([]string{entry}))
-			Expect(sum).To(Equal(tasks.BatchSummary{Polled: 1, StillPending: 1, Malformed: 1}))
+			Expect(sum).To(Equal(polling.BatchSummary{Polled: 1, StillPending: 1, Malformed: 1}))
 			Expect(reloadUpload(ctx, upload.ID).AasmState).To(Equal(models.StatePending))
 			Expect(o.Malformed("unexpected_status")).To(Equal(1.0))
 		})
@@ -413,7 +413,7 @@ var _ = Describe("StatusUpdater", func() {
 			}
 			resp := decodeStatuses(statusBody(entries))
 			statements.Reset()
-			sum, err := updater.Apply(ctx, "", ids, resp)
+			sum, err := updater.Apply(ctx, o.Logger, "", ids, resp)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(sum.Polled).To(Equal(n))
 			Expect(sum.Completed + sum.Failed + sum.StillPending).To(Equal(n))

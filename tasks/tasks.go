@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/hibiken/asynq"
+	"github.com/vagov/lighthouse526/polling"
 )
 
 // PayloadError is a task payload that is malformed or invalid. Its handler
@@ -68,7 +69,7 @@ const logRejected = "rejected a task: its payload is malformed or invalid"
 
 // reject counts and logs a payload error once, where it is decided, and
 // returns it (it wraps asynq.SkipRetry: the task is archived at once).
-func (m *Metrics) reject(ctx context.Context, log *slog.Logger, pe *PayloadError) error {
+func reject(ctx context.Context, m *polling.Metrics, log *slog.Logger, pe *PayloadError) error {
 	m.RejectedTasks.WithLabelValues(pe.TaskType, pe.Reason).Inc()
 	log.ErrorContext(ctx, logRejected, "rejected_task_type", pe.TaskType, "reason", pe.Reason, "error", pe.Error())
 	return pe

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vagov/lighthouse526/lighthouse"
 	"github.com/vagov/lighthouse526/models"
+	"github.com/vagov/lighthouse526/polling"
 )
 
 // TypeDocumentUploadTrack registers an upload another service made, so that
@@ -144,7 +145,7 @@ func NewTrackTask(queue string, p TrackPayload) (*asynq.Task, error) {
 // of a request id already tracked creates nothing.
 type TrackHandler struct {
 	DB      *gorm.DB
-	Metrics *Metrics
+	Metrics *polling.Metrics
 	Logger  *slog.Logger
 	Now     func() time.Time
 }
@@ -154,14 +155,14 @@ func (h *TrackHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	log := LoggerFrom(ctx, h.Logger)
 	var p TrackPayload
 	if pe := decodePayload(t, &p); pe != nil {
-		return h.Metrics.reject(ctx, log, pe)
+		return reject(ctx, h.Metrics, log, pe)
 	}
 	up, created, err := models.TrackUpload(ctx, h.DB, p.Upload(), h.Now())
 	switch {
 	case errors.Is(err, models.ErrUnknownReference):
-		return h.Metrics.reject(ctx, log, &PayloadError{TaskType: t.Type(), Reason: "unknown_reference", Detail: err.Error()})
+		return reject(ctx, h.Metrics, log, &PayloadError{TaskType: t.Type(), Reason: "unknown_reference", Detail: err.Error()})
 	case models.IsValidation(err):
-		return h.Metrics.reject(ctx, log, &PayloadError{TaskType: t.Type(), Reason: "invalid", Detail: err.Error()})
+		return reject(ctx, h.Metrics, log, &PayloadError{TaskType: t.Type(), Reason: "invalid", Detail: err.Error()})
 	case err != nil:
 		return fmt.Errorf("track upload: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/vagov/lighthouse526/config"
 	"github.com/vagov/lighthouse526/db"
 	"github.com/vagov/lighthouse526/lighthouse"
+	"github.com/vagov/lighthouse526/polling"
 	"github.com/vagov/lighthouse526/tasks"
 	"github.com/vagov/lighthouse526/vagov/statsd"
 )
@@ -26,14 +27,14 @@ type app struct {
 	rdb        redis.UniversalClient
 	client     *asynq.Client
 	lighthouse *lighthouse.Client
-	metrics    *tasks.Metrics
+	metrics    *polling.Metrics
 	// sidekiqRedis is the Sidekiq application's Redis when SIDEKIQ_REDIS_URL
 	// names one other than the worker's own.
 	sidekiqRedis redis.UniversalClient
 
-	relay      *tasks.Relay
-	updater    *tasks.StatusUpdater
-	cycle      *tasks.Cycle
+	relay      *polling.Relay
+	updater    *polling.StatusUpdater
+	cycle      *polling.Cycle
 	batch      *tasks.StatusBatchHandler
 	exhaustion *tasks.Exhaustion
 }
@@ -58,7 +59,7 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, role s
 		return nil, err
 	}
 	a.client = asynq.NewClientFromRedisClient(a.rdb)
-	a.metrics = tasks.NewMetrics(a.reg)
+	a.metrics = polling.NewMetrics(a.reg)
 	if a.metrics.StatsD, err = statsd.New(statsd.Config{Addr: cfg.StatsDAddr, Tags: cfg.StatsDTags, Logger: logger, Registerer: a.reg}); err != nil {
 		a.close()
 		return nil, err
@@ -70,14 +71,14 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, role s
 		a.close()
 		return nil, err
 	}
-	a.relay = &tasks.Relay{DB: a.db, Target: target, Metrics: a.metrics, Logger: logger, Now: now}
-	a.updater = &tasks.StatusUpdater{
-		DB: a.db, Metrics: a.metrics, Logger: logger, Now: now,
+	a.relay = &polling.Relay{DB: a.db, Target: target, Metrics: a.metrics, Logger: logger, Now: now}
+	a.updater = &polling.StatusUpdater{
+		DB: a.db, Metrics: a.metrics, Now: now,
 		ProcessingTimeout:    cfg.ProcessingTimeout,
 		NotificationsEnabled: cfg.FailureNotificationsEnabled,
 	}
-	a.cycle = &tasks.Cycle{
-		DB: a.db, Metrics: a.metrics, Logger: logger, Now: now,
+	a.cycle = &polling.Cycle{
+		DB: a.db, Metrics: a.metrics, Now: now,
 		BatchSize: cfg.PollBatchSize, Window: cfg.PollWindow, Grace: cfg.PollWindowGrace,
 		StaleAfter: 30 * time.Minute,
 	}

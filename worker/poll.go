@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vagov/lighthouse526/models"
+	"github.com/vagov/lighthouse526/polling"
 	"github.com/vagov/lighthouse526/tasks"
 )
 
@@ -24,7 +25,7 @@ type pollSummary struct {
 	CycleID string `json:"cycle_id"`
 	Due     int    `json:"due"`
 	Batches int    `json:"batches"`
-	tasks.BatchSummary
+	polling.BatchSummary
 	Errors int `json:"errors"`
 	// BatchErrors says which batch failed and why, one line each.
 	BatchErrors []string `json:"batch_errors,omitempty"`
@@ -81,7 +82,7 @@ func pollCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 // kept for the summary.
 func (a *app) pollInline(ctx context.Context, id string, start time.Time) (pollSummary, error) {
 	sum := pollSummary{CycleID: id}
-	res, err := a.cycle.Run(ctx, id, start, func(ctx context.Context, batch tasks.Batch) error {
+	res, err := a.cycle.Run(ctx, a.logger, id, start, func(ctx context.Context, batch polling.Batch) error {
 		b, err := a.batch.Poll(ctx, id, batch.RequestIDs)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -118,7 +119,7 @@ func (a *app) pollAndWait(ctx context.Context, id string, start time.Time, timeo
 		if err := a.db.WithContext(ctx).Take(&c, "id = ?", id).Error; err == nil && c.FanOutDoneAt != nil && c.BatchesDone >= c.BatchesEnqueued {
 			return pollSummary{
 				CycleID: id, Due: c.DocumentsDue, Batches: c.BatchesEnqueued,
-				BatchSummary: tasks.BatchSummary{
+				BatchSummary: polling.BatchSummary{
 					Polled: c.DocumentsPolled, Completed: c.CompletedCount, Failed: c.FailedCount,
 					StillPending: c.DocumentsPolled - c.CompletedCount - c.FailedCount, Unknown: c.UnknownCount,
 				},

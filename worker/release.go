@@ -12,7 +12,7 @@ import (
 
 	"github.com/vagov/lighthouse526/lighthouse"
 	"github.com/vagov/lighthouse526/models"
-	"github.com/vagov/lighthouse526/tasks"
+	"github.com/vagov/lighthouse526/polling"
 )
 
 // releasedUpload is what `uploads release --json` prints.
@@ -75,7 +75,7 @@ func unpollableNow(ctx context.Context, gdb *gorm.DB, id int64) (*models.Quarant
 		return nil, err
 	}
 	u := rows[0]
-	return tasks.Unpollable(&models.PendingUpload{ID: id, LighthouseDocumentRequestID: u.LighthouseDocumentRequestID, DocumentType: deref(u.DocumentType)}), nil
+	return polling.Unpollable(&models.PendingUpload{ID: id, LighthouseDocumentRequestID: u.LighthouseDocumentRequestID, DocumentType: deref(u.DocumentType)}), nil
 }
 
 // shownRequestID prints a request id as it is, or quoted when it is not a

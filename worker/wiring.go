@@ -15,6 +15,7 @@ import (
 	"github.com/vagov/lighthouse526/config"
 	"github.com/vagov/lighthouse526/db"
 	"github.com/vagov/lighthouse526/lighthouse"
+	"github.com/vagov/lighthouse526/polling"
 	"github.com/vagov/lighthouse526/tasks"
 	"github.com/vagov/lighthouse526/vagov/sidekiq"
 )
@@ -140,7 +141,7 @@ func newLighthouse(cfg *config.Config, rdb redis.UniversalClient, reg prometheus
 // notificationTarget is where the outbox relay sends the failure follow-ups
 // (NOTIFICATION_TARGET): VA.gov's Sidekiq, on SIDEKIQ_REDIS_URL or else the
 // worker's own Redis connection, or this worker's asynq tasks.
-func (a *app) notificationTarget() (tasks.NotificationTarget, error) {
+func (a *app) notificationTarget() (polling.NotificationTarget, error) {
 	if a.cfg.NotificationTarget == config.NotificationTargetAsynq {
 		return &tasks.AsynqTarget{Client: a.client, Queue: a.cfg.NotificationQueue}, nil
 	}
@@ -161,5 +162,5 @@ func (a *app) notificationTarget() (tasks.NotificationTarget, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &tasks.SidekiqTarget{Client: client}, nil
+	return &polling.SidekiqTarget{Client: client}, nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/vagov/lighthouse526/db/dbtest"
 	"github.com/vagov/lighthouse526/lighthouse/fake"
 	"github.com/vagov/lighthouse526/models"
+	"github.com/vagov/lighthouse526/polling"
 	"github.com/vagov/lighthouse526/tasks"
 )
 
@@ -467,7 +468,7 @@ func (s *scenario) jitter(lo, hi time.Duration) time.Duration {
 	return lo + time.Duration(s.rng.Int64N(int64(hi-lo)))
 }
 
-func cronID(tick time.Time) string { return tasks.CronCycleID(tick) }
+func cronID(tick time.Time) string { return polling.CronCycleID(tick) }
 
 func cronTask(s *scenario, tick time.Time) *asynq.Task {
 	t, err := tasks.NewPollingTask(s.queue, tick)

@@ -1,4 +1,4 @@
-package tasks
+package polling
 
 import (
 	"context"
@@ -23,7 +23,7 @@ func (t *SidekiqTarget) Send(ctx context.Context, e models.OutboxEntry) (bool, e
 	if err != nil {
 		return false, err
 	}
-	p, err := t.Client.Push(ctx, NotificationTaskID(e.UploadID), job)
+	p, err := t.Client.Push(ctx, FollowUpID(e.UploadID), job)
 	if err != nil {
 		return false, err
 	}

@@ -1,4 +1,4 @@
-package tasks
+package polling
 
 import (
 	"cmp"
@@ -13,16 +13,6 @@ import (
 
 	"github.com/vagov/lighthouse526/lighthouse"
 	"github.com/vagov/lighthouse526/models"
-)
-
-// Log messages existing monitors match on: never reword them.
-const (
-	logStatusUpdated       = "BenefitsDocuments::Form526::UploadStatusUpdater"
-	logFailedUploadStatus  = "Benefits Documents API responded with a failed document upload status"
-	logStatusEndpointError = "Lighthouse::Form526DocumentUploadPollingJob status endpoint error"
-	logRetriesExhausted    = "Lighthouse::Form526DocumentUploadPollingJob retries exhausted"
-	logNoDocumentsToPoll   = "Lighthouse::Form526DocumentUploadPollingJob found no documents to poll"
-	logNoStatuses          = "Lighthouse::UpdateDocumentsStatusService found no statuses in response"
 )
 
 // Outcome labels of form526_document_upload_status_total.
@@ -43,7 +33,6 @@ const unknownStep = "unknown"
 type StatusUpdater struct {
 	DB                   *gorm.DB
 	Metrics              *Metrics
-	Logger               *slog.Logger
 	Now                  func() time.Time
 	ProcessingTimeout    time.Duration
 	NotificationsEnabled bool
@@ -96,12 +85,12 @@ const (
 
 // Apply reads the batch of requestIDs and writes resp, their answer (an
 // answer in hand: benchmarks and specs of the write), as Read then Write.
-func (u *StatusUpdater) Apply(ctx context.Context, cycleID string, requestIDs []string, resp *lighthouse.StatusResponse) (BatchSummary, error) {
+func (u *StatusUpdater) Apply(ctx context.Context, log *slog.Logger, cycleID string, requestIDs []string, resp *lighthouse.StatusResponse) (BatchSummary, error) {
 	rows, err := u.Read(ctx, requestIDs)
 	if err != nil {
 		return BatchSummary{}, err
 	}
-	return u.Write(ctx, cycleID, rows, Answer{Asked: requestIDs, Resp: resp})
+	return u.Write(ctx, log, cycleID, rows, Answer{Asked: requestIDs, Resp: resp})
 }
 
 // Write applies ans, Lighthouse's answer about the batch read as rows, and
@@ -114,7 +103,7 @@ func (u *StatusUpdater) Apply(ctx context.Context, cycleID string, requestIDs []
 // It holds a batch in slices indexed like the pending uploads rather than in
 // maps of copies of them: those maps were 1.5 MB of a worker's 10 MB live
 // heap at its peak (heap profile during a 300k `worker bench`).
-func (u *StatusUpdater) Write(ctx context.Context, cycleID string, rows *BatchRows, ans Answer) (BatchSummary, error) {
+func (u *StatusUpdater) Write(ctx context.Context, log *slog.Logger, cycleID string, rows *BatchRows, ans Answer) (BatchSummary, error) {
 	var sum BatchSummary
 	uploads, quarantines := rows.withoutRefused(ans.Refused, ans.RefusedDetail)
 	requestIDs, resp := ans.Asked, ans.Resp
@@ -140,10 +129,9 @@ func (u *StatusUpdater) Write(ctx context.Context, cycleID string, rows *BatchRo
 		seen[id] = answered // by its refusal: its uploads are quarantined
 	}
 	now := u.Now().UTC()
-	log := u.Logger
 
 	if len(requestIDs) > len(ans.Refused) && len(resp.Statuses) == 0 && len(resp.NotFound) == 0 && len(resp.Invalid) == 0 {
-		log.WarnContext(ctx, logNoStatuses, "lighthouse_document_request_ids", requestIDs)
+		log.WarnContext(ctx, LogNoStatuses, "lighthouse_document_request_ids", requestIDs)
 	}
 
 	results := make([]models.PollResult, len(uploads))
@@ -153,16 +141,16 @@ func (u *StatusUpdater) Write(ctx context.Context, cycleID string, rows *BatchRo
 		s := &resp.Statuses[i]
 		switch seen[s.RequestID] {
 		case notAsked:
-			u.malformed(ctx, &sum, "unasked_id", s.RequestID, "ignored a status for a request id that was not asked for")
+			u.malformed(ctx, log, &sum, "unasked_id", s.RequestID, "ignored a status for a request id that was not asked for")
 			continue
 		case answered:
-			u.malformed(ctx, &sum, "duplicate_entry", s.RequestID, "ignored a duplicated status entry; the first one was applied")
+			u.malformed(ctx, log, &sum, "duplicate_entry", s.RequestID, "ignored a duplicated status entry; the first one was applied")
 			continue
 		}
 		seen[s.RequestID] = answered
 		if j, ok := first[s.RequestID]; ok {
 			for ; j >= 0; j = next[j] {
-				decisions[j], results[j] = u.decide(ctx, &sum, &uploads[j], s, now)
+				decisions[j], results[j] = u.decide(ctx, log, &sum, &uploads[j], s, now)
 				decided[j] = true
 			}
 		}
@@ -172,7 +160,7 @@ func (u *StatusUpdater) Write(ctx context.Context, cycleID string, rows *BatchRo
 	// are stamped as polled below and asked about again next cycle, while
 	// the rest of the batch goes on.
 	for _, bad := range resp.Invalid {
-		u.malformed(ctx, &sum, "invalid_entry", bad.RequestID,
+		u.malformed(ctx, log, &sum, "invalid_entry", bad.RequestID,
 			"ignored a status entry that cannot be read or stored; the upload stays pending", "error", bad.Err.Error())
 		if bad.RequestID != "" && seen[bad.RequestID] == asked {
 			seen[bad.RequestID] = answered
@@ -202,7 +190,7 @@ func (u *StatusUpdater) Write(ctx context.Context, cycleID string, rows *BatchRo
 		if len(resp.Statuses) == 0 && len(unknown) == len(requestIDs)-len(ans.Refused) {
 			responseStatus = 404
 		}
-		log.WarnContext(ctx, logStatusEndpointError,
+		log.WarnContext(ctx, LogStatusEndpointError,
 			"response_status", responseStatus,
 			"response_body", "requestIdsNotFound",
 			"lighthouse_document_request_ids", unknown,
@@ -217,7 +205,7 @@ func (u *StatusUpdater) Write(ctx context.Context, cycleID string, rows *BatchRo
 		}
 		up := &uploads[j]
 		if seen[up.LighthouseDocumentRequestID] != answered {
-			u.malformed(ctx, &sum, "missing_from_answer", up.LighthouseDocumentRequestID, "Lighthouse's answer had no status for a request id that was asked for")
+			u.malformed(ctx, log, &sum, "missing_from_answer", up.LighthouseDocumentRequestID, "Lighthouse's answer had no status for a request id that was asked for")
 			seen[up.LighthouseDocumentRequestID] = answered
 		}
 		results[j] = models.PollResult{ID: up.ID, NewState: models.StatePending}
@@ -238,7 +226,7 @@ func (u *StatusUpdater) Write(ctx context.Context, cycleID string, rows *BatchRo
 		return sum, err
 	}
 	sum.Polled = len(results)
-	u.report(ctx, &sum, uploads, results, decisions, written.Transitioned, now)
+	u.report(ctx, log, &sum, uploads, results, decisions, written.Transitioned, now)
 	u.Metrics.reportQuarantined(ctx, log, written.Quarantined)
 	sum.Quarantined = len(written.Quarantined)
 	return sum, nil
@@ -246,7 +234,7 @@ func (u *StatusUpdater) Write(ctx context.Context, cycleID string, rows *BatchRo
 
 // decide turns one status into the write for one upload. Only the document's
 // status decides; the steps are informational.
-func (u *StatusUpdater) decide(ctx context.Context, sum *BatchSummary, up *models.PendingUpload, s *lighthouse.Status, now time.Time) (decision, models.PollResult) {
+func (u *StatusUpdater) decide(ctx context.Context, log *slog.Logger, sum *BatchSummary, up *models.PendingUpload, s *lighthouse.Status, now time.Time) (decision, models.PollResult) {
 	d := decision{status: s, changed: !models.JSONEqual(up.LastStatusResponse, s.Raw)}
 	started := msToTime(s.StartTime)
 	ended := msToTime(s.EndTime)
@@ -257,7 +245,7 @@ func (u *StatusUpdater) decide(ctx context.Context, sum *BatchSummary, up *model
 		if ended == nil {
 			// A terminal status without its end time cannot satisfy the state
 			// machine's guard: save nothing, keep it pending, poll again.
-			u.malformed(ctx, sum, "missing_end_time", s.RequestID, "Lighthouse sent a terminal status without time.endTime; the upload stays pending")
+			u.malformed(ctx, log, sum, "missing_end_time", s.RequestID, "Lighthouse sent a terminal status without time.endTime; the upload stays pending")
 			break
 		}
 		r.SaveStatus = true
@@ -267,11 +255,11 @@ func (u *StatusUpdater) decide(ctx context.Context, sum *BatchSummary, up *model
 			break
 		}
 		r.NewState = models.StateFailed
-		r.ErrorMessage, d.failedStep = u.errorMessage(ctx, sum, s)
+		r.ErrorMessage, d.failedStep = u.errorMessage(ctx, log, sum, s)
 		r.Notification, d.noFollowUp = u.notification(up)
 	default:
 		if s.Status != lighthouse.StatusInProgress {
-			u.malformed(ctx, sum, "unexpected_status", s.RequestID, "Lighthouse sent an unknown document status; the upload stays pending")
+			u.malformed(ctx, log, sum, "unexpected_status", s.RequestID, "Lighthouse sent an unknown document status; the upload stays pending")
 		}
 		if d.changed {
 			r.SaveStatus = true
@@ -284,7 +272,7 @@ func (u *StatusUpdater) decide(ctx context.Context, sum *BatchSummary, up *model
 
 // errorMessage is the status's own `error` object, kept as sent; a FAILED
 // status without one gets a synthesized error whose step is "unknown".
-func (u *StatusUpdater) errorMessage(ctx context.Context, sum *BatchSummary, s *lighthouse.Status) (models.JSON, string) {
+func (u *StatusUpdater) errorMessage(ctx context.Context, log *slog.Logger, sum *BatchSummary, s *lighthouse.Status) (models.JSON, string) {
 	var fields struct {
 		Error json.RawMessage `json:"error"`
 	}
@@ -296,7 +284,7 @@ func (u *StatusUpdater) errorMessage(ctx context.Context, sum *BatchSummary, s *
 		}
 		return models.JSON(fields.Error), step
 	}
-	u.malformed(ctx, sum, "failed_without_error", s.RequestID, "Lighthouse sent FAILED without an error object; failing the upload with a synthesized error at step unknown")
+	u.malformed(ctx, log, sum, "failed_without_error", s.RequestID, "Lighthouse sent FAILED without an error object; failing the upload with a synthesized error at step unknown")
 	synth, _ := json.Marshal(lighthouse.StatusError{
 		Detail: "Lighthouse reported FAILED without an error object",
 		Step:   unknownStep,
@@ -304,15 +292,15 @@ func (u *StatusUpdater) errorMessage(ctx context.Context, sum *BatchSummary, s *
 	return models.JSON(synth), unknownStep
 }
 
-func (u *StatusUpdater) malformed(ctx context.Context, sum *BatchSummary, kind, requestID, msg string, attrs ...any) {
+func (u *StatusUpdater) malformed(ctx context.Context, log *slog.Logger, sum *BatchSummary, kind, requestID, msg string, attrs ...any) {
 	sum.Malformed++
 	u.Metrics.MalformedStatuses.WithLabelValues(kind).Inc()
-	u.Logger.WarnContext(ctx, msg, append([]any{"kind", kind, "lighthouse_document_request_id", requestID}, attrs...)...)
+	log.WarnContext(ctx, msg, append([]any{"kind", kind, "lighthouse_document_request_id", requestID}, attrs...)...)
 }
 
 // report counts and logs what the write really did: only uploads that
 // transitioned in this statement count as completed or failed.
-func (u *StatusUpdater) report(ctx context.Context, sum *BatchSummary, uploads []models.PendingUpload, results []models.PollResult, decisions []decision, transitioned []models.Transitioned, now time.Time) {
+func (u *StatusUpdater) report(ctx context.Context, log *slog.Logger, sum *BatchSummary, uploads []models.PendingUpload, results []models.PollResult, decisions []decision, transitioned []models.Transitioned, now time.Time) {
 	moved := make(map[int64]string, len(transitioned))
 	for _, t := range transitioned {
 		moved[t.ID] = t.AasmState
@@ -333,7 +321,7 @@ func (u *StatusUpdater) report(ctx context.Context, sum *BatchSummary, uploads [
 			u.Metrics.DocumentStatus.WithLabelValues(docType, outcomeFailed, d.failedStep).Inc()
 			if d.noFollowUp != "" {
 				u.Metrics.NotificationsSkipped.WithLabelValues(d.noFollowUp).Inc()
-				u.Logger.WarnContext(ctx, logNotificationSkipped,
+				log.WarnContext(ctx, logNotificationSkipped,
 					"reason", d.noFollowUp,
 					"upload_id", up.ID,
 					"form526_submission_id", up.Form526SubmissionID,
@@ -341,7 +329,7 @@ func (u *StatusUpdater) report(ctx context.Context, sum *BatchSummary, uploads [
 			}
 			u.Metrics.StatsD.DocumentFailed(docType, d.failedStep)
 			if up.DocumentType == models.DocumentTypeForm0781 || up.DocumentType == models.DocumentTypeForm0781a {
-				u.Logger.WarnContext(ctx, logFailedUploadStatus,
+				log.WarnContext(ctx, LogFailedUploadStatus,
 					"form526_submission_id", up.Form526SubmissionID,
 					"document_type", up.DocumentType,
 					"failure_step", strings.ToUpper(d.failedStep),
@@ -358,7 +346,7 @@ func (u *StatusUpdater) report(ctx context.Context, sum *BatchSummary, uploads [
 		// Only what was saved is logged as an update: a terminal status
 		// without its end time saved nothing and must not read as applied.
 		if d.status != nil && r.SaveStatus && (d.changed || moved[up.ID] != "") {
-			u.Logger.InfoContext(ctx, logStatusUpdated,
+			log.InfoContext(ctx, LogStatusUpdated,
 				"status", d.status.Status,
 				"status_response", json.RawMessage(d.status.Raw),
 				"updated_at", now)

@@ -1,7 +1,9 @@
-package tasks
+package polling
 
 import (
 	"context"
+
+	"github.com/vagov/lighthouse526/lighthouse"
 
 	"github.com/vagov/lighthouse526/models"
 )
@@ -72,4 +74,15 @@ func (b *BatchRows) withoutRefused(refused []string, detail string) (uploads []m
 		uploads = append(uploads, b.uploads[i])
 	}
 	return uploads, quarantines
+}
+
+// Answer is what Lighthouse said about a batch: the ids asked, its answer
+// (merged, when the batch was asked in parts), and the ids it refused.
+type Answer struct {
+	Asked []string
+	Resp  *lighthouse.StatusResponse
+	// Refused are ids Lighthouse refused with 400 while it answered the ids
+	// around them (tasks.StatusBatchHandler asks in parts to find them); RefusedDetail is what it said.
+	Refused       []string
+	RefusedDetail string
 }

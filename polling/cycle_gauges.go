@@ -1,4 +1,4 @@
-package tasks
+package polling
 
 import (
 	"context"
@@ -11,10 +11,7 @@ import (
 	"github.com/vagov/lighthouse526/models"
 )
 
-// adHocCyclePrefix marks the cycles of poll-now tasks (AdHocCycleID).
-const adHocCyclePrefix = "adhoc:"
-
-// sendCycleGauges sends the original's pending_documents_* gauges to StatsD
+// SendCycleGauges sends the original's pending_documents_* gauges to StatsD
 // when the caller's write (a batch's, an exhausted batch's, or the fan-out's)
 // finished cycle cycleID: documents due at its start, and what its batches
 // marked completed and failed. Sent once per cycle, by whichever replica
@@ -24,8 +21,8 @@ const adHocCyclePrefix = "adhoc:"
 // job; a poll-now task's cycle is not, and its few uploads would overwrite
 // the job's figures, so it sends none. Without a StatsD client nothing is
 // asked of the database.
-func sendCycleGauges(ctx context.Context, db *gorm.DB, m *Metrics, log *slog.Logger, cycleID string, now time.Time) {
-	if m.StatsD == nil || cycleID == "" || strings.HasPrefix(cycleID, adHocCyclePrefix) {
+func SendCycleGauges(ctx context.Context, db *gorm.DB, m *Metrics, log *slog.Logger, cycleID string, now time.Time) {
+	if m.StatsD == nil || cycleID == "" || strings.HasPrefix(cycleID, AdHocCyclePrefix) {
 		return
 	}
 	g, err := models.ClaimCycleGauges(ctx, db, cycleID, now)
@@ -40,8 +37,8 @@ func sendCycleGauges(ctx context.Context, db *gorm.DB, m *Metrics, log *slog.Log
 	}
 }
 
-// cycleFinished sends the gauges of the cycle a batch just wrote to, if that
+// CycleFinished sends the gauges of the cycle a batch just wrote to, if that
 // write finished it.
-func (u *StatusUpdater) cycleFinished(ctx context.Context, cycleID string) {
-	sendCycleGauges(ctx, u.DB, u.Metrics, LoggerFrom(ctx, u.Logger), cycleID, u.Now())
+func (u *StatusUpdater) CycleFinished(ctx context.Context, log *slog.Logger, cycleID string) {
+	SendCycleGauges(ctx, u.DB, u.Metrics, log, cycleID, u.Now())
 }

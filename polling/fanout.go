@@ -1,4 +1,4 @@
-package tasks
+package polling
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -20,7 +21,6 @@ import (
 type Cycle struct {
 	DB        *gorm.DB
 	Metrics   *Metrics
-	Logger    *slog.Logger
 	Now       func() time.Time
 	BatchSize int
 	// An upload is due when never polled, or last polled before the cycle's
@@ -61,18 +61,15 @@ type CycleResult struct {
 	Quarantined int `json:"quarantined,omitempty"`
 }
 
-// cronCyclePrefix marks cycles started by the scheduler (ad hoc polls have
-// their own prefix and never block or skip a scheduled cycle).
-const cronCyclePrefix = "cron:"
-
 // fanOutPageRows is how many due uploads one fan-out page reads: several
 // batches when POLL_BATCH_SIZE is small, so that a cycle of 100-id batches
 // costs one scan and one cursor write per page, not per batch.
 const fanOutPageRows = 1000
 
-// Run runs (or resumes) the fan-out of cycle id scheduled at scheduledAt.
-func (c *Cycle) Run(ctx context.Context, id string, scheduledAt time.Time, dispatch Dispatch) (CycleResult, error) {
-	log := LoggerFrom(ctx, c.Logger).With("cycle_id", id)
+// Run runs (or resumes) the fan-out of cycle id scheduled at scheduledAt,
+// logging to log (the task's logger, or the command's).
+func (c *Cycle) Run(ctx context.Context, log *slog.Logger, id string, scheduledAt time.Time, dispatch Dispatch) (CycleResult, error) {
+	log = log.With("cycle_id", id)
 	res := CycleResult{CycleID: id}
 	dueBefore, err := c.dueBefore(ctx, scheduledAt)
 	if err != nil {
@@ -84,7 +81,7 @@ func (c *Cycle) Run(ctx context.Context, id string, scheduledAt time.Time, dispa
 	}
 	if row.FanOutDoneAt != nil {
 		res.AlreadyDone, res.DocumentsDue, res.Batches = true, row.DocumentsDue, row.BatchesEnqueued
-		sendCycleGauges(ctx, c.DB, c.Metrics, log, id, c.Now()) // a retry after a crash before the gauges
+		SendCycleGauges(ctx, c.DB, c.Metrics, log, id, c.Now()) // a retry after a crash before the gauges
 		return res, nil
 	}
 	fresh := row.BatchesEnqueued == 0
@@ -129,10 +126,10 @@ func (c *Cycle) Run(ctx context.Context, id string, scheduledAt time.Time, dispa
 	}
 	res.DocumentsDue, res.Batches = row.DocumentsDue, row.BatchesEnqueued
 	c.Metrics.DocumentsDue.Set(float64(row.DocumentsDue))
-	sendCycleGauges(ctx, c.DB, c.Metrics, log, id, c.Now()) // when every batch finished before the fan-out
+	SendCycleGauges(ctx, c.DB, c.Metrics, log, id, c.Now()) // when every batch finished before the fan-out
 	c.Metrics.LastCycleFanOutTimestamp.Set(float64(c.Now().Unix()))
 	if row.DocumentsDue == 0 {
-		log.WarnContext(ctx, logNoDocumentsToPoll)
+		log.WarnContext(ctx, LogNoDocumentsToPoll)
 	} else {
 		log.InfoContext(ctx, "polling cycle fanned out", "documents_due", row.DocumentsDue, "batches", row.BatchesEnqueued)
 	}
@@ -146,7 +143,7 @@ func (c *Cycle) Run(ctx context.Context, id string, scheduledAt time.Time, dispa
 // that one still due after its quarantine (which the scan should have left
 // out) stops the fan-out instead of looping on it.
 func (c *Cycle) quarantineInvalid(ctx context.Context, log *slog.Logger, due []models.DueUpload, done map[int64]bool) (int, error) {
-	_, bad := screenDue(due)
+	_, bad := ScreenDue(due)
 	if len(bad) == 0 {
 		return 0, nil
 	}
@@ -156,7 +153,7 @@ func (c *Cycle) quarantineInvalid(ctx context.Context, log *slog.Logger, due []m
 		}
 		done[q.UploadID] = true
 	}
-	return len(bad), quarantine(ctx, c.DB, c.Metrics, log, bad, c.Now())
+	return len(bad), Quarantine(ctx, c.DB, c.Metrics, log, bad, c.Now())
 }
 
 // dueBefore is the polled-at time before which a pending upload is due in
@@ -168,7 +165,7 @@ func (c *Cycle) quarantineInvalid(ctx context.Context, log *slog.Logger, due []m
 // cycle polled is due again in the next one.
 func (c *Cycle) dueBefore(ctx context.Context, scheduledAt time.Time) (time.Time, error) {
 	due := scheduledAt.Add(-c.Window).Add(c.Grace)
-	prev, err := models.PreviousCycle(ctx, c.DB, cronCyclePrefix, due.Add(time.Microsecond))
+	prev, err := models.PreviousCycle(ctx, c.DB, CronCyclePrefix, due.Add(time.Microsecond))
 	if err != nil {
 		return due, err
 	}
@@ -194,7 +191,7 @@ func (c *Cycle) dispatchPage(ctx context.Context, row *models.PollingCycle, due 
 			break
 		}
 		part := due[start:min(start+size, len(due))]
-		batch := Batch{Seq: row.BatchesEnqueued + done, FirstUploadID: part[0].ID, RequestIDs: uniqueRequestIDs(part)}
+		batch := Batch{Seq: row.BatchesEnqueued + done, FirstUploadID: part[0].ID, RequestIDs: UniqueRequestIDs(part)}
 		if dispatchErr = dispatch(ctx, batch); dispatchErr != nil {
 			dispatchErr = fmt.Errorf("cycle %s: dispatch batch %d: %w", row.ID, batch.Seq, dispatchErr)
 			break
@@ -222,10 +219,10 @@ const recordTimeout = 5 * time.Second
 // one that started first) is still running: its batches cover the same
 // uploads, and two cycles would poll them twice.
 func (c *Cycle) reportPrevious(ctx context.Context, log *slog.Logger, row *models.PollingCycle) (bool, error) {
-	if len(row.ID) < len(cronCyclePrefix) || row.ID[:len(cronCyclePrefix)] != cronCyclePrefix {
+	if !strings.HasPrefix(row.ID, CronCyclePrefix) {
 		return false, nil
 	}
-	prev, err := models.PreviousCycle(ctx, c.DB, cronCyclePrefix, row.ScheduledAt)
+	prev, err := models.PreviousCycle(ctx, c.DB, CronCyclePrefix, row.ScheduledAt)
 	if err != nil {
 		return false, err
 	}
@@ -233,7 +230,7 @@ func (c *Cycle) reportPrevious(ctx context.Context, log *slog.Logger, row *model
 		c.Metrics.PreviousCycleCompleted.Set(float64(prev.CompletedCount))
 		c.Metrics.PreviousCycleFailed.Set(float64(prev.FailedCount))
 	}
-	running, err := models.ClaimCycle(ctx, c.DB, row, cronCyclePrefix, c.Now(), c.StaleAfter)
+	running, err := models.ClaimCycle(ctx, c.DB, row, CronCyclePrefix, c.Now(), c.StaleAfter)
 	if err != nil || running == nil {
 		return false, err
 	}
@@ -243,9 +240,9 @@ func (c *Cycle) reportPrevious(ctx context.Context, log *slog.Logger, row *model
 	return true, nil
 }
 
-// uniqueRequestIDs returns the batch's request ids, each once (two uploads
+// UniqueRequestIDs returns the batch's request ids, each once (two uploads
 // may share a request id; one status answers both).
-func uniqueRequestIDs(due []models.DueUpload) []string {
+func UniqueRequestIDs(due []models.DueUpload) []string {
 	seen := make(map[string]bool, len(due))
 	ids := make([]string, 0, len(due))
 	for _, d := range due {

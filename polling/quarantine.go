@@ -1,4 +1,4 @@
-package tasks
+package polling
 
 import (
 	"context"
@@ -24,7 +24,7 @@ import (
 //     carries valid ids);
 //   - a missing or unknown document type: by the batch's read;
 //   - a request id Lighthouse refuses although it is valid here: by the
-//     batch, which asks again in parts to find it (see isolate).
+//     batch, which asks again in parts to find it (tasks.StatusBatchHandler).
 
 // logQuarantined is logged once per upload quarantined.
 const logQuarantined = "quarantined an upload that cannot be polled: it is left out of polling until its row is fixed and it is released (worker uploads release)"
@@ -59,9 +59,9 @@ func Unpollable(up *models.PendingUpload) *models.Quarantine {
 	return nil
 }
 
-// screenDue splits due uploads into those whose request id a batch may
+// ScreenDue splits due uploads into those whose request id a batch may
 // carry and the quarantines of the others.
-func screenDue(due []models.DueUpload) (good []models.DueUpload, bad []models.Quarantine) {
+func ScreenDue(due []models.DueUpload) (good []models.DueUpload, bad []models.Quarantine) {
 	for _, d := range due {
 		if q := invalidRequestID(d.ID, d.LighthouseDocumentRequestID); q != nil {
 			bad = append(bad, *q)
@@ -72,9 +72,9 @@ func screenDue(due []models.DueUpload) (good []models.DueUpload, bad []models.Qu
 	return good, bad
 }
 
-// quarantine writes quarantines found outside a batch (one statement), then
+// Quarantine writes quarantines found outside a batch (one statement), then
 // logs and counts those that took effect.
-func quarantine(ctx context.Context, db *gorm.DB, m *Metrics, log *slog.Logger, qs []models.Quarantine, now time.Time) error {
+func Quarantine(ctx context.Context, db *gorm.DB, m *Metrics, log *slog.Logger, qs []models.Quarantine, now time.Time) error {
 	done, err := models.QuarantineUploads(ctx, db, qs, now)
 	if err != nil {
 		return err
