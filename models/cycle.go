@@ -34,6 +34,15 @@ type PollingCycle struct {
 // TableName is this worker's own table.
 func (PollingCycle) TableName() string { return "lighthouse526_polling_cycles" }
 
+// Done reports whether the cycle is finished: its fan-out is done and every
+// batch it handed on has finished. cycleDoneSQL is the same test in SQL.
+func (c *PollingCycle) Done() bool {
+	return c.FanOutDoneAt != nil && c.BatchesDone >= c.BatchesEnqueued
+}
+
+// cycleDoneSQL is Done for statements that test it in the database.
+const cycleDoneSQL = "fan_out_done_at IS NOT NULL AND batches_done >= batches_enqueued"
+
 // StartCycle creates the cycle row, or returns the existing one when a retry
 // of the same cycle starts again (its cursor says where the fan-out got to).
 func StartCycle(ctx context.Context, db *gorm.DB, id string, scheduledAt, dueBefore, now time.Time) (*PollingCycle, error) {

@@ -29,7 +29,7 @@ func ClaimCycleGauges(ctx context.Context, db *gorm.DB, id string, now time.Time
 UPDATE lighthouse526_polling_cycles
    SET gauges_sent_at = @now
  WHERE id = @id AND gauges_sent_at IS NULL AND NOT skipped
-   AND fan_out_done_at IS NOT NULL AND batches_done >= batches_enqueued
+   AND `+cycleDoneSQL+`
 RETURNING documents_due, completed_count, failed_count`, scanCycleGauges, map[string]any{"id": id, "now": now.UTC()})
 	if err != nil {
 		return nil, fmt.Errorf("models: claim cycle gauges: %w", err)

@@ -123,6 +123,34 @@ var _ = Describe("Polling cycles", func() {
 		})
 	})
 
+	// One "cycle done" rule: Done (worker poll, the bench) and the gauges'
+	// claim in SQL agree on every shape of a cycle.
+	DescribeTable("Done agrees with the gauges' claim",
+		func(fanOutDone bool, enqueued, done int, want bool) {
+			cycle, err := models.StartCycle(ctx, gdb, cycleID, now, dueBefore, now)
+			Expect(err).NotTo(HaveOccurred())
+			if enqueued > 0 {
+				Expect(models.AdvanceCycle(ctx, gdb, cycle, 10, enqueued, enqueued, now)).To(Succeed())
+			}
+			if fanOutDone {
+				Expect(models.FinishFanOut(ctx, gdb, cycle, now)).To(Succeed())
+			}
+			for range done {
+				Expect(models.MarkBatchDone(ctx, gdb, cycleID, now)).To(Succeed())
+			}
+			stored := storedCycle(cycleID)
+			Expect(stored.Done()).To(Equal(want))
+			g, err := models.ClaimCycleGauges(ctx, gdb, cycleID, now)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(g != nil).To(Equal(want))
+		},
+		Entry("fanning out, nothing done", false, 2, 0, false),
+		Entry("fanning out, every batch so far done", false, 2, 2, false),
+		Entry("fanned out, a batch still running", true, 2, 1, false),
+		Entry("fanned out, every batch done", true, 2, 2, true),
+		Entry("fanned out with no batch", true, 0, 0, true),
+	)
+
 	Describe("PreviousCycle", func() {
 		BeforeEach(func() {
 			for _, c := range []struct {

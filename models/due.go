@@ -44,16 +44,33 @@ func scanDueUpload(rows *sql.Rows, u *DueUpload) error {
 // PendingUploadsOfSubmission returns one submission's pending, not
 // quarantined uploads (for an ad hoc poll) in id order, at most limit.
 func PendingUploadsOfSubmission(ctx context.Context, db *gorm.DB, submissionID int64, limit int) ([]DueUpload, error) {
+	return pendingUploadsWhere(ctx, db, "u.form526_submission_id = ?", submissionID, limit, "of a submission")
+}
+
+// PendingUploadsOfRequestIDs returns the pending, not quarantined uploads
+// that carry one of ids (for an ad hoc poll) in id order, at most limit: an
+// ad hoc poll spends no Lighthouse call on ids nobody tracks, already
+// settled, or quarantined.
+func PendingUploadsOfRequestIDs(ctx context.Context, db *gorm.DB, ids []string, limit int) ([]DueUpload, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return pendingUploadsWhere(ctx, db, "u.lighthouse_document_request_id = ANY(CAST(? AS text[]))", arrayOf(ids), limit, "of request ids")
+}
+
+// pendingUploadsWhere reads the pending, not quarantined uploads matching
+// cond (one placeholder, arg) in id order, at most limit.
+func pendingUploadsWhere(ctx context.Context, db *gorm.DB, cond string, arg any, limit int, what string) ([]DueUpload, error) {
 	out, err := rawRows(ctx, db, limit, `
 SELECT u.id, u.lighthouse_document_request_id
   FROM lighthouse526_document_uploads u
- WHERE u.form526_submission_id = ? AND u.aasm_state = ?
+ WHERE `+cond+` AND u.aasm_state = ?
    AND NOT EXISTS (SELECT 1 FROM lighthouse526_upload_poll_states ps
                     WHERE ps.upload_id = u.id AND ps.quarantined_at IS NOT NULL)
  ORDER BY u.id
- LIMIT ?`, scanDueUpload, submissionID, StatePending, limit)
+ LIMIT ?`, scanDueUpload, arg, StatePending, limit)
 	if err != nil {
-		return nil, fmt.Errorf("models: pending uploads of a submission: %w", err)
+		return nil, fmt.Errorf("models: pending uploads %s: %w", what, err)
 	}
 	return out, nil
 }

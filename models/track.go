@@ -110,35 +110,3 @@ func IsValidation(err error) bool {
 	var ve *ValidationError
 	return errors.As(err, &ve)
 }
-
-// TrackedRequestIDs returns which of ids belong to a pending, not
-// quarantined upload, each once, in the order given: an ad hoc poll spends no
-// Lighthouse call on ids nobody tracks, already settled, or quarantined.
-func TrackedRequestIDs(ctx context.Context, db *gorm.DB, ids []string) ([]string, error) {
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	var found []string
-	err := db.WithContext(ctx).Raw(`
-SELECT DISTINCT u.lighthouse_document_request_id
-  FROM lighthouse526_document_uploads u
- WHERE u.lighthouse_document_request_id = ANY(CAST(? AS text[])) AND u.aasm_state = ?
-   AND NOT EXISTS (SELECT 1 FROM lighthouse526_upload_poll_states ps
-                    WHERE ps.upload_id = u.id AND ps.quarantined_at IS NOT NULL)`,
-		arrayOf(ids), StatePending).Scan(&found).Error
-	if err != nil {
-		return nil, fmt.Errorf("models: pending request ids: %w", err)
-	}
-	pending := make(map[string]bool, len(found))
-	for _, id := range found {
-		pending[id] = true
-	}
-	out := make([]string, 0, len(found))
-	for _, id := range ids {
-		if pending[id] {
-			out = append(out, id)
-			delete(pending, id)
-		}
-	}
-	return out, nil
-}

@@ -1,10 +1,12 @@
 package polling
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -96,37 +98,13 @@ func (c *Cycle) Run(ctx context.Context, log *slog.Logger, id string, scheduledA
 		}
 	}
 
-	quarantined := map[int64]bool{}
-	size := max(c.BatchSize, 1)
-	pageRows := max(fanOutPageRows/size, 1) * size
-	for {
-		if err := ctx.Err(); err != nil {
-			return res, fmt.Errorf("cycle %s interrupted after %d batches: %w", id, row.BatchesEnqueued, err)
-		}
-		due, err := models.NextDueBatch(ctx, c.DB, row.CursorUploadID, row.DueBefore, pageRows)
-		if err != nil {
-			return res, err
-		}
-		if len(due) == 0 {
-			break
-		}
-		if n, err := c.quarantineInvalid(ctx, log, due, quarantined); err != nil {
-			return res, err
-		} else if n > 0 {
-			// The scan leaves them out now: read the page again, full.
-			res.Quarantined += n
-			continue
-		}
-		if err := c.dispatchPage(ctx, row, due, size, dispatch); err != nil {
-			return res, err
-		}
+	due := func(ctx context.Context, afterID int64, limit int) ([]models.DueUpload, error) {
+		return models.NextDueBatch(ctx, c.DB, afterID, row.DueBefore, limit)
 	}
-	if err := models.FinishFanOut(ctx, c.DB, row, c.Now()); err != nil {
+	if err := c.fanOut(ctx, log, row, &res, due, dispatch); err != nil {
 		return res, err
 	}
-	res.DocumentsDue, res.Batches = row.DocumentsDue, row.BatchesEnqueued
 	c.Metrics.DocumentsDue.Set(float64(row.DocumentsDue))
-	SendCycleGauges(ctx, c.DB, c.Metrics, log, id, c.Now()) // when every batch finished before the fan-out
 	c.Metrics.LastCycleFanOutTimestamp.Set(float64(c.Now().Unix()))
 	if row.DocumentsDue == 0 {
 		log.WarnContext(ctx, LogNoDocumentsToPoll)
@@ -134,6 +112,78 @@ func (c *Cycle) Run(ctx context.Context, log *slog.Logger, id string, scheduledA
 		log.InfoContext(ctx, "polling cycle fanned out", "documents_due", row.DocumentsDue, "batches", row.BatchesEnqueued)
 	}
 	return res, nil
+}
+
+// RunList fans the uploads a caller read (a poll-now task's) out as cycle
+// id, asked at at: the same batches, progress records and resume as Run,
+// without the due scan and the rules of scheduled cycles (no skip, no
+// cycle gauges). Uploads whose request id no batch may carry are
+// quarantined first. A retry resumes after the uploads already handed on.
+func (c *Cycle) RunList(ctx context.Context, log *slog.Logger, id string, at time.Time, uploads []models.DueUpload, dispatch Dispatch) (CycleResult, error) {
+	log = log.With("cycle_id", id)
+	res := CycleResult{CycleID: id}
+	good, bad := ScreenDue(uploads)
+	if len(bad) > 0 {
+		if err := Quarantine(ctx, c.DB, c.Metrics, log, bad, c.Now()); err != nil {
+			return res, err
+		}
+		res.Quarantined = len(bad)
+	}
+	row, err := models.StartCycle(ctx, c.DB, id, at, at, c.Now())
+	if err != nil {
+		return res, err
+	}
+	if row.FanOutDoneAt != nil {
+		res.AlreadyDone, res.DocumentsDue, res.Batches = true, row.DocumentsDue, row.BatchesEnqueued
+		return res, nil
+	}
+	list := func(_ context.Context, afterID int64, limit int) ([]models.DueUpload, error) {
+		i, _ := slices.BinarySearchFunc(good, afterID+1, func(u models.DueUpload, id int64) int { return cmp.Compare(u.ID, id) })
+		return good[i:min(i+limit, len(good))], nil
+	}
+	err = c.fanOut(ctx, log, row, &res, list, dispatch)
+	return res, err
+}
+
+// page reads the next page of a fan-out: up to limit uploads with an id
+// above afterID, in id order.
+type page func(ctx context.Context, afterID int64, limit int) ([]models.DueUpload, error)
+
+// fanOut is the one fan-out of every cycle: it reads the cycle's uploads page
+// by page after its cursor, quarantines those no batch may carry, hands the
+// rest on in batches, records its progress and marks the fan-out done.
+func (c *Cycle) fanOut(ctx context.Context, log *slog.Logger, row *models.PollingCycle, res *CycleResult, next page, dispatch Dispatch) error {
+	quarantined := map[int64]bool{}
+	size := max(c.BatchSize, 1)
+	pageRows := max(fanOutPageRows/size, 1) * size
+	for {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("cycle %s interrupted after %d batches: %w", row.ID, row.BatchesEnqueued, err)
+		}
+		due, err := next(ctx, row.CursorUploadID, pageRows)
+		if err != nil {
+			return err
+		}
+		if len(due) == 0 {
+			break
+		}
+		if n, err := c.quarantineInvalid(ctx, log, due, quarantined); err != nil {
+			return err
+		} else if n > 0 {
+			// The scan leaves them out now: read the page again, full.
+			res.Quarantined += n
+			continue
+		}
+		if err := c.dispatchPage(ctx, row, due, size, dispatch); err != nil {
+			return err
+		}
+	}
+	if err := models.FinishFanOut(ctx, c.DB, row, c.Now()); err != nil {
+		return err
+	}
+	res.DocumentsDue, res.Batches = row.DocumentsDue, row.BatchesEnqueued
+	SendCycleGauges(ctx, c.DB, c.Metrics, log, row.ID, c.Now()) // when every batch finished before the fan-out
+	return nil
 }
 
 // quarantineInvalid quarantines the due uploads whose request id no batch

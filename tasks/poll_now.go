@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -120,18 +119,18 @@ func NewPollNowTask(queue string, p PollNowPayload, at time.Time) (*asynq.Task, 
 	), nil
 }
 
-// PollNowHandler runs poll-now tasks: it keeps the ids of pending uploads
-// (Lighthouse's budget is not spent on ids nobody tracks or already settled),
-// and enqueues them as status batch tasks of cycle "adhoc:<task id>", which
-// is recorded in lighthouse526_polling_cycles like any cycle.
+// PollNowHandler runs poll-now tasks: it reads the pending uploads asked for
+// (Lighthouse's budget is not spent on ids nobody tracks or already settled)
+// and fans them out as status batch tasks of cycle "adhoc:<task id>" through
+// the cycles' fan-out (polling.Cycle.RunList), recorded in
+// lighthouse526_polling_cycles like any cycle.
 type PollNowHandler struct {
-	DB        *gorm.DB
-	Client    Enqueuer
-	Queue     string
-	BatchSize int
-	Metrics   *polling.Metrics
-	Logger    *slog.Logger
-	Now       func() time.Time
+	DB     *gorm.DB
+	Cycle  *polling.Cycle
+	Client Enqueuer
+	Queue  string
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // ProcessTask implements asynq.Handler.
@@ -139,72 +138,31 @@ func (h *PollNowHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	log := LoggerFrom(ctx, h.Logger)
 	var p PollNowPayload
 	if pe := decodePayload(t, &p); pe != nil {
-		return reject(ctx, h.Metrics, log, pe)
+		return reject(ctx, h.Cycle.Metrics, log, pe)
 	}
-	ids, err := h.pendingIDs(ctx, p)
+	ups, err := h.pending(ctx, p)
 	if err != nil {
 		return err
 	}
-	if len(ids) == 0 {
+	if len(ups) == 0 {
 		log.InfoContext(ctx, "poll now: nothing pending to poll", "request_ids_asked", len(p.RequestIDs), "form526_submission_id", p.Form526SubmissionID)
 		return nil
 	}
 	taskID, _ := asynq.GetTaskID(ctx)
-	retried, _ := asynq.GetRetryCount(ctx)
 	cycleID := polling.AdHocCycleID(taskID)
-	now := h.Now().UTC()
-	row, err := models.StartCycle(ctx, h.DB, cycleID, now, now, now)
+	res, err := h.Cycle.RunList(ctx, log, cycleID, h.Now().UTC(), ups, EnqueueBatches(h.Client, h.Queue, cycleID))
 	if err != nil {
-		return err
+		return fmt.Errorf("poll now %s: %w", cycleID, err)
 	}
-	// Each attempt numbers its batches apart from the previous attempts':
-	// the pending ids may have changed since, and a reused batch id would be
-	// refused by the queue, leaving some ids unpolled. A batch polled twice
-	// is harmless; one never polled waits for the next cycle.
-	base := retried * MaxPollNowRequestIDs
-	size := max(h.BatchSize, 1)
-	for i, start := 0, 0; start < len(ids); i, start = i+1, start+size {
-		chunk := ids[start:min(start+size, len(ids))]
-		task, err := NewStatusBatchTask(h.Queue, cycleID, base+i, chunk)
-		if err != nil {
-			return err
-		}
-		_, err = h.Client.EnqueueContext(ctx, task)
-		switch {
-		case errors.Is(err, asynq.ErrTaskIDConflict):
-			continue // enqueued by an earlier delivery of this attempt
-		case err != nil:
-			return fmt.Errorf("poll now %s: enqueue batch %d: %w", cycleID, base+i, err)
-		}
-		h.Metrics.BatchesEnqueued.Inc()
-		if err := models.AdvanceCycle(ctx, h.DB, row, 0, 1, len(chunk), h.Now()); err != nil {
-			return err
-		}
-	}
-	if err := models.FinishFanOut(ctx, h.DB, row, h.Now()); err != nil {
-		return err
-	}
-	log.InfoContext(ctx, "poll now fanned out", "cycle_id", cycleID, "documents_due", len(ids), "batches", row.BatchesEnqueued,
+	log.InfoContext(ctx, "poll now fanned out", "cycle_id", cycleID, "documents_due", res.DocumentsDue, "batches", res.Batches,
 		"request_ids_asked", len(p.RequestIDs), "form526_submission_id", p.Form526SubmissionID)
 	return nil
 }
 
-// pendingIDs resolves the payload to the request ids of pending uploads.
-func (h *PollNowHandler) pendingIDs(ctx context.Context, p PollNowPayload) ([]string, error) {
+// pending reads the pending, not quarantined uploads the payload names.
+func (h *PollNowHandler) pending(ctx context.Context, p PollNowPayload) ([]models.DueUpload, error) {
 	if len(p.RequestIDs) > 0 {
-		return models.TrackedRequestIDs(ctx, h.DB, p.RequestIDs)
+		return models.PendingUploadsOfRequestIDs(ctx, h.DB, p.RequestIDs, MaxPollNowRequestIDs)
 	}
-	ups, err := models.PendingUploadsOfSubmission(ctx, h.DB, p.Form526SubmissionID, MaxPollNowRequestIDs)
-	if err != nil {
-		return nil, err
-	}
-	// An upload whose request id no batch may carry is quarantined here, as
-	// the cycle's fan-out does, and the rest of the submission is polled.
-	good, bad := polling.ScreenDue(ups)
-	if len(bad) > 0 {
-		if err := polling.Quarantine(ctx, h.DB, h.Metrics, LoggerFrom(ctx, h.Logger), bad, h.Now()); err != nil {
-			return nil, err
-		}
-	}
-	return polling.UniqueRequestIDs(good), nil
+	return models.PendingUploadsOfSubmission(ctx, h.DB, p.Form526SubmissionID, MaxPollNowRequestIDs)
 }

@@ -35,8 +35,8 @@ var _ = Describe("PollNowHandler", func() {
 		client = newAsynqClient()
 		queue, batchQueue = newQueue(insp), newQueue(insp)
 		startServer(o, queue, map[string]asynq.Handler{tasks.TypeDocumentUploadPollNow: &tasks.PollNowHandler{
-			DB: gdb, Client: client, Queue: batchQueue, BatchSize: 2,
-			Metrics: o.Metrics, Logger: o.Logger, Now: time.Now,
+			DB: gdb, Client: client, Queue: batchQueue, Logger: o.Logger, Now: time.Now,
+			Cycle: &polling.Cycle{DB: gdb, Metrics: o.Metrics, Now: time.Now, BatchSize: 2},
 		}})
 	})
 

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/hibiken/asynq"
 	"github.com/robfig/cron/v3"
 	"github.com/vagov/lighthouse526/polling"
 )
@@ -70,12 +69,12 @@ func (s *Scheduler) enqueue(ctx context.Context, tick time.Time, why string) {
 	}
 	deadline := s.Schedule.Next(tick)
 	for attempt := 0; ; attempt++ {
-		info, err := s.Client.EnqueueContext(ctx, task)
+		duplicate, err := Enqueue(ctx, s.Client, task)
 		switch {
-		case err == nil:
-			s.Logger.InfoContext(ctx, "enqueued a polling cycle", "cycle_id", polling.CronCycleID(tick), "task_id", info.ID, "why", why)
+		case err == nil && !duplicate:
+			s.Logger.InfoContext(ctx, "enqueued a polling cycle", "cycle_id", polling.CronCycleID(tick), "task_id", PollingTaskID(polling.CronCycleID(tick)), "why", why)
 			return
-		case errors.Is(err, asynq.ErrTaskIDConflict):
+		case err == nil:
 			s.Logger.DebugContext(ctx, "polling cycle already enqueued by another replica", "cycle_id", polling.CronCycleID(tick), "why", why)
 			return
 		}

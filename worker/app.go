@@ -116,8 +116,7 @@ func (a *app) mux() *asynq.ServeMux {
 	now := func() time.Time { return time.Now().UTC() }
 	mux.Handle(tasks.TypeDocumentUploadTrack, &tasks.TrackHandler{DB: a.db, Metrics: a.metrics, Logger: a.logger, Now: now})
 	mux.Handle(tasks.TypeDocumentUploadPollNow, &tasks.PollNowHandler{
-		DB: a.db, Client: a.client, Queue: a.cfg.QueueName, BatchSize: a.cfg.PollBatchSize,
-		Metrics: a.metrics, Logger: a.logger, Now: now,
+		DB: a.db, Cycle: a.cycle, Client: a.client, Queue: a.cfg.QueueName, Logger: a.logger, Now: now,
 	})
 	return mux
 }

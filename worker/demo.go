@@ -110,7 +110,7 @@ func demoSeedCmd(ctx context.Context, args []string, stdout, _ io.Writer) error 
 			if err != nil {
 				return err
 			}
-			if _, err := client.EnqueueContext(gctx, task); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+			if _, err := tasks.Enqueue(gctx, client, task); err != nil {
 				return fmt.Errorf("enqueue the track of document %d: %w", i, err)
 			}
 			tracked.Add(1)

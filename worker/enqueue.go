@@ -119,11 +119,8 @@ func enqueueCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	out := enqueued{TaskType: task.Type(), TaskID: id, Queue: cfg.QueueName}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	_, err = client.EnqueueContext(ctx, task)
-	switch {
-	case errors.Is(err, asynq.ErrTaskIDConflict):
-		out.Duplicate = true
-	case err != nil:
+	out.Duplicate, err = tasks.Enqueue(ctx, client, task)
+	if err != nil {
 		return fmt.Errorf("enqueue failed (running the same command again is safe: it never makes a second task): %w", err)
 	}
 	if *asJSON {

@@ -116,7 +116,7 @@ func (a *app) pollAndWait(ctx context.Context, id string, start time.Time, timeo
 	defer tick.Stop()
 	for {
 		var c models.PollingCycle
-		if err := a.db.WithContext(ctx).Take(&c, "id = ?", id).Error; err == nil && c.FanOutDoneAt != nil && c.BatchesDone >= c.BatchesEnqueued {
+		if err := a.db.WithContext(ctx).Take(&c, "id = ?", id).Error; err == nil && c.Done() {
 			return pollSummary{
 				CycleID: id, Due: c.DocumentsDue, Batches: c.BatchesEnqueued,
 				BatchSummary: polling.BatchSummary{

@@ -231,7 +231,7 @@ func (r *run) wait(ctx context.Context, watch *gorm.DB, id string) (models.Polli
 		if r.o.Progress != nil {
 			r.o.Progress(c.DocumentsPolled, r.o.Documents)
 		}
-		if c.FanOutDoneAt != nil && c.BatchesDone >= c.BatchesEnqueued {
+		if c.Done() {
 			return c, own, nil
 		}
 	}

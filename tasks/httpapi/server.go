@@ -171,12 +171,12 @@ func (s *Server) enqueue(r *http.Request, task *asynq.Task, id string) (int, any
 	defer cancel()
 	subject, _ := r.Context().Value(subjectKey{}).(string)
 	log := s.opts.Logger.With("task_type", task.Type(), "task_id", id, "caller", subject)
-	_, err := s.opts.Client.EnqueueContext(ctx, task)
+	duplicate, err := tasks.Enqueue(ctx, s.opts.Client, task)
 	switch {
-	case err == nil:
+	case err == nil && !duplicate:
 		log.InfoContext(ctx, "enqueued a task for an API caller")
 		return http.StatusAccepted, acceptedBody{TaskID: id, Queue: s.opts.Queue}
-	case errors.Is(err, asynq.ErrTaskIDConflict):
+	case err == nil:
 		log.InfoContext(ctx, "the API caller's task was already enqueued")
 		return http.StatusAccepted, acceptedBody{TaskID: id, Queue: s.opts.Queue, Duplicate: true}
 	}
