@@ -131,14 +131,14 @@ func errorClass(err error) string {
 	var (
 		apiErr   *lighthouse.APIError
 		tokenErr *lighthouse.TokenError
-		rlErr    *RateLimitedError
+		rlErr    *lighthouse.RateLimitError
 		payload  *PayloadError
 	)
 	switch {
 	case errors.As(err, &payload):
 		return "tasks.PayloadError"
 	case errors.As(err, &rlErr):
-		return "tasks.RateLimitedError"
+		return "lighthouse.RateLimitError"
 	case errors.As(err, &apiErr):
 		return "lighthouse.APIError"
 	case errors.As(err, &tokenErr):

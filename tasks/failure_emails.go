@@ -2,7 +2,6 @@ package tasks
 
 import (
 	"context"
-	"time"
 
 	"github.com/hibiken/asynq"
 
@@ -18,22 +17,15 @@ const (
 	TypeForm0781UploadFailureEmail = polling.TypeForm0781UploadFailureEmail
 )
 
-// notificationRetention keeps a sent follow-up's task id in Redis long enough
-// that a relay retried after a crash finds the duplicate and skips it.
-const notificationRetention = 7 * 24 * time.Hour
-
 // NotificationTaskID is the task id of an upload's failure follow-up
 // (polling.FollowUpID).
 func NotificationTaskID(uploadID int64) string { return polling.FollowUpID(uploadID) }
 
 // NewNotificationTask builds the follow-up task of an outbox entry.
 func NewNotificationTask(e models.OutboxEntry, queue string) *asynq.Task {
-	return asynq.NewTask(e.TaskType, e.Payload,
-		asynq.TaskID(NotificationTaskID(e.UploadID)),
-		asynq.Queue(queue),
-		asynq.MaxRetry(16),
-		asynq.Retention(notificationRetention),
-	)
+	k := failureEmailKind
+	k.Type = e.TaskType
+	return k.task(queue, NotificationTaskID(e.UploadID), e.Payload)
 }
 
 // AsynqTarget enqueues follow-ups as this worker's own tasks

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/vagov/lighthouse526/config"
 	"github.com/vagov/lighthouse526/lighthouse"
 )
 
@@ -63,7 +64,7 @@ func FuzzStatusBatchPayload(f *testing.F) {
 			return
 		}
 		b := p.(*StatusBatchPayload)
-		if b.CycleID == "" || len(b.RequestIDs) == 0 || len(b.RequestIDs) > MaxBatchSize {
+		if b.CycleID == "" || len(b.RequestIDs) == 0 || len(b.RequestIDs) > config.MaxPollBatchSize {
 			t.Fatalf("accepted an invalid batch: %+v", b)
 		}
 		for _, id := range b.RequestIDs {

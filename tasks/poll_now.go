@@ -25,14 +25,9 @@ const TypeDocumentUploadPollNow = "form526:document_upload_poll_now"
 // MaxPollNowRequestIDs bounds the request ids of one poll-now payload.
 const MaxPollNowRequestIDs = 5000
 
-// Poll-now task settings. The fan-out is a few enqueues; the dedup window
-// folds the same poll asked several times within a minute into one task.
-const (
-	pollNowMaxRetry    = 5
-	pollNowTimeout     = 2 * time.Minute
-	pollNowRetention   = time.Hour
-	pollNowDedupWindow = time.Minute
-)
+// pollNowDedupWindow folds the same poll asked several times within a
+// minute into one task (PollNowTaskID).
+const pollNowDedupWindow = time.Minute
 
 // PollNowPayload names what to poll: request_ids, or form526_submission_id
 // (every pending upload of that submission); exactly one of them.
@@ -102,21 +97,11 @@ func NewPollNowTask(queue string, p PollNowPayload, at time.Time) (*asynq.Task, 
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	b, err := jsonMarshal(p)
-	if err != nil {
-		return nil, err
-	}
 	id, err := PollNowTaskID(p, at)
 	if err != nil {
 		return nil, err
 	}
-	return asynq.NewTask(TypeDocumentUploadPollNow, b,
-		asynq.Queue(queue),
-		asynq.TaskID(id),
-		asynq.MaxRetry(pollNowMaxRetry),
-		asynq.Timeout(pollNowTimeout),
-		asynq.Retention(pollNowRetention),
-	), nil
+	return pollNowKind.encode(queue, id, p)
 }
 
 // PollNowHandler runs poll-now tasks: it reads the pending uploads asked for

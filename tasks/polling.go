@@ -17,16 +17,6 @@ import (
 // batch tasks. The name is a contract: never rename it.
 const TypePolling = "form526:document_upload_polling"
 
-// polling.Cycle task settings. The fan-out of a million uploads is ten thousand
-// batches; the timeout leaves room for that, and a retried cycle resumes
-// where it stopped. Retention keeps the tick's task id taken for a day, so
-// replicas and restarts cannot enqueue the same tick twice.
-const (
-	pollingMaxRetry  = 5
-	pollingTimeout   = 30 * time.Minute
-	pollingRetention = 24 * time.Hour
-)
-
 // PollingPayload names the cycle and the tick it was scheduled for.
 type PollingPayload struct {
 	CycleID     string    `json:"cycle_id"`
@@ -59,17 +49,7 @@ func newPollingTask(queue, cycleID string, scheduledAt time.Time) (*asynq.Task, 
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	b, err := jsonMarshal(p)
-	if err != nil {
-		return nil, err
-	}
-	return asynq.NewTask(TypePolling, b,
-		asynq.Queue(queue),
-		asynq.TaskID(PollingTaskID(cycleID)),
-		asynq.MaxRetry(pollingMaxRetry),
-		asynq.Timeout(pollingTimeout),
-		asynq.Retention(pollingRetention),
-	), nil
+	return pollingKind.encode(queue, PollingTaskID(cycleID), p)
 }
 
 // PollingHandler runs cycle tasks: the fan-out enqueues one batch task per

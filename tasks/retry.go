@@ -2,7 +2,6 @@ package tasks
 
 import (
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"time"
 
@@ -11,23 +10,11 @@ import (
 	"github.com/vagov/lighthouse526/lighthouse"
 )
 
-// RateLimitedError means the shared Lighthouse budget is spent for now. It is
-// not a failure: the task runs again after Wait without using up a retry.
-type RateLimitedError struct {
-	Wait time.Duration
-	Err  error
-}
-
-func (e *RateLimitedError) Error() string {
-	return fmt.Sprintf("rate limited for %s: %v", e.Wait.Round(time.Millisecond), e.Err)
-}
-
-func (e *RateLimitedError) Unwrap() error { return e.Err }
-
-// IsFailure is the server's asynq.Config.IsFailure: rate-limit waits are not
-// failures.
+// IsFailure is the server's asynq.Config.IsFailure: rate-limit waits (a
+// *lighthouse.RateLimitError: the shared budget is spent, or Lighthouse
+// answered 429) are not failures and use up no retry.
 func IsFailure(err error) bool {
-	var rl *RateLimitedError
+	var rl *lighthouse.RateLimitError
 	return !errors.As(err, &rl)
 }
 
@@ -41,7 +28,7 @@ const (
 
 // RetryDelay is the server's asynq.Config.RetryDelayFunc.
 func RetryDelay(n int, err error, _ *asynq.Task) time.Duration {
-	var rl *RateLimitedError
+	var rl *lighthouse.RateLimitError
 	if errors.As(err, &rl) {
 		// Spread the waiters a little so they do not all return at once.
 		return rl.Wait + time.Duration(rand.Int64N(int64(time.Second)))
@@ -52,13 +39,4 @@ func RetryDelay(n int, err error, _ *asynq.Task) time.Duration {
 	}
 	jitter := time.Duration(rand.Int64N(int64(d)*2/5)) - d/5
 	return d + jitter
-}
-
-// asRateLimited turns the client's rate-limit error into the task's.
-func asRateLimited(err error) (*RateLimitedError, bool) {
-	var rl *lighthouse.RateLimitError
-	if errors.As(err, &rl) {
-		return &RateLimitedError{Wait: rl.Wait, Err: err}, true
-	}
-	return nil, false
 }

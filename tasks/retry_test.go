@@ -81,14 +81,14 @@ var _ = Describe("RetryDelay", func() {
 
 	Context("when a task was rate limited", func() {
 		It("waits what the limit asks, plus less than a second to spread the waiters", func() {
-			err := fmt.Errorf("poll batch: %w", &tasks.RateLimitedError{Wait: 7 * time.Second})
+			err := fmt.Errorf("poll batch: %w", &lighthouse.RateLimitError{Wait: 7 * time.Second})
 			lo, hi := delays(4, err)
 			Expect(lo).To(BeNumerically(">=", 7*time.Second))
 			Expect(hi).To(BeNumerically("<", 8*time.Second))
 		})
 
 		It("is not a failure, though any other error is", func() {
-			Expect(tasks.IsFailure(fmt.Errorf("wrapped: %w", &tasks.RateLimitedError{Wait: time.Second}))).To(BeFalse())
+			Expect(tasks.IsFailure(fmt.Errorf("wrapped: %w", &lighthouse.RateLimitError{Wait: time.Second}))).To(BeFalse())
 			Expect(tasks.IsFailure(failure)).To(BeTrue())
 			Expect(tasks.IsFailure(&tasks.PayloadError{TaskType: tasks.TypeStatusBatch, Reason: "invalid"})).To(BeTrue())
 		})
@@ -118,9 +118,9 @@ var _ = Describe("StatusBatchHandler under rate limits", func() {
 		return t, handler.ProcessTask(ctx, t)
 	}
 
-	expectRateLimited := func(t *asynq.Task, err error) *tasks.RateLimitedError {
+	expectRateLimited := func(t *asynq.Task, err error) *lighthouse.RateLimitError {
 		GinkgoHelper()
-		var rl *tasks.RateLimitedError
+		var rl *lighthouse.RateLimitError
 		Expect(errors.As(err, &rl)).To(BeTrue(), "got %v", err)
 		Expect(tasks.IsFailure(err)).To(BeFalse())
 		Expect(errors.Is(err, asynq.SkipRetry)).To(BeFalse())
@@ -143,7 +143,7 @@ var _ = Describe("StatusBatchHandler under rate limits", func() {
 			}}})
 		})
 
-		It("returns a *RateLimitedError that waits what Lighthouse asked, and is no polling error", func() {
+		It("returns a *lighthouse.RateLimitError that waits what Lighthouse asked, and is no polling error", func() {
 			t, err := process()
 			Expect(expectRateLimited(t, err).Wait).To(Equal(7 * time.Second))
 			Expect(testutil.CollectAndCount(o.Metrics.PollingErrors)).To(BeZero())
@@ -163,7 +163,7 @@ var _ = Describe("StatusBatchHandler under rate limits", func() {
 			setUp(func(c *lighthouse.Config) { c.RateLimitPerMinute, c.RateLimitBurst = 1, 1 })
 		})
 
-		It("returns a *RateLimitedError without calling Lighthouse", func() {
+		It("returns a *lighthouse.RateLimitError without calling Lighthouse", func() {
 			_, err := process()
 			Expect(err).NotTo(HaveOccurred())
 			t, err := process()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/vagov/lighthouse526/config"
 	"github.com/vagov/lighthouse526/lighthouse"
 	"github.com/vagov/lighthouse526/polling"
 )
@@ -17,18 +18,6 @@ import (
 // the answer. The name is a contract: never rename it.
 const TypeStatusBatch = "form526:document_upload_status_batch"
 
-// MaxBatchSize bounds a batch payload, whoever enqueued it.
-const MaxBatchSize = 1000
-
-// polling.Batch task settings: retries end about 15 minutes after the first attempt
-// (see RetryDelay); the timeout covers one Lighthouse call with its token
-// refresh and a two-statement database write.
-const (
-	statusBatchMaxRetry  = 6
-	statusBatchTimeout   = 2 * time.Minute
-	statusBatchRetention = 2 * time.Hour
-)
-
 // StatusBatchPayload is one batch of Lighthouse request ids.
 type StatusBatchPayload struct {
 	// CycleID is the cycle (or ad hoc poll) the batch belongs to.
@@ -36,15 +25,15 @@ type StatusBatchPayload struct {
 	RequestIDs []string `json:"request_ids"`
 }
 
-// Validate checks the batch: 1 to MaxBatchSize request ids, each valid by
+// Validate checks the batch: 1 to config.MaxPollBatchSize request ids (whoever enqueued it), each valid by
 // lighthouse.ValidRequestID (the fan-out quarantines uploads whose id is not,
 // so a batch never carries one Lighthouse would refuse the call for).
 func (p *StatusBatchPayload) Validate() error {
 	if p.CycleID == "" {
 		return errors.New("cycle_id is required")
 	}
-	if len(p.RequestIDs) == 0 || len(p.RequestIDs) > MaxBatchSize {
-		return fmt.Errorf("request_ids must hold 1 to %d ids, got %d", MaxBatchSize, len(p.RequestIDs))
+	if len(p.RequestIDs) == 0 || len(p.RequestIDs) > config.MaxPollBatchSize {
+		return fmt.Errorf("request_ids must hold 1 to %d ids, got %d", config.MaxPollBatchSize, len(p.RequestIDs))
 	}
 	for i, id := range p.RequestIDs {
 		if !lighthouse.ValidRequestID(id) {
@@ -65,17 +54,7 @@ func newStatusBatchTask(queue, cycleID, taskID string, requestIDs []string) (*as
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	b, err := jsonMarshal(p)
-	if err != nil {
-		return nil, err
-	}
-	return asynq.NewTask(TypeStatusBatch, b,
-		asynq.Queue(queue),
-		asynq.TaskID(taskID),
-		asynq.MaxRetry(statusBatchMaxRetry),
-		asynq.Timeout(statusBatchTimeout),
-		asynq.Retention(statusBatchRetention),
-	), nil
+	return statusBatchKind.encode(queue, taskID, p)
 }
 
 // StatusFetcher is the part of the Lighthouse client a batch needs.
@@ -139,9 +118,10 @@ func (h *StatusBatchHandler) poll(ctx context.Context, p StatusBatchPayload, wai
 			}
 			return sum, nil
 		}
-		if rl, ok := asRateLimited(err); ok {
+		var rl *lighthouse.RateLimitError
+		if errors.As(err, &rl) {
 			if !waitOnLimit {
-				return polling.BatchSummary{}, rl
+				return polling.BatchSummary{}, err
 			}
 			if werr := sleep(ctx, rl.Wait); werr != nil {
 				return polling.BatchSummary{}, fmt.Errorf("waiting for the rate limit: %w", werr)

@@ -12,6 +12,7 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/vagov/lighthouse526/config"
 	"github.com/vagov/lighthouse526/lighthouse/fake"
 	"github.com/vagov/lighthouse526/models"
 	"github.com/vagov/lighthouse526/tasks"
@@ -270,9 +271,9 @@ var _ = Describe("StatusBatchHandler", func() {
 	})
 })
 
-// tooManyIDsPayload is a batch payload of MaxBatchSize+1 ids.
+// tooManyIDsPayload is a batch payload of config.MaxPollBatchSize+1 ids.
 func tooManyIDsPayload() string {
-	ids := make([]string, tasks.MaxBatchSize+1)
+	ids := make([]string, config.MaxPollBatchSize+1)
 	for i := range ids {
 		ids[i] = fmt.Sprint(i + 1)
 	}

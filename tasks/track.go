@@ -21,16 +21,6 @@ import (
 // it is polled like the worker's own. The name is a contract: never rename it.
 const TypeDocumentUploadTrack = "form526:document_upload_track"
 
-// Track task settings: the handler is one short transaction; retries cover
-// a database outage of about half an hour (see RetryDelay). Retention keeps
-// the task id taken for a day, so a caller repeating the same track is told
-// it is a duplicate instead of enqueueing it again.
-const (
-	trackMaxRetry  = 8
-	trackTimeout   = 30 * time.Second
-	trackRetention = 24 * time.Hour
-)
-
 // TrackPayload is an upload to track. Give document_type, or the VA
 // document_code it was uploaded with (L023, L228, L229 have their own type;
 // any other code is a "Veteran Upload", which needs form_attachment_id).
@@ -124,21 +114,11 @@ func NewTrackTask(queue string, p TrackPayload) (*asynq.Task, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	b, err := jsonMarshal(p)
-	if err != nil {
-		return nil, err
-	}
 	id, err := TrackTaskID(p)
 	if err != nil {
 		return nil, err
 	}
-	return asynq.NewTask(TypeDocumentUploadTrack, b,
-		asynq.Queue(queue),
-		asynq.TaskID(id),
-		asynq.MaxRetry(trackMaxRetry),
-		asynq.Timeout(trackTimeout),
-		asynq.Retention(trackRetention),
-	), nil
+	return trackKind.encode(queue, id, p)
 }
 
 // TrackHandler runs track tasks. It is idempotent on the request id: a track

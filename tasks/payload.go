@@ -1,12 +1,14 @@
-// Package tasks holds the worker's asynq task types: their names (a contract,
-// never renamed), payloads, constructors and handlers, and what they share:
-// the status updater, the cron scheduler, retry policy, the exhaustion
-// handler, the outbox relay, logging and metrics middleware.
+// Package tasks holds the worker's asynq task types, one file each: their
+// names (a contract, never renamed), payloads, constructors (built from one
+// description per type, kinds.go) and handlers. What a handler does with
+// Lighthouse's answer is the polling package's; how the server runs the
+// handlers (retries, middleware, exhaustion, the cron scheduler) is
+// runner's.
 //
 // The error contract of every handler: nil means done; a wrapped transient
 // error is retried with backoff; an error wrapping asynq.SkipRetry (a bad
-// payload, a permanent 4xx) is archived at once; a *RateLimitedError is not a
-// failure (it uses up no retry) and says itself how long to wait.
+// payload, a permanent 4xx) is archived at once; a *lighthouse.RateLimitError
+// is not a failure (it uses up no retry) and says itself how long to wait.
 package tasks
 
 import (
