@@ -242,9 +242,10 @@ func (u *StatusUpdater) decide(ctx context.Context, log *slog.Logger, sum *Batch
 
 	switch s.Status {
 	case lighthouse.StatusSuccess, lighthouse.StatusFailed:
-		if ended == nil {
-			// A terminal status without its end time cannot satisfy the state
-			// machine's guard: save nothing, keep it pending, poll again.
+		if !models.CanComplete(ended) {
+			// A terminal status without its end time satisfies neither
+			// guard (models.CanComplete, models.CanFail): save nothing, keep
+			// it pending, poll again.
 			u.malformed(ctx, log, sum, "missing_end_time", s.RequestID, "Lighthouse sent a terminal status without time.endTime; the upload stays pending")
 			break
 		}

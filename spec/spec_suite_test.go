@@ -51,7 +51,7 @@ var (
 
 var _ = SynchronizedBeforeSuite(func() []byte {
 	// Process 1 builds the binary once for every process.
-	bin, err := gexec.Build("github.com/vagov/lighthouse526/worker")
+	bin, err := gexec.Build("github.com/vagov/lighthouse526/worker", "-tags", "dev")
 	Expect(err).NotTo(HaveOccurred())
 	return []byte(bin)
 }, func(ctx SpecContext, bin []byte) {

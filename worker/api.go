@@ -20,9 +20,6 @@ import (
 	"github.com/vagov/lighthouse526/tasks/httpapi"
 )
 
-func init() {
-	register("api", "serve the HTTP enqueue API (POST /v1/uploads, POST /v1/polls) on API_ADDR", apiCmd)
-}
 
 func apiCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	fs := flag.NewFlagSet("api", flag.ContinueOnError)

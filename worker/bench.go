@@ -1,3 +1,5 @@
+//go:build dev
+
 package main
 
 import (
@@ -15,12 +17,9 @@ import (
 	"time"
 
 	"github.com/vagov/lighthouse526/config"
-	"github.com/vagov/lighthouse526/tasks/bench"
+	"github.com/vagov/lighthouse526/worker/bench"
 )
 
-func init() {
-	register("bench", "measure one full polling cycle at volume against an in-process fake Lighthouse", benchCmd)
-}
 
 // benchFlags are the flags of `worker bench` (the measuring is tasks/bench).
 type benchFlags struct {

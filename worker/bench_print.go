@@ -1,3 +1,5 @@
+//go:build dev
+
 package main
 
 import (
@@ -13,7 +15,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
-	"github.com/vagov/lighthouse526/tasks/bench"
+	"github.com/vagov/lighthouse526/worker/bench"
 )
 
 const mib = 1 << 20

@@ -6,9 +6,6 @@ import (
 	"io"
 )
 
-func init() {
-	register("config", "print the resolved configuration, secrets redacted", configCmd)
-}
 
 func configCmd(_ context.Context, args []string, stdout, _ io.Writer) error {
 	fs := flag.NewFlagSet("config", flag.ContinueOnError)

@@ -1,3 +1,5 @@
+//go:build dev
+
 package main
 
 import (
@@ -21,9 +23,6 @@ import (
 	"github.com/vagov/lighthouse526/tasks"
 )
 
-func init() {
-	register("demo-seed", "demo only: upload sample documents to a (fake) Lighthouse and track them through track tasks", demoSeedCmd)
-}
 
 // demoCodes are the document codes the demo uploads with, in turn: BDD
 // instructions, Form 0781, Form 0781a and two kinds of veteran evidence.

@@ -1,3 +1,5 @@
+//go:build dev
+
 package main
 
 import (
@@ -14,9 +16,6 @@ import (
 	"github.com/vagov/lighthouse526/models"
 )
 
-func init() {
-	register("demo-watch", "demo only: show uploads per state every second until none is pending, then a final table", demoWatchCmd)
-}
 
 func demoWatchCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	fs := flag.NewFlagSet("demo-watch", flag.ContinueOnError)

@@ -15,9 +15,6 @@ import (
 	"github.com/vagov/lighthouse526/tasks"
 )
 
-func init() {
-	register("enqueue", "enqueue an ad hoc task: enqueue track | enqueue poll (see -h of each)", enqueueCmd)
-}
 
 // enqueued is what `worker enqueue` prints.
 type enqueued struct {

@@ -1,3 +1,5 @@
+//go:build dev
+
 package main
 
 import (
@@ -20,9 +22,6 @@ import (
 	"github.com/vagov/lighthouse526/lighthouse/fake"
 )
 
-func init() {
-	register("fake-lighthouse", "serve a fake Lighthouse Benefits Documents API for local runs and tests", fakeCmd)
-}
 
 // Local defaults shared by the fake and the demo.
 const (

@@ -1,7 +1,7 @@
 // Command worker follows Form 526 supplemental documents through Lighthouse:
 // it polls the Benefits Documents API for every pending upload and records
-// what happened to each. This package only wires; the logic lives in tasks/,
-// lighthouse/, models/ and db/.
+// what happened to each. This package only wires; the logic lives in runner/,
+// tasks/, polling/, lighthouse/, models/ and db/.
 package main
 
 import (
@@ -11,20 +11,42 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"sort"
+	"slices"
+	"strings"
 	"syscall"
 )
 
-// command is one subcommand.
+// command is one subcommand: its name, its line in the usage, and what runs
+// it (in a file of its own, named after it).
 type command struct {
+	name    string
 	summary string
 	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
-var commands = map[string]command{}
+// commands are the worker's subcommands, in the order usage lists them. A
+// build with the dev tag adds devCommands (the bench, the fake Lighthouse and
+// the demo's helpers); a production build has none of them.
+var commands = append([]command{
+	{"run", "run the worker: asynq server, cron scheduler, outbox relay, /metrics /healthz /readyz", runWorker},
+	{"poll", "run one polling cycle now: --now inline, or --wait to enqueue it and wait", pollCmd},
+	{"enqueue", "enqueue an ad hoc task: enqueue track | enqueue poll (see -h of each)", enqueueCmd},
+	{"uploads", "inspect uploads: uploads show <request-id> | uploads stuck [--older-than 24h] [--unknown-polls 3] | uploads release <upload-id>", uploadsCmd},
+	{"api", "serve the HTTP enqueue API (POST /v1/uploads, POST /v1/polls) on API_ADDR", apiCmd},
+	{"monitor", "serve the asynqmon web UI on MONITOR_ADDR, behind authentication (read-only unless MONITOR_READ_ONLY=false)", monitorCmd},
+	{"migrate", "apply the schema migrations: migrate up | down | status", migrateCmd},
+	{"config", "print the resolved configuration, secrets redacted", configCmd},
+	{"version", "print the worker's version and the Go release it was built with", versionCmd},
+}, devCommands...)
 
-func register(name, summary string, run func(ctx context.Context, args []string, stdout, stderr io.Writer) error) {
-	commands[name] = command{summary: summary, run: run}
+// lookup returns the subcommand called name.
+func lookup(name string) (command, bool) {
+	for _, c := range commands {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
 }
 
 // exitError carries a process exit code.
@@ -46,7 +68,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		usage(stdout)
 		return 0
 	}
-	cmd, ok := commands[args[0]]
+	cmd, ok := lookup(args[0])
 	if !ok {
 		fmt.Fprintf(stderr, "worker: unknown command %q\n\n", args[0])
 		usage(stderr)
@@ -69,13 +91,9 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: worker <command> [flags]\n\ncommands:")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-16s %s\n", n, commands[n].summary)
+	byName := slices.SortedFunc(slices.Values(commands), func(a, b command) int { return strings.Compare(a.name, b.name) })
+	for _, c := range byName {
+		fmt.Fprintf(w, "  %-16s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nSettings come from the environment; see README.md or `worker config`.")
 }

@@ -10,9 +10,6 @@ import (
 	"github.com/vagov/lighthouse526/db"
 )
 
-func init() {
-	register("migrate", "apply the schema migrations: migrate up | down | status", migrateCmd)
-}
 
 func migrateCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	verb := "up"

@@ -15,9 +15,6 @@ import (
 	"github.com/vagov/lighthouse526/tasks/httpapi"
 )
 
-func init() {
-	register("monitor", "serve the asynqmon web UI on MONITOR_ADDR, behind authentication (read-only unless MONITOR_READ_ONLY=false)", monitorCmd)
-}
 
 // monitorRoot is where asynqmon is served; / redirects there.
 const monitorRoot = "/monitor"

@@ -16,9 +16,6 @@ import (
 	"github.com/vagov/lighthouse526/tasks"
 )
 
-func init() {
-	register("poll", "run one polling cycle now: --now inline, or --wait to enqueue it and wait", pollCmd)
-}
 
 // pollSummary is what `worker poll` prints.
 type pollSummary struct {

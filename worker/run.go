@@ -18,9 +18,6 @@ import (
 	"github.com/vagov/lighthouse526/tasks"
 )
 
-func init() {
-	register("run", "run the worker: asynq server, cron scheduler, outbox relay, /metrics /healthz /readyz", runWorker)
-}
 
 // Background loop periods of `worker run`.
 const (

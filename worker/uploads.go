@@ -17,9 +17,6 @@ import (
 	"github.com/vagov/lighthouse526/models"
 )
 
-func init() {
-	register("uploads", "inspect uploads: uploads show <request-id> | uploads stuck [--older-than 24h] [--unknown-polls 3] | uploads release <upload-id>", uploadsCmd)
-}
 
 // uploadsSynopsis is the usage of `worker uploads`.
 const uploadsSynopsis = `uploads show <request-id> [--json]

@@ -13,9 +13,6 @@ import (
 // org.opencontainers.image.version label.
 var version = "dev"
 
-func init() {
-	register("version", "print the worker's version and the Go release it was built with", versionCmd)
-}
 
 func versionCmd(_ context.Context, _ []string, stdout, _ io.Writer) error {
 	fmt.Fprintf(stdout, "%s %s %s/%s\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)

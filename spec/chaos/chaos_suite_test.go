@@ -77,7 +77,7 @@ var (
 )
 
 var _ = SynchronizedBeforeSuite(func() []byte {
-	bin, err := gexec.Build("github.com/vagov/lighthouse526/worker")
+	bin, err := gexec.Build("github.com/vagov/lighthouse526/worker", "-tags", "dev")
 	Expect(err).NotTo(HaveOccurred())
 	return []byte(bin)
 }, func(ctx SpecContext, bin []byte) {
