@@ -35,9 +35,9 @@ services:
 sidekiq:
 	scripts/sidekiq.sh
 
-## build: the worker binary
+## build: the worker binary for local use, with the dev subcommands (bench, fake-lighthouse, demo-seed, demo-watch; build tag dev). The image's build has no tag and none of them.
 build:
-	go build -ldflags "-X main.version=$(VERSION)" -o bin/worker ./worker
+	go build -tags dev -ldflags "-X main.version=$(VERSION)" -o bin/worker ./worker
 
 ## image: the container image, FROM scratch around a static binary (Containerfile; scripts/image.sh installs buildah when missing)
 image:
@@ -112,7 +112,7 @@ fuzz:
 BENCH_ARGS ?= --documents 100000
 .PHONY: bench
 bench: services
-	go build -o bin/worker ./worker
+	go build -tags dev -o bin/worker ./worker
 	bin/worker bench $(BENCH_ARGS)
 
 # --- Integration surface (enqueue API, monitor, demo) ---

@@ -101,7 +101,7 @@ psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $DEMO_DB 
 psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE $DEMO_DB" >/dev/null
 
 say "build bin/worker"
-GOTOOLCHAIN="${GOTOOLCHAIN:-go1.26.10}" go build -o bin/worker ./worker
+GOTOOLCHAIN="${GOTOOLCHAIN:-go1.26.10}" go build -tags dev -o bin/worker ./worker
 
 # The fake creates the client key (LIGHTHOUSE_RSA_KEY) the first time; every
 # other command reads it, so the fake starts first.

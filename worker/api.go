@@ -17,9 +17,8 @@ import (
 
 	"github.com/vagov/lighthouse526/config"
 	"github.com/vagov/lighthouse526/tasks"
-	"github.com/vagov/lighthouse526/tasks/httpapi"
+	"github.com/vagov/lighthouse526/worker/api"
 )
-
 
 func apiCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	fs := flag.NewFlagSet("api", flag.ContinueOnError)
@@ -41,11 +40,11 @@ func apiCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	client := asynq.NewClientFromRedisClient(rdb)
 	defer client.Close()
 	reg := newRegistry()
-	api, err := newAPIServer(cfg, client, rdb, logger, reg)
+	srv, err := newAPIServer(cfg, client, rdb, logger, reg)
 	if err != nil {
 		return err
 	}
-	servers := []*http.Server{newHTTPServer(cfg, cfg.APIAddr, api, logger)}
+	servers := []*http.Server{newHTTPServer(cfg, cfg.APIAddr, srv, logger)}
 	if cfg.MetricsAddr != "" {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
@@ -57,11 +56,11 @@ func apiCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 }
 
 // newAPIServer builds the enqueue API from the configuration.
-func newAPIServer(cfg *config.Config, client tasks.Enqueuer, rdb redis.UniversalClient, logger *slog.Logger, reg prometheus.Registerer) (*httpapi.Server, error) {
+func newAPIServer(cfg *config.Config, client tasks.Enqueuer, rdb redis.UniversalClient, logger *slog.Logger, reg prometheus.Registerer) (*api.Server, error) {
 	if err := cfg.RequireAPI(); err != nil {
 		return nil, &exitError{code: 2, err: err}
 	}
-	auth, err := httpapi.NewAuthenticator(httpapi.AuthConfig{
+	auth, err := api.NewAuthenticator(api.AuthConfig{
 		RSAPublicKey:  cfg.APIPublicKey,
 		HS256Secret:   []byte(cfg.APIJWTHS256Secret),
 		Issuer:        cfg.APIJWTIssuer,
@@ -72,10 +71,10 @@ func newAPIServer(cfg *config.Config, client tasks.Enqueuer, rdb redis.Universal
 	if err != nil {
 		return nil, err
 	}
-	return httpapi.New(httpapi.Options{
+	return api.New(api.Options{
 		Client: client, Queue: cfg.QueueName, Auth: auth,
 		Logger: logger.With("component", "api"), Registerer: reg,
-		PollCap: &httpapi.PollCap{Redis: rdb, KeyPrefix: cfg.RedisKeyPrefix, PerMinute: cfg.APIPollsPerMinute},
+		PollCap: &api.PollCap{Redis: rdb, KeyPrefix: cfg.RedisKeyPrefix, PerMinute: cfg.APIPollsPerMinute},
 	})
 }
 

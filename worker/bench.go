@@ -20,7 +20,6 @@ import (
 	"github.com/vagov/lighthouse526/worker/bench"
 )
 
-
 // benchFlags are the flags of `worker bench` (the measuring is tasks/bench).
 type benchFlags struct {
 	opts       bench.Options

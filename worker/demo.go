@@ -23,7 +23,6 @@ import (
 	"github.com/vagov/lighthouse526/tasks"
 )
 
-
 // demoCodes are the document codes the demo uploads with, in turn: BDD
 // instructions, Form 0781, Form 0781a and two kinds of veteran evidence.
 var demoCodes = []string{"L023", "L228", "L229", "L107", "L070"}

@@ -16,7 +16,6 @@ import (
 	"github.com/vagov/lighthouse526/models"
 )
 
-
 func demoWatchCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	fs := flag.NewFlagSet("demo-watch", flag.ContinueOnError)
 	expect := fs.Int64("expect", 0, "wait until at least this many uploads are tracked")

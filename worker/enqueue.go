@@ -15,7 +15,6 @@ import (
 	"github.com/vagov/lighthouse526/tasks"
 )
 
-
 // enqueued is what `worker enqueue` prints.
 type enqueued struct {
 	TaskType  string `json:"task_type"`

@@ -22,7 +22,6 @@ import (
 	"github.com/vagov/lighthouse526/lighthouse/fake"
 )
 
-
 // Local defaults shared by the fake and the demo.
 const (
 	localClientID = "lighthouse526-local"

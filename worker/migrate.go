@@ -10,7 +10,6 @@ import (
 	"github.com/vagov/lighthouse526/db"
 )
 
-
 func migrateCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	verb := "up"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {

@@ -12,9 +12,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vagov/lighthouse526/config"
-	"github.com/vagov/lighthouse526/tasks/httpapi"
+	"github.com/vagov/lighthouse526/worker/api"
 )
-
 
 // monitorRoot is where asynqmon is served; / redirects there.
 const monitorRoot = "/monitor"
@@ -43,12 +42,12 @@ func monitorCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		PrometheusAddress: cfg.MonitorPrometheusAddr,
 	})
 	defer mon.Close()
-	hashes, err := httpapi.InlineScriptHashes(mon, monitorRoot+"/")
+	hashes, err := api.InlineScriptHashes(mon, monitorRoot+"/")
 	if err != nil {
 		return err
 	}
 	log := logger.With("component", "monitor")
-	guarded := httpapi.MonitorGuard{
+	guarded := api.MonitorGuard{
 		Root: monitorRoot, Addr: cfg.MonitorAddr, CheckHost: cfg.MonitorAuth == "none",
 		ScriptHashes: hashes, Logger: log,
 	}.Wrap(mon)
@@ -57,10 +56,10 @@ func monitorCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		return err
 	}
 	defer rdb.Close()
-	protected, err := httpapi.MonitorAuth{
+	protected, err := api.MonitorAuth{
 		Username: cfg.MonitorUsername, Password: cfg.MonitorPassword,
 		Token: cfg.MonitorToken, None: cfg.MonitorAuth == "none",
-		Throttle: &httpapi.LoginThrottle{Redis: rdb, KeyPrefix: cfg.RedisKeyPrefix, FailuresPerMinute: cfg.MonitorLoginFailuresPerMinute},
+		Throttle: &api.LoginThrottle{Redis: rdb, KeyPrefix: cfg.RedisKeyPrefix, FailuresPerMinute: cfg.MonitorLoginFailuresPerMinute},
 		Logger:   log,
 	}.Wrap(guarded)
 	if err != nil {

@@ -16,7 +16,6 @@ import (
 	"github.com/vagov/lighthouse526/tasks"
 )
 
-
 // pollSummary is what `worker poll` prints.
 type pollSummary struct {
 	CycleID string `json:"cycle_id"`

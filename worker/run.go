@@ -18,7 +18,6 @@ import (
 	"github.com/vagov/lighthouse526/tasks"
 )
 
-
 // Background loop periods of `worker run`.
 const (
 	relayInterval        = 30 * time.Second

@@ -17,7 +17,6 @@ import (
 	"github.com/vagov/lighthouse526/models"
 )
 
-
 // uploadsSynopsis is the usage of `worker uploads`.
 const uploadsSynopsis = `uploads show <request-id> [--json]
        worker uploads stuck [--older-than 24h] [--unknown-polls 3] [--limit 100] [--json]

@@ -13,7 +13,6 @@ import (
 // org.opencontainers.image.version label.
 var version = "dev"
 
-
 func versionCmd(_ context.Context, _ []string, stdout, _ io.Writer) error {
 	fmt.Fprintf(stdout, "%s %s %s/%s\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return nil

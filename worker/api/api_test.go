@@ -1,4 +1,4 @@
-package httpapi_test
+package api_test
 
 import (
 	"bytes"
@@ -19,7 +19,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/vagov/lighthouse526/tasks"
-	"github.com/vagov/lighthouse526/tasks/httpapi"
+	"github.com/vagov/lighthouse526/worker/api"
 )
 
 const (
@@ -40,15 +40,15 @@ var _ = Describe("Enqueue API", func() {
 		queue  string
 		insp   *asynq.Inspector
 		client *asynq.Client
-		cfg    httpapi.AuthConfig
+		cfg    api.AuthConfig
 		server *httptest.Server
 	)
 
 	start := func() {
 		GinkgoHelper()
-		auth, err := httpapi.NewAuthenticator(cfg)
+		auth, err := api.NewAuthenticator(cfg)
 		Expect(err).NotTo(HaveOccurred())
-		api, err := httpapi.New(httpapi.Options{Client: client, Queue: queue, Auth: auth, EnqueueTimeout: 3 * time.Second})
+		api, err := api.New(api.Options{Client: client, Queue: queue, Auth: auth, EnqueueTimeout: 3 * time.Second})
 		Expect(err).NotTo(HaveOccurred())
 		server = httptest.NewServer(api)
 		DeferCleanup(server.Close)
@@ -63,7 +63,7 @@ var _ = Describe("Enqueue API", func() {
 				Expect(err).NotTo(HaveOccurred())
 			}
 		})
-		cfg = httpapi.AuthConfig{RSAPublicKey: &rsaKey.PublicKey, HS256Secret: []byte(hsSecret), Issuer: issuer, Audience: audience}
+		cfg = api.AuthConfig{RSAPublicKey: &rsaKey.PublicKey, HS256Secret: []byte(hsSecret), Issuer: issuer, Audience: audience}
 	})
 
 	validClaims := func() jwt.MapClaims {
@@ -218,7 +218,7 @@ var _ = Describe("Enqueue API", func() {
 		)
 
 		It("answers 413 to a body over 1 MiB", func() {
-			big := `{"form526_submission_id": 1, "lighthouse_document_request_id": "` + strings.Repeat("1", httpapi.MaxBodyBytes) + `"}`
+			big := `{"form526_submission_id": 1, "lighthouse_document_request_id": "` + strings.Repeat("1", api.MaxBodyBytes) + `"}`
 			a := post("/v1/uploads", token, "application/json", io.NopCloser(bytes.NewReader([]byte(big))))
 			Expect(a.Status).To(Equal(http.StatusRequestEntityTooLarge))
 		})

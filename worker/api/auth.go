@@ -1,4 +1,4 @@
-package httpapi
+package api
 
 import (
 	"crypto/rsa"
@@ -54,9 +54,9 @@ func NewAuthenticator(cfg AuthConfig) (*Authenticator, error) {
 	}
 	switch {
 	case len(methods) == 0:
-		return nil, errors.New("httpapi: an RS256 public key or an HS256 secret is required")
+		return nil, errors.New("api: an RS256 public key or an HS256 secret is required")
 	case cfg.Issuer == "" || cfg.Audience == "":
-		return nil, errors.New("httpapi: the token issuer and audience are required")
+		return nil, errors.New("api: the token issuer and audience are required")
 	}
 	if cfg.MaxLifetime == 0 {
 		cfg.MaxLifetime = DefaultMaxTokenLifetime

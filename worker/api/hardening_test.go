@@ -1,4 +1,4 @@
-package httpapi_test
+package api_test
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/vagov/lighthouse526/tasks/httpapi"
+	"github.com/vagov/lighthouse526/worker/api"
 )
 
 // What a hostile or careless caller of the enqueue API meets.
@@ -25,8 +25,8 @@ var _ = Describe("Enqueue API hardening", func() {
 		prefix  string
 		insp    *asynq.Inspector
 		server  *httptest.Server
-		cfg     httpapi.AuthConfig
-		pollCap *httpapi.PollCap
+		cfg     api.AuthConfig
+		pollCap *api.PollCap
 	)
 
 	BeforeEach(func() {
@@ -43,15 +43,15 @@ var _ = Describe("Enqueue API hardening", func() {
 				Expect(rdb.Del(ctx, keys...).Err()).To(Succeed())
 			}
 		})
-		cfg = httpapi.AuthConfig{HS256Secret: []byte(hsSecret), Issuer: issuer, Audience: audience}
+		cfg = api.AuthConfig{HS256Secret: []byte(hsSecret), Issuer: issuer, Audience: audience}
 		pollCap = nil
 	})
 
 	start := func() {
 		GinkgoHelper()
-		auth, err := httpapi.NewAuthenticator(cfg)
+		auth, err := api.NewAuthenticator(cfg)
 		Expect(err).NotTo(HaveOccurred())
-		api, err := httpapi.New(httpapi.Options{
+		api, err := api.New(api.Options{
 			Client: asynq.NewClientFromRedisClient(rdb), Queue: queue, Auth: auth, EnqueueTimeout: 3 * time.Second, PollCap: pollCap,
 		})
 		Expect(err).NotTo(HaveOccurred())
@@ -175,7 +175,7 @@ var _ = Describe("Enqueue API hardening", func() {
 
 	Context("when polls are capped at 3 a minute per caller", func() {
 		BeforeEach(func() {
-			pollCap = &httpapi.PollCap{Redis: rdb, KeyPrefix: prefix, PerMinute: 3}
+			pollCap = &api.PollCap{Redis: rdb, KeyPrefix: prefix, PerMinute: 3}
 			start()
 		})
 

@@ -1,4 +1,4 @@
-package httpapi
+package api
 
 import (
 	"context"
@@ -65,7 +65,7 @@ func (a MonitorAuth) Wrap(next http.Handler) (http.Handler, error) {
 	basic := a.Username != "" && a.Password != ""
 	bearer := a.Token != ""
 	if !basic && !bearer && !a.None {
-		return nil, errors.New("httpapi: the monitor needs basic auth credentials or a token")
+		return nil, errors.New("api: the monitor needs basic auth credentials or a token")
 	}
 	if a.None {
 		return next, nil
@@ -142,7 +142,7 @@ func (t *LoginThrottle) build() (*throttle, error) {
 		return nil, nil
 	}
 	if t.Redis == nil || t.KeyPrefix == "" || t.FailuresPerMinute < 1 {
-		return nil, errors.New("httpapi: LoginThrottle needs Redis, KeyPrefix and FailuresPerMinute ≥ 1")
+		return nil, errors.New("api: LoginThrottle needs Redis, KeyPrefix and FailuresPerMinute ≥ 1")
 	}
 	return &throttle{
 		limiter: lighthouse.NewRedisLimiter(t.Redis),

@@ -1,4 +1,4 @@
-package httpapi_test
+package api_test
 
 import (
 	"net/http"
@@ -7,7 +7,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/vagov/lighthouse526/tasks/httpapi"
+	"github.com/vagov/lighthouse526/worker/api"
 )
 
 var _ = Describe("MonitorAuth", func() {
@@ -29,7 +29,7 @@ var _ = Describe("MonitorAuth", func() {
 
 	Context("when nothing is configured", func() {
 		It("refuses to build the handler", func() {
-			_, err := httpapi.MonitorAuth{}.Wrap(inner)
+			_, err := api.MonitorAuth{}.Wrap(inner)
 			Expect(err).To(HaveOccurred())
 		})
 	})
@@ -38,7 +38,7 @@ var _ = Describe("MonitorAuth", func() {
 		var h http.Handler
 		BeforeEach(func() {
 			var err error
-			h, err = httpapi.MonitorAuth{Username: "ops", Password: "s3cret-pass"}.Wrap(inner)
+			h, err = api.MonitorAuth{Username: "ops", Password: "s3cret-pass"}.Wrap(inner)
 			Expect(err).NotTo(HaveOccurred())
 		})
 
@@ -65,7 +65,7 @@ var _ = Describe("MonitorAuth", func() {
 		var h http.Handler
 		BeforeEach(func() {
 			var err error
-			h, err = httpapi.MonitorAuth{Token: "tok-123456"}.Wrap(inner)
+			h, err = api.MonitorAuth{Token: "tok-123456"}.Wrap(inner)
 			Expect(err).NotTo(HaveOccurred())
 		})
 
@@ -79,7 +79,7 @@ var _ = Describe("MonitorAuth", func() {
 
 	Context("when authentication is explicitly off", func() {
 		It("serves everyone", func() {
-			h, err := httpapi.MonitorAuth{None: true}.Wrap(inner)
+			h, err := api.MonitorAuth{None: true}.Wrap(inner)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(call(h, nil).Code).To(Equal(http.StatusOK))
 		})

@@ -1,4 +1,4 @@
-package httpapi
+package api
 
 import (
 	"crypto/rand"
@@ -175,7 +175,7 @@ func InlineScriptHashes(h http.Handler, path string) ([]string, error) {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
 	if rec.Code != http.StatusOK {
-		return nil, fmt.Errorf("httpapi: %s answered %d", path, rec.Code)
+		return nil, fmt.Errorf("api: %s answered %d", path, rec.Code)
 	}
 	var hashes []string
 	z := html.NewTokenizer(rec.Body)
@@ -186,7 +186,7 @@ func InlineScriptHashes(h http.Handler, path string) ([]string, error) {
 			if errors.Is(z.Err(), io.EOF) {
 				return hashes, nil
 			}
-			return nil, fmt.Errorf("httpapi: %s: %w", path, z.Err())
+			return nil, fmt.Errorf("api: %s: %w", path, z.Err())
 		case html.StartTagToken:
 			t := z.Token()
 			inScript = t.Data == "script" && !hasAttr(t, "src")

@@ -1,4 +1,4 @@
-package httpapi_test
+package api_test
 
 import (
 	"bytes"
@@ -19,7 +19,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/vagov/lighthouse526/db/dbtest"
-	"github.com/vagov/lighthouse526/tasks/httpapi"
+	"github.com/vagov/lighthouse526/worker/api"
 )
 
 // logBuffer collects JSON log lines written from several goroutines.
@@ -54,14 +54,14 @@ var _ = Describe("MonitorGuard", func() {
 	var (
 		logs   *logBuffer
 		called int
-		guard  httpapi.MonitorGuard
+		guard  api.MonitorGuard
 		h      http.Handler
 	)
 
 	BeforeEach(func() {
 		logs = &logBuffer{}
 		called = 0
-		guard = httpapi.MonitorGuard{
+		guard = api.MonitorGuard{
 			Root: "/monitor", Addr: "127.0.0.1:9480",
 			ScriptHashes: []string{"'sha256-abc='"},
 			Logger:       slog.New(slog.NewJSONHandler(logs, nil)),
@@ -188,7 +188,7 @@ var _ = Describe("InlineScriptHashes", func() {
 			ReadOnly:     true,
 		})
 		DeferCleanup(mon.Close)
-		hashes, err := httpapi.InlineScriptHashes(mon, "/monitor/")
+		hashes, err := api.InlineScriptHashes(mon, "/monitor/")
 		Expect(err).NotTo(HaveOccurred())
 
 		rec := httptest.NewRecorder()
@@ -223,12 +223,12 @@ var _ = Describe("MonitorAuth's login throttle", func() {
 			}
 		})
 		log := slog.New(slog.NewJSONHandler(logs, nil))
-		guarded := httpapi.MonitorGuard{Root: "/monitor", Addr: "127.0.0.1:9480", Logger: log}.Wrap(
+		guarded := api.MonitorGuard{Root: "/monitor", Addr: "127.0.0.1:9480", Logger: log}.Wrap(
 			http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("monitor")) }))
 		var err error
-		h, err = httpapi.MonitorAuth{
+		h, err = api.MonitorAuth{
 			Username: "ops", Password: password, Logger: log,
-			Throttle: &httpapi.LoginThrottle{Redis: rdb, KeyPrefix: prefix, FailuresPerMinute: 3},
+			Throttle: &api.LoginThrottle{Redis: rdb, KeyPrefix: prefix, FailuresPerMinute: 3},
 		}.Wrap(guarded)
 		Expect(err).NotTo(HaveOccurred())
 	})

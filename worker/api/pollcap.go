@@ -1,4 +1,4 @@
-package httpapi
+package api
 
 import (
 	"context"
@@ -36,7 +36,7 @@ func (p *PollCap) build() (*capper, error) {
 		return nil, nil
 	}
 	if p.Redis == nil || p.PerMinute < 1 || p.KeyPrefix == "" {
-		return nil, fmt.Errorf("httpapi: PollCap needs Redis, KeyPrefix and PerMinute ≥ 1")
+		return nil, fmt.Errorf("api: PollCap needs Redis, KeyPrefix and PerMinute ≥ 1")
 	}
 	return &capper{
 		limiter: lighthouse.NewRedisLimiter(p.Redis),

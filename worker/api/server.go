@@ -1,4 +1,4 @@
-// Package httpapi is the HTTP enqueue API other services call to track an
+// Package api is the HTTP enqueue API other services call to track an
 // upload or to poll uploads now:
 //
 //	POST /v1/uploads  body: tasks.TrackPayload    -> 202 {"task_id": ...}
@@ -12,7 +12,7 @@
 // not be enqueued (Redis unreachable: nothing is lost, retry). The same
 // request sent twice gets 202 with the same task id and "duplicate": true;
 // the queue keeps one task.
-package httpapi
+package api
 
 import (
 	"context"
@@ -61,7 +61,7 @@ type Server struct {
 // New builds the API handler.
 func New(o Options) (*Server, error) {
 	if o.Client == nil || o.Auth == nil || o.Queue == "" {
-		return nil, errors.New("httpapi: Client, Auth and Queue are required")
+		return nil, errors.New("api: Client, Auth and Queue are required")
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
