@@ -11,7 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/vagov/lighthouse526/db/dbtest"
-	"github.com/vagov/lighthouse526/tasks"
+	"github.com/vagov/lighthouse526/runner"
 )
 
 // startServer runs a real asynq server on queue with the handlers of mux
@@ -19,16 +19,16 @@ import (
 func startServer(o *observed, queue string, handlers map[string]asynq.Handler) {
 	GinkgoHelper()
 	mux := asynq.NewServeMux()
-	mux.Use(tasks.Instrument(o.Metrics, o.Logger))
+	mux.Use(runner.Instrument(o.Metrics, o.Logger))
 	for t, h := range handlers {
 		mux.Handle(t, h)
 	}
 	srv := asynq.NewServer(asynq.RedisClientOpt{Addr: dbtest.RedisAddr(), DB: rdb.Options().DB}, asynq.Config{
 		Concurrency:    2,
 		Queues:         map[string]int{queue: 1},
-		RetryDelayFunc: tasks.RetryDelay,
-		IsFailure:      tasks.IsFailure,
-		Logger:         tasks.AsynqLogger(slog.New(slog.DiscardHandler)),
+		RetryDelayFunc: runner.RetryDelay,
+		IsFailure:      runner.IsFailure,
+		Logger:         runner.AsynqLogger(slog.New(slog.DiscardHandler)),
 		LogLevel:       asynq.FatalLevel,
 	})
 	Expect(srv.Start(mux)).To(Succeed())

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vagov/lighthouse526/db/dbtest"
 	"github.com/vagov/lighthouse526/models"
+	"github.com/vagov/lighthouse526/runner"
 	"github.com/vagov/lighthouse526/tasks"
 )
 
@@ -38,7 +39,7 @@ var _ = Describe("Exhaustion", func() {
 
 	// serve runs an asynq server whose handlers always fail with fail.
 	serve := func(prefix string) {
-		ex := &tasks.Exhaustion{
+		ex := &runner.Exhaustion{
 			Redis: rdb, KeyPrefix: prefix, DB: gdb, Metrics: o.Metrics, Logger: o.Logger,
 			Now: func() time.Time { return time.Now().UTC() },
 		}
@@ -55,7 +56,7 @@ var _ = Describe("Exhaustion", func() {
 			RetryDelayFunc:           func(int, error, *asynq.Task) time.Duration { return 0 },
 			ErrorHandler:             asynq.ErrorHandlerFunc(ex.HandleError),
 			DelayedTaskCheckInterval: 100 * time.Millisecond,
-			Logger:                   tasks.AsynqLogger(slog.New(slog.DiscardHandler)),
+			Logger:                   runner.AsynqLogger(slog.New(slog.DiscardHandler)),
 			LogLevel:                 asynq.FatalLevel,
 		})
 		Expect(srv.Start(mux)).To(Succeed())

@@ -92,9 +92,9 @@ func jsonMarshal(v any) ([]byte, error) {
 	return b, nil
 }
 
-// isPollingType reports whether a task type is one of the polling tasks whose
+// IsPollingType reports whether a task type is one of the polling tasks whose
 // exhaustion is counted.
-func isPollingType(t string) bool {
+func IsPollingType(t string) bool {
 	return t == TypePolling || t == TypeStatusBatch || strings.HasPrefix(t, "form526:document_upload_poll")
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/vagov/lighthouse526/lighthouse/fake"
 	"github.com/vagov/lighthouse526/models"
 	"github.com/vagov/lighthouse526/polling"
+	"github.com/vagov/lighthouse526/runner"
 	"github.com/vagov/lighthouse526/tasks"
 )
 
@@ -28,7 +29,7 @@ var _ = Describe("RetryDelay", func() {
 	delays := func(n int, err error) (lo, hi time.Duration) {
 		lo = time.Duration(1<<63 - 1)
 		for range draws {
-			d := tasks.RetryDelay(n, err, nil)
+			d := runner.RetryDelay(n, err, nil)
 			lo, hi = min(lo, d), max(hi, d)
 		}
 		return lo, hi
@@ -70,7 +71,7 @@ var _ = Describe("RetryDelay", func() {
 			for range draws {
 				var total time.Duration
 				for n := range info.MaxRetry {
-					total += tasks.RetryDelay(n, failure, t)
+					total += runner.RetryDelay(n, failure, t)
 				}
 				Expect(total).To(BeNumerically("<", 20*time.Minute))
 				// Even if every attempt ran to its timeout.
@@ -88,9 +89,9 @@ var _ = Describe("RetryDelay", func() {
 		})
 
 		It("is not a failure, though any other error is", func() {
-			Expect(tasks.IsFailure(fmt.Errorf("wrapped: %w", &lighthouse.RateLimitError{Wait: time.Second}))).To(BeFalse())
-			Expect(tasks.IsFailure(failure)).To(BeTrue())
-			Expect(tasks.IsFailure(&tasks.PayloadError{TaskType: tasks.TypeStatusBatch, Reason: "invalid"})).To(BeTrue())
+			Expect(runner.IsFailure(fmt.Errorf("wrapped: %w", &lighthouse.RateLimitError{Wait: time.Second}))).To(BeFalse())
+			Expect(runner.IsFailure(failure)).To(BeTrue())
+			Expect(runner.IsFailure(&tasks.PayloadError{TaskType: tasks.TypeStatusBatch, Reason: "invalid"})).To(BeTrue())
 		})
 	})
 })
@@ -122,9 +123,9 @@ var _ = Describe("StatusBatchHandler under rate limits", func() {
 		GinkgoHelper()
 		var rl *lighthouse.RateLimitError
 		Expect(errors.As(err, &rl)).To(BeTrue(), "got %v", err)
-		Expect(tasks.IsFailure(err)).To(BeFalse())
+		Expect(runner.IsFailure(err)).To(BeFalse())
 		Expect(errors.Is(err, asynq.SkipRetry)).To(BeFalse())
-		d := tasks.RetryDelay(0, err, t)
+		d := runner.RetryDelay(0, err, t)
 		Expect(d).To(BeNumerically(">=", rl.Wait))
 		Expect(d).To(BeNumerically("<", rl.Wait+time.Second))
 		return rl

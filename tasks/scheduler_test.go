@@ -11,6 +11,7 @@ import (
 
 	"github.com/vagov/lighthouse526/config"
 	"github.com/vagov/lighthouse526/polling"
+	"github.com/vagov/lighthouse526/runner"
 	"github.com/vagov/lighthouse526/tasks"
 )
 
@@ -26,21 +27,21 @@ var _ = Describe("Scheduler", func() {
 
 		It("is the latest tick at or before now", func() {
 			at := func(h, m int) time.Time { return time.Date(2026, 3, 2, h, m, 0, 0, time.UTC) }
-			Expect(tasks.PreviousTick(hourly, at(10, 20))).To(Equal(at(10, 15)))
-			Expect(tasks.PreviousTick(hourly, at(10, 15))).To(Equal(at(10, 15)))
-			Expect(tasks.PreviousTick(hourly, at(10, 14))).To(Equal(at(9, 15)))
+			Expect(runner.PreviousTick(hourly, at(10, 20))).To(Equal(at(10, 15)))
+			Expect(runner.PreviousTick(hourly, at(10, 15))).To(Equal(at(10, 15)))
+			Expect(runner.PreviousTick(hourly, at(10, 14))).To(Equal(at(9, 15)))
 		})
 
 		It("is zero when no tick falls within eight days", func() {
 			yearly, err := config.ParseSchedule("0 0 1 1 *", false, time.Now())
 			Expect(err).NotTo(HaveOccurred())
-			Expect(tasks.PreviousTick(yearly, time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC))).To(BeZero())
+			Expect(runner.PreviousTick(yearly, time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC))).To(BeZero())
 		})
 
 		It("is zero, at once, for a schedule that never fires", func() {
 			never, err := cron.ParseStandard("0 0 30 2 *")
 			Expect(err).NotTo(HaveOccurred())
-			Expect(tasks.PreviousTick(never, time.Now())).To(BeZero())
+			Expect(runner.PreviousTick(never, time.Now())).To(BeZero())
 		})
 	})
 
@@ -49,9 +50,9 @@ var _ = Describe("Scheduler", func() {
 			o := newObserved()
 			never, err := cron.ParseStandard("0 0 30 2 *")
 			Expect(err).NotTo(HaveOccurred())
-			s := &tasks.Scheduler{Client: newAsynqClient(), Queue: "unused", Schedule: never, Logger: o.Logger, Now: time.Now}
+			s := &runner.Scheduler{Client: newAsynqClient(), Queue: "unused", Schedule: never, Logger: o.Logger, Now: time.Now}
 
-			Expect(s.Run(ctx)).To(MatchError(tasks.ErrScheduleNeverFires))
+			Expect(s.Run(ctx)).To(MatchError(runner.ErrScheduleNeverFires))
 			Expect(o.Logs.WithMessage("the scheduler stops: its schedule has no next tick")).To(HaveLen(1))
 		}, NodeTimeout(10*time.Second))
 	})
@@ -99,7 +100,7 @@ var _ = Describe("Scheduler", func() {
 			runCtx, stop := context.WithCancel(ctx)
 			done := make(chan error, 3)
 			for range 3 {
-				s := &tasks.Scheduler{Client: client, Queue: queue, Schedule: schedule, Logger: o.Logger, Now: time.Now}
+				s := &runner.Scheduler{Client: client, Queue: queue, Schedule: schedule, Logger: o.Logger, Now: time.Now}
 				go func() { done <- s.Run(runCtx) }()
 			}
 			DeferCleanup(func() {
@@ -117,7 +118,7 @@ var _ = Describe("Scheduler", func() {
 			Eventually(func() int { return enqueued() + conflicts() }).Should(Equal(3))
 			Expect(enqueued()).To(Equal(1))
 
-			want := tasks.PollingTaskID(polling.CronCycleID(tasks.PreviousTick(schedule, time.Now())))
+			want := tasks.PollingTaskID(polling.CronCycleID(runner.PreviousTick(schedule, time.Now())))
 			Expect(insp.ListPendingTasks(queue)).To(ConsistOf(HaveField("ID", want)))
 		})
 	})

@@ -12,6 +12,7 @@ import (
 	"github.com/vagov/lighthouse526/lighthouse/fake"
 	"github.com/vagov/lighthouse526/models"
 	"github.com/vagov/lighthouse526/polling"
+	"github.com/vagov/lighthouse526/runner"
 	"github.com/vagov/lighthouse526/tasks"
 	"github.com/vagov/lighthouse526/vagov/statsd/statsdtest"
 )
@@ -164,16 +165,16 @@ var _ = Describe("StatsD on replicas", func() {
 		now := func() time.Time { return time.Now().UTC() }
 		updater := newUpdater(o)
 		updater.Now = now
-		ex := &tasks.Exhaustion{Redis: rdb, KeyPrefix: prefix, DB: gdb, Metrics: o.Metrics, Logger: o.Logger, Now: now}
+		ex := &runner.Exhaustion{Redis: rdb, KeyPrefix: prefix, DB: gdb, Metrics: o.Metrics, Logger: o.Logger, Now: now}
 		mux := asynq.NewServeMux()
 		mux.Handle(tasks.TypeStatusBatch, &tasks.StatusBatchHandler{Lighthouse: lh.Client, Updater: updater, Metrics: o.Metrics, Logger: o.Logger})
 		srv := asynq.NewServer(asynq.RedisClientOpt{Addr: dbtest.RedisAddr(), DB: rdb.Options().DB}, asynq.Config{
 			Concurrency:    2,
 			Queues:         map[string]int{queue: 1},
-			IsFailure:      tasks.IsFailure,
-			RetryDelayFunc: tasks.RetryDelay,
+			IsFailure:      runner.IsFailure,
+			RetryDelayFunc: runner.RetryDelay,
 			ErrorHandler:   asynq.ErrorHandlerFunc(ex.HandleError),
-			Logger:         tasks.AsynqLogger(o.Logger),
+			Logger:         runner.AsynqLogger(o.Logger),
 			LogLevel:       asynq.FatalLevel,
 		})
 		Expect(srv.Start(mux)).To(Succeed())

@@ -123,7 +123,7 @@ func (h *StatusBatchHandler) poll(ctx context.Context, p StatusBatchPayload, wai
 			if !waitOnLimit {
 				return polling.BatchSummary{}, err
 			}
-			if werr := sleep(ctx, rl.Wait); werr != nil {
+			if werr := Sleep(ctx, rl.Wait); werr != nil {
 				return polling.BatchSummary{}, fmt.Errorf("waiting for the rate limit: %w", werr)
 			}
 			continue
@@ -172,7 +172,9 @@ func (h *StatusBatchHandler) countPollingError(ctx context.Context, log *slog.Lo
 	log.WarnContext(ctx, polling.LogStatusEndpointError, attrs...)
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
+// Sleep waits d, or until ctx ends (and returns its error): a task waiting
+// out a rate limit, the scheduler waiting for its next tick.
+func Sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

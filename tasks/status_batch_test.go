@@ -15,6 +15,7 @@ import (
 	"github.com/vagov/lighthouse526/config"
 	"github.com/vagov/lighthouse526/lighthouse/fake"
 	"github.com/vagov/lighthouse526/models"
+	"github.com/vagov/lighthouse526/runner"
 	"github.com/vagov/lighthouse526/tasks"
 )
 
@@ -200,7 +201,7 @@ var _ = Describe("StatusBatchHandler", func() {
 				err := process(upload.LighthouseDocumentRequestID)
 				Expect(err).To(HaveOccurred())
 				Expect(errors.Is(err, asynq.SkipRetry)).To(BeFalse())
-				Expect(tasks.IsFailure(err)).To(BeTrue())
+				Expect(runner.IsFailure(err)).To(BeTrue())
 				Expect(o.PollingErrors(fmt.Sprintf("http_%d", status))).To(Equal(1.0))
 				Expect(o.Logs.WithMessage(msgStatusEndpointError)).To(ConsistOf(SatisfyAll(
 					HaveKeyWithValue("response_status", beNumber(float64(status))),

@@ -14,6 +14,7 @@ import (
 	"github.com/vagov/lighthouse526/db"
 	"github.com/vagov/lighthouse526/lighthouse"
 	"github.com/vagov/lighthouse526/polling"
+	"github.com/vagov/lighthouse526/runner"
 	"github.com/vagov/lighthouse526/tasks"
 	"github.com/vagov/lighthouse526/vagov/statsd"
 )
@@ -36,7 +37,7 @@ type app struct {
 	updater    *polling.StatusUpdater
 	cycle      *polling.Cycle
 	batch      *tasks.StatusBatchHandler
-	exhaustion *tasks.Exhaustion
+	exhaustion *runner.Exhaustion
 }
 
 // newApp connects to Postgres, Redis and Lighthouse and builds the handlers.
@@ -83,7 +84,7 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, role s
 		StaleAfter: 30 * time.Minute,
 	}
 	a.batch = &tasks.StatusBatchHandler{Lighthouse: a.lighthouse, Updater: a.updater, Relay: a.relay, Metrics: a.metrics, Logger: logger}
-	a.exhaustion = &tasks.Exhaustion{Redis: a.rdb, KeyPrefix: cfg.RedisKeyPrefix, DB: a.db, Metrics: a.metrics, Logger: logger, Now: now}
+	a.exhaustion = &runner.Exhaustion{Redis: a.rdb, KeyPrefix: cfg.RedisKeyPrefix, DB: a.db, Metrics: a.metrics, Logger: logger, Now: now}
 	return a, nil
 }
 
@@ -93,10 +94,10 @@ func (a *app) newServer() *asynq.Server {
 	return asynq.NewServerFromRedisClient(a.rdb, asynq.Config{
 		Concurrency:     a.cfg.WorkerConcurrency,
 		Queues:          a.cfg.Queues,
-		IsFailure:       tasks.IsFailure,
-		RetryDelayFunc:  tasks.RetryDelay,
+		IsFailure:       runner.IsFailure,
+		RetryDelayFunc:  runner.RetryDelay,
 		ErrorHandler:    asynq.ErrorHandlerFunc(a.exhaustion.HandleError),
-		Logger:          tasks.AsynqLogger(a.logger),
+		Logger:          runner.AsynqLogger(a.logger),
 		LogLevel:        asynq.WarnLevel,
 		ShutdownTimeout: a.cfg.ShutdownTimeout,
 		HealthCheckFunc: func(err error) {
@@ -110,7 +111,7 @@ func (a *app) newServer() *asynq.Server {
 // mux routes every task type this worker handles.
 func (a *app) mux() *asynq.ServeMux {
 	mux := asynq.NewServeMux()
-	mux.Use(tasks.Instrument(a.metrics, a.logger))
+	mux.Use(runner.Instrument(a.metrics, a.logger))
 	mux.Handle(tasks.TypePolling, &tasks.PollingHandler{Cycle: a.cycle, Client: a.client, Queue: a.cfg.QueueName, Logger: a.logger})
 	mux.Handle(tasks.TypeStatusBatch, a.batch)
 	now := func() time.Time { return time.Now().UTC() }

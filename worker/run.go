@@ -15,7 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/vagov/lighthouse526/config"
-	"github.com/vagov/lighthouse526/tasks"
+	"github.com/vagov/lighthouse526/runner"
 )
 
 // Background loop periods of `worker run`.
@@ -72,7 +72,7 @@ func runWorker(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	if !*noScheduler {
 		// Load parsed POLL_CRON and refused a schedule that never fires or
 		// fires more often than once a minute, as `worker config` does.
-		sched := &tasks.Scheduler{Client: a.client, Queue: cfg.QueueName, Schedule: cfg.PollSchedule, Logger: logger, Now: time.Now}
+		sched := &runner.Scheduler{Client: a.client, Queue: cfg.QueueName, Schedule: cfg.PollSchedule, Logger: logger, Now: time.Now}
 		goLoop(func(ctx context.Context) { _ = sched.Run(ctx) })
 	}
 	goLoop(func(ctx context.Context) { a.relay.Run(ctx, relayInterval) })

@@ -1,4 +1,4 @@
-package tasks
+package runner
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/vagov/lighthouse526/lighthouse"
 	"github.com/vagov/lighthouse526/models"
 	"github.com/vagov/lighthouse526/polling"
+	"github.com/vagov/lighthouse526/tasks"
 )
 
 // Exhaustion counts and logs polling tasks that will never run again: those
@@ -39,7 +40,7 @@ const exhaustedMarkerTTL = 91 * 24 * time.Hour
 // every error, before deciding to retry or archive; it acts only on the
 // attempts that end in the archive.
 func (e *Exhaustion) HandleError(ctx context.Context, t *asynq.Task, err error) {
-	if !isPollingType(t.Type()) || errors.Is(err, asynq.RevokeTask) {
+	if !tasks.IsPollingType(t.Type()) || errors.Is(err, asynq.RevokeTask) {
 		return
 	}
 	retried, _ := asynq.GetRetryCount(ctx)
@@ -69,12 +70,12 @@ func (e *Exhaustion) record(ctx context.Context, id, taskType string, payload []
 		"error_class", class,
 		"error_message", msg,
 		"timestamp", e.Now().UTC())
-	if taskType != TypeStatusBatch {
+	if taskType != tasks.TypeStatusBatch {
 		return
 	}
 	// The batch will never apply: count it done so its cycle is not taken as
 	// running forever (which would skip the next cycles).
-	var p StatusBatchPayload
+	var p tasks.StatusBatchPayload
 	if json.Unmarshal(payload, &p) == nil && p.CycleID != "" {
 		if err := models.MarkBatchDone(ctx, e.DB, p.CycleID, e.Now()); err != nil {
 			e.Logger.WarnContext(ctx, "could not mark an exhausted batch done", "cycle_id", p.CycleID, "error", err.Error())
@@ -115,7 +116,7 @@ func (e *Exhaustion) sweepArchived(ctx context.Context, insp *asynq.Inspector, q
 			return err
 		}
 		for _, info := range infos {
-			if isPollingType(info.Type) && info.LastErr == asynq.ErrLeaseExpired.Error() {
+			if tasks.IsPollingType(info.Type) && info.LastErr == asynq.ErrLeaseExpired.Error() {
 				e.record(ctx, info.ID, info.Type, info.Payload, "asynq.ErrLeaseExpired", info.LastErr)
 			}
 		}
@@ -132,7 +133,7 @@ func errorClass(err error) string {
 		apiErr   *lighthouse.APIError
 		tokenErr *lighthouse.TokenError
 		rlErr    *lighthouse.RateLimitError
-		payload  *PayloadError
+		payload  *tasks.PayloadError
 	)
 	switch {
 	case errors.As(err, &payload):

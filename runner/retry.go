@@ -1,4 +1,8 @@
-package tasks
+// Package runner is how the asynq server runs the task types: retry delays
+// and the failure rule, the task middleware (each task's logger with
+// task_type, task_id, queue and retry; the task metrics), the exhaustion
+// handler and archive sweeper, the cron scheduler, and asynq's logger.
+package runner
 
 import (
 	"errors"

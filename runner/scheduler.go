@@ -1,4 +1,4 @@
-package tasks
+package runner
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 	"github.com/vagov/lighthouse526/polling"
+	"github.com/vagov/lighthouse526/tasks"
 )
 
 // Scheduler enqueues one cycle task per cron tick, however many replicas run
@@ -16,7 +17,7 @@ import (
 // asynq keeps one. At start it catches up the latest tick once (not once per
 // missed tick); if that tick already ran, the id is taken and nothing happens.
 type Scheduler struct {
-	Client   Enqueuer
+	Client   tasks.Enqueuer
 	Queue    string
 	Schedule cron.Schedule
 	Logger   *slog.Logger
@@ -52,7 +53,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			s.Logger.ErrorContext(ctx, "the scheduler stops: its schedule has no next tick", "error", ErrScheduleNeverFires.Error())
 			return ErrScheduleNeverFires
 		}
-		if err := sleep(ctx, time.Until(next)); err != nil {
+		if err := tasks.Sleep(ctx, time.Until(next)); err != nil {
 			return nil
 		}
 		s.enqueue(ctx, next, "tick")
@@ -62,17 +63,17 @@ func (s *Scheduler) Run(ctx context.Context) error {
 // enqueue enqueues a tick's cycle, retrying while Redis is unreachable until
 // the next tick is due.
 func (s *Scheduler) enqueue(ctx context.Context, tick time.Time, why string) {
-	task, err := NewPollingTask(s.Queue, tick)
+	task, err := tasks.NewPollingTask(s.Queue, tick)
 	if err != nil {
 		s.Logger.ErrorContext(ctx, "cannot build the polling task", "error", err.Error())
 		return
 	}
 	deadline := s.Schedule.Next(tick)
 	for attempt := 0; ; attempt++ {
-		duplicate, err := Enqueue(ctx, s.Client, task)
+		duplicate, err := tasks.Enqueue(ctx, s.Client, task)
 		switch {
 		case err == nil && !duplicate:
-			s.Logger.InfoContext(ctx, "enqueued a polling cycle", "cycle_id", polling.CronCycleID(tick), "task_id", PollingTaskID(polling.CronCycleID(tick)), "why", why)
+			s.Logger.InfoContext(ctx, "enqueued a polling cycle", "cycle_id", polling.CronCycleID(tick), "task_id", tasks.PollingTaskID(polling.CronCycleID(tick)), "why", why)
 			return
 		case err == nil:
 			s.Logger.DebugContext(ctx, "polling cycle already enqueued by another replica", "cycle_id", polling.CronCycleID(tick), "why", why)
@@ -84,7 +85,7 @@ func (s *Scheduler) enqueue(ctx context.Context, tick time.Time, why string) {
 			return
 		}
 		s.Logger.WarnContext(ctx, "could not enqueue the polling cycle; retrying", "cycle_id", polling.CronCycleID(tick), "error", err.Error(), "retry_in", wait.String())
-		if sleep(ctx, wait) != nil {
+		if tasks.Sleep(ctx, wait) != nil {
 			return
 		}
 	}

@@ -1,4 +1,4 @@
-package tasks
+package runner
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/vagov/lighthouse526/polling"
+	"github.com/vagov/lighthouse526/tasks"
 )
 
 // Instrument is the server's middleware: it gives each task a logger with
@@ -19,7 +20,7 @@ func Instrument(m *polling.Metrics, logger *slog.Logger) asynq.MiddlewareFunc {
 			queue, _ := asynq.GetQueueName(ctx)
 			retry, _ := asynq.GetRetryCount(ctx)
 			l := logger.With("task_type", t.Type(), "task_id", id, "queue", queue, "retry", retry)
-			ctx = WithLogger(ctx, l)
+			ctx = tasks.WithLogger(ctx, l)
 
 			if retry > 0 {
 				m.TasksRetried.WithLabelValues(t.Type()).Inc()
