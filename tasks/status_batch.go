@@ -20,12 +20,15 @@ const TypeStatusBatch = "form526:document_upload_status_batch"
 // MaxBatchSize bounds a batch payload, whoever enqueued it.
 const MaxBatchSize = 1000
 
-// Batch task settings: retries end about 15 minutes after the first attempt
-// (see RetryDelay); the timeout covers one Lighthouse call with its token
-// refresh and a two-statement database write.
+// Batch task settings. The timeout covers a call that runs out its
+// LIGHTHOUSE_TIMEOUT (65 s by default, the original's) and is asked again in
+// two halves, with the token refresh and the two-statement database write.
+// Seven attempts of at most 65 s each and the backoff between them
+// (RetryDelay: 20 s doubling to 5 min, 15 min in all) end within about 23
+// minutes, before the next hourly cycle.
 const (
 	statusBatchMaxRetry  = 6
-	statusBatchTimeout   = 2 * time.Minute
+	statusBatchTimeout   = 4 * time.Minute
 	statusBatchRetention = 2 * time.Hour
 )
 
