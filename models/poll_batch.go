@@ -63,6 +63,32 @@ type BatchWritten struct {
 	Quarantined []Quarantine
 }
 
+// WouldWrite is what WriteBatch would report for b, written nothing (worker
+// poll --dry-run): the transitions the state machine's guards allow, and
+// every quarantine, on the assumption that each upload is still pending.
+func WouldWrite(b BatchWrite) BatchWritten {
+	var out BatchWritten
+	for i := range b.Results {
+		r := &b.Results[i]
+		if (r.NewState == StateCompleted && CanComplete(r.EndedAt)) ||
+			(r.NewState == StateFailed && CanFail(r.EndedAt, r.ErrorMessage)) {
+			out.Transitioned = append(out.Transitioned, Transitioned{ID: r.ID, AasmState: r.NewState})
+		}
+	}
+	out.Quarantined = b.Quarantines
+	return out
+}
+
+// CanComplete is the guard of pending → completed: Lighthouse's end time is
+// set. The batch write's SQL checks the same.
+func CanComplete(endedAt *time.Time) bool { return endedAt != nil }
+
+// CanFail is the guard of pending → failed: the end time and the error
+// object are set. The batch write's SQL checks the same.
+func CanFail(endedAt *time.Time, errorMessage JSON) bool {
+	return endedAt != nil && jsonText(errorMessage) != nil
+}
+
 // quarantinedMark is the state column of a row the statement returns for a
 // quarantine (the others are transitions).
 const quarantinedMark = "quarantined"

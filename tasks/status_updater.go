@@ -48,6 +48,8 @@ type StatusUpdater struct {
 	Now                  func() time.Time
 	ProcessingTimeout    time.Duration
 	NotificationsEnabled bool
+	// DryRun decides and reports, and writes nothing (worker poll --dry-run).
+	DryRun bool
 }
 
 // BatchSummary says what one batch did.
@@ -229,11 +231,13 @@ func (u *StatusUpdater) Write(ctx context.Context, cycleID string, rows *BatchRo
 		write = slices.Clone(results)
 		slices.SortFunc(write, byID)
 	}
-	written, err := models.WriteBatch(ctx, u.DB, models.BatchWrite{
-		CycleID: cycleID, Source: resp.Body, Results: write, Quarantines: quarantines,
-	}, now)
-	if err != nil {
-		return sum, err
+	batch := models.BatchWrite{CycleID: cycleID, Source: resp.Body, Results: write, Quarantines: quarantines}
+	written := models.WouldWrite(batch)
+	if !u.DryRun {
+		var err error
+		if written, err = models.WriteBatch(ctx, u.DB, batch, now); err != nil {
+			return sum, err
+		}
 	}
 	sum.Polled = len(results)
 	u.report(ctx, &sum, uploads, results, decisions, written.Transitioned, now)
