@@ -28,9 +28,11 @@ func EnvNames() []string {
 	return names
 }
 
-// IsSecret reports whether a variable's value is a secret or may carry one
-// (a password in DATABASE_URL or REDIS_URL): such a value is redacted when
-// printed, and a deployment takes it from a secret store, never a literal.
+// IsSecret reports whether a variable's value is a secret or carries one by
+// design (the password of DATABASE_URL, REDIS_URL, SIDEKIQ_REDIS_URL): such
+// a value is redacted or masked when printed, and a deployment takes it from
+// a secret store, never a literal. Other URLs are masked only where they
+// hold a secret query parameter, and are not secrets themselves.
 func IsSecret(name string) bool {
-	return secretVars[name] || urlVars[name]
+	return secretVars[name] || credentialURLVars[name]
 }

@@ -20,7 +20,7 @@ var _ = Describe("What deployments read of the configuration", func() {
 	})
 
 	It("counts as secret the values the printed configuration redacts or masks, and no others", func() {
-		for _, name := range []string{"LIGHTHOUSE_RSA_KEY", "API_JWT_HS256_SECRET", "MONITOR_PASSWORD", "MONITOR_TOKEN", "DATABASE_URL", "REDIS_URL"} {
+		for _, name := range []string{"LIGHTHOUSE_RSA_KEY", "API_JWT_HS256_SECRET", "MONITOR_PASSWORD", "MONITOR_TOKEN", "DATABASE_URL", "REDIS_URL", "SIDEKIQ_REDIS_URL"} {
 			Expect(config.IsSecret(name)).To(BeTrue(), name)
 		}
 		for _, name := range []string{"LIGHTHOUSE_CLIENT_ID", "LIGHTHOUSE_HOST", "METRICS_ADDR", "SHUTDOWN_TIMEOUT", "MONITOR_USERNAME"} {

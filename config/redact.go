@@ -15,16 +15,24 @@ var secretVars = map[string]bool{
 	"MONITOR_TOKEN":        true,
 }
 
+// credentialURLVars are URLs that carry a password in their userinfo by
+// design: secrets (IsSecret) as a whole.
+var credentialURLVars = map[string]bool{
+	"DATABASE_URL":      true,
+	"REDIS_URL":         true,
+	"SIDEKIQ_REDIS_URL": true,
+}
+
 // urlVars are URLs: a password in their userinfo and any secret query
 // parameter are masked (an operator may paste a URL with ?access_token=...).
 var urlVars = map[string]bool{
 	"DATABASE_URL":             true,
 	"REDIS_URL":                true,
+	"SIDEKIQ_REDIS_URL":        true,
 	"LIGHTHOUSE_HOST":          true,
 	"LIGHTHOUSE_TOKEN_URL":     true,
 	"LIGHTHOUSE_AUD_CLAIM_URL": true,
 	"MONITOR_PROMETHEUS_ADDR":  true,
-	"SIDEKIQ_REDIS_URL":        true,
 }
 
 // secretParamWords: a query parameter whose name contains one of them

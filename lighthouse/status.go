@@ -72,6 +72,9 @@ type StatusResponse struct {
 	// Body is the answer every Raw is a slice of; nil when the statuses
 	// come from more than one answer.
 	Body []byte
+	// NotFoundErrors are the errors of a 404 that knew none of the ids, as
+	// the API sent them: the original logged that answer's body.
+	NotFoundErrors []ErrorObject
 }
 
 // InvalidStatus is an entry of statuses that DecodeStatusResponse left out.
@@ -310,7 +313,12 @@ func (c *Client) GetUploadStatuses(ctx context.Context, requestIDs []string) (*S
 		},
 	})
 	if errors.Is(err, ErrNotFound) {
-		return &StatusResponse{NotFound: append([]string(nil), requestIDs...)}, nil
+		out := &StatusResponse{NotFound: append([]string(nil), requestIDs...)}
+		var apiErr *APIError
+		if errors.As(err, &apiErr) {
+			out.NotFoundErrors = apiErr.Errors
+		}
+		return out, nil
 	}
 	if err != nil {
 		return nil, err

@@ -10,3 +10,21 @@ const (
 	LogNoDocumentsToPoll   = "Lighthouse::Form526DocumentUploadPollingJob found no documents to poll"
 	LogNoStatuses          = "Lighthouse::UpdateDocumentsStatusService found no statuses in response"
 )
+
+// LogMessages are the fixed log messages of polling that monitors may match
+// on: the original job's (never reworded) and polling's own warnings.
+// tasks.LogMessages adds the task types' own.
+func LogMessages() []string {
+	return []string{
+		// The original's.
+		LogStatusUpdated,
+		LogFailedUploadStatus,
+		LogStatusEndpointError,
+		LogRetriesExhausted,
+		LogNoDocumentsToPoll,
+		LogNoStatuses,
+		// Polling's own.
+		logQuarantined,
+		logNotificationSkipped,
+	}
+}

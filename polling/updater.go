@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -36,6 +37,8 @@ type StatusUpdater struct {
 	Now                  func() time.Time
 	ProcessingTimeout    time.Duration
 	NotificationsEnabled bool
+	// DryRun decides and reports, and writes nothing (worker poll --dry-run).
+	DryRun bool
 }
 
 // BatchSummary says what one batch did.
@@ -130,8 +133,13 @@ func (u *StatusUpdater) Write(ctx context.Context, log *slog.Logger, cycleID str
 	}
 	now := u.Now().UTC()
 
-	if len(requestIDs) > len(ans.Refused) && len(resp.Statuses) == 0 && len(resp.NotFound) == 0 && len(resp.Invalid) == 0 {
-		log.WarnContext(ctx, LogNoStatuses, "lighthouse_document_request_ids", requestIDs)
+	// The original logged this for a 200 without statuses (a 404 that knew
+	// none of the ids went to its error path instead).
+	if len(requestIDs) > len(ans.Refused) && len(resp.Statuses) == 0 && len(resp.Invalid) == 0 && len(resp.NotFoundErrors) == 0 {
+		log.WarnContext(ctx, LogNoStatuses,
+			"request_ids_not_found_count", len(resp.NotFound),
+			"has_request_ids_not_found", len(resp.NotFound) > 0,
+			"lighthouse_document_request_ids", requestIDs)
 	}
 
 	results := make([]models.PollResult, len(uploads))
@@ -186,15 +194,7 @@ func (u *StatusUpdater) Write(ctx context.Context, log *slog.Logger, cycleID str
 		u.Metrics.UnknownRequestIDs.Add(float64(len(unknown)))
 		u.Metrics.PollingErrors.WithLabelValues("not_found").Inc()
 		u.Metrics.StatsD.PollingError()
-		responseStatus := 200
-		if len(resp.Statuses) == 0 && len(unknown) == len(requestIDs)-len(ans.Refused) {
-			responseStatus = 404
-		}
-		log.WarnContext(ctx, LogStatusEndpointError,
-			"response_status", responseStatus,
-			"response_body", "requestIdsNotFound",
-			"lighthouse_document_request_ids", unknown,
-			"timestamp", now)
+		log.WarnContext(ctx, LogStatusEndpointError, unknownIDsAttrs(resp, unknown, now)...)
 	}
 
 	// Uploads Lighthouse said nothing about are stamped as polled, so that an
@@ -219,11 +219,13 @@ func (u *StatusUpdater) Write(ctx context.Context, log *slog.Logger, cycleID str
 		write = slices.Clone(results)
 		slices.SortFunc(write, byID)
 	}
-	written, err := models.WriteBatch(ctx, u.DB, models.BatchWrite{
-		CycleID: cycleID, Source: resp.Body, Results: write, Quarantines: quarantines,
-	}, now)
-	if err != nil {
-		return sum, err
+	batch := models.BatchWrite{CycleID: cycleID, Source: resp.Body, Results: write, Quarantines: quarantines}
+	written := models.WouldWrite(batch)
+	if !u.DryRun {
+		var err error
+		if written, err = models.WriteBatch(ctx, u.DB, batch, now); err != nil {
+			return sum, err
+		}
 	}
 	sum.Polled = len(results)
 	u.report(ctx, log, &sum, uploads, results, decisions, written.Transitioned, now)
@@ -370,4 +372,39 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+// notFoundBody is what the original logged as the response_body of a
+// partial answer: the status and message its update service made up for
+// the ids Lighthouse did not know.
+const notFoundBody = "Upload Request Async Status Not Found"
+
+// unknownIDsAttrs are the fields of the "status endpoint error" line for ids
+// Lighthouse did not know, as the original logged them: response_status
+// 404 either way; response_body the 404's own parsed body when Lighthouse
+// knew none of them, else notFoundBody; the unknown ids as strings.
+func unknownIDsAttrs(resp *lighthouse.StatusResponse, unknown []string, now time.Time) []any {
+	var body any = notFoundBody
+	if len(resp.Statuses) == 0 && len(resp.NotFoundErrors) > 0 {
+		body = notFoundAnswerBody(resp.NotFoundErrors)
+	}
+	return []any{
+		"response_status", http.StatusNotFound,
+		"response_body", body,
+		"lighthouse_document_request_ids", unknown,
+		"timestamp", now,
+	}
+}
+
+// notFoundAnswerBody is a 404's {"errors":[...]} body, with each error's
+// status, which lighthouse.ErrorObject reads but does not write.
+func notFoundAnswerBody(errs []lighthouse.ErrorObject) map[string]any {
+	out := make([]map[string]any, len(errs))
+	for i, e := range errs {
+		out[i] = map[string]any{
+			"detail": e.Detail, "status": e.Status, "title": e.Title,
+			"instance": e.Instance, "diagnostics": e.Diagnostics,
+		}
+	}
+	return map[string]any{"errors": out}
 }

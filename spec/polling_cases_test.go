@@ -115,7 +115,8 @@ var _ = Describe("The polling job", func() {
 			w.pollWait()
 			Eventually(worker.metricFunc(metricDocumentStatus, map[string]string{"document_type": "bdd_instructions", "outcome": "complete"})).Should(BeNumerically("==", 1))
 			Expect(worker.logsWith(logStatusEndpointError)).To(ConsistOf(SatisfyAll(
-				HaveKeyWithValue("response_status", BeNumerically("==", 200)),
+				HaveKeyWithValue("response_status", BeNumerically("==", 404)),
+				HaveKeyWithValue("response_body", "Upload Request Async Status Not Found"),
 				WithTransform(func(e logEntry) []string { return stringsOf(e["lighthouse_document_request_ids"]) }, Equal([]string{"99003"})),
 			)))
 			Expect(worker.metric(metricPollingErrors, map[string]string{"reason": "not_found"})).To(BeNumerically("==", 1))

@@ -1,6 +1,8 @@
 package tasks
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -26,10 +28,13 @@ var (
 	// cycle resumes where it stopped. Retention keeps a tick's id taken for
 	// a day, so replicas and restarts cannot enqueue the same tick twice.
 	pollingKind = kind{Type: TypePolling, MaxRetry: 5, Timeout: 30 * time.Minute, Retention: 24 * time.Hour}
-	// A batch's retries end about 15 minutes after its first attempt; one
-	// attempt is a Lighthouse call with its token refresh and a
-	// two-statement write.
-	statusBatchKind = kind{Type: TypeStatusBatch, MaxRetry: 6, Timeout: 2 * time.Minute, Retention: 2 * time.Hour}
+	// A batch's timeout covers a call that runs out its LIGHTHOUSE_TIMEOUT
+	// (65 s by default, the original's) and is asked again in two halves,
+	// with the token refresh and the two-statement write. Seven attempts of
+	// at most 65 s each and the backoff between them (RetryDelay: 20 s
+	// doubling to 5 min, 15 min in all) end within about 23 minutes, before
+	// the next hourly cycle.
+	statusBatchKind = kind{Type: TypeStatusBatch, MaxRetry: 6, Timeout: 4 * time.Minute, Retention: 2 * time.Hour}
 	// A poll-now is a few enqueues; its id folds the same poll asked within
 	// a minute into one task.
 	pollNowKind = kind{Type: TypeDocumentUploadPollNow, MaxRetry: 5, Timeout: 2 * time.Minute, Retention: time.Hour}
@@ -59,4 +64,28 @@ func (k kind) encode(queue, id string, p any) (*asynq.Task, error) {
 		return nil, err
 	}
 	return k.task(queue, id, b), nil
+}
+
+// build validates p (refusing it with its error), names it with id and
+// builds its task.
+func (k kind) build(queue string, p validator, id func() (string, error)) (*asynq.Task, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	taskID, err := id()
+	if err != nil {
+		return nil, err
+	}
+	return k.encode(queue, taskID, p)
+}
+
+// payloadDigest is the first 8 bytes of the SHA-256 of p's JSON, in hex:
+// the part of a task id that says what the payload asks.
+func payloadDigest(p any) (string, error) {
+	b, err := jsonMarshal(p)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8]), nil
 }

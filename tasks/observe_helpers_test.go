@@ -24,6 +24,7 @@ const (
 	msgFailedUploadStatus  = "Benefits Documents API responded with a failed document upload status"
 	msgStatusEndpointError = "Lighthouse::Form526DocumentUploadPollingJob status endpoint error"
 	msgBatchTooLarge       = "Lighthouse refused a status batch as too large; asking for it in two halves (lower POLL_BATCH_SIZE)"
+	msgBatchTooSlow        = "Lighthouse did not answer a status batch of more than 100 ids in time; asking for it in two halves (lower POLL_BATCH_SIZE)"
 	msgNoStatuses          = "Lighthouse::UpdateDocumentsStatusService found no statuses in response"
 )
 

@@ -76,3 +76,13 @@ func reject(ctx context.Context, m *polling.Metrics, log *slog.Logger, pe *Paylo
 	log.ErrorContext(ctx, logRejected, "rejected_task_type", pe.TaskType, "reason", pe.Reason, "error", pe.Error())
 	return pe
 }
+
+// accept decodes t's payload into p for a handler, and returns the task's
+// logger (LoggerFrom), or the payload error, counted and logged (reject).
+func accept(ctx context.Context, t *asynq.Task, p validator, m *polling.Metrics, fallback *slog.Logger) (*slog.Logger, error) {
+	log := LoggerFrom(ctx, fallback)
+	if pe := decodePayload(t, p); pe != nil {
+		return log, reject(ctx, m, log, pe)
+	}
+	return log, nil
+}

@@ -2,8 +2,6 @@ package tasks
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -80,28 +78,19 @@ func (p PollNowPayload) Deduplicated() PollNowPayload {
 // PollNowTaskID is the task id of a poll asked at time at: the same poll
 // asked again within the same minute gets the same id, and the queue keeps one.
 func PollNowTaskID(p PollNowPayload, at time.Time) (string, error) {
-	p = p.Deduplicated()
-	b, err := jsonMarshal(p)
+	digest, err := payloadDigest(p.Deduplicated())
 	if err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256(b)
 	bucket := at.UTC().Truncate(pollNowDedupWindow).Unix()
-	return TypeDocumentUploadPollNow + ":" + hex.EncodeToString(sum[:8]) + ":" + strconv.FormatInt(bucket, 10), nil
+	return TypeDocumentUploadPollNow + ":" + digest + ":" + strconv.FormatInt(bucket, 10), nil
 }
 
 // NewPollNowTask builds a poll-now task for queue, asked at time at. It
 // refuses an invalid payload with FieldErrors.
 func NewPollNowTask(queue string, p PollNowPayload, at time.Time) (*asynq.Task, error) {
 	p = p.Deduplicated()
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	id, err := PollNowTaskID(p, at)
-	if err != nil {
-		return nil, err
-	}
-	return pollNowKind.encode(queue, id, p)
+	return pollNowKind.build(queue, &p, func() (string, error) { return PollNowTaskID(p, at) })
 }
 
 // PollNowHandler runs poll-now tasks: it reads the pending uploads asked for
@@ -120,10 +109,10 @@ type PollNowHandler struct {
 
 // ProcessTask implements asynq.Handler.
 func (h *PollNowHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
-	log := LoggerFrom(ctx, h.Logger)
 	var p PollNowPayload
-	if pe := decodePayload(t, &p); pe != nil {
-		return reject(ctx, h.Cycle.Metrics, log, pe)
+	log, err := accept(ctx, t, &p, h.Cycle.Metrics, h.Logger)
+	if err != nil {
+		return err
 	}
 	ups, err := h.pending(ctx, p)
 	if err != nil {

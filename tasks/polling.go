@@ -64,10 +64,11 @@ type PollingHandler struct {
 // ProcessTask implements asynq.Handler.
 func (h *PollingHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	var p PollingPayload
-	if pe := decodePayload(t, &p); pe != nil {
-		return reject(ctx, h.Cycle.Metrics, LoggerFrom(ctx, h.Logger), pe)
+	log, err := accept(ctx, t, &p, h.Cycle.Metrics, h.Logger)
+	if err != nil {
+		return err
 	}
-	_, err := h.Cycle.Run(ctx, LoggerFrom(ctx, h.Logger), p.CycleID, p.ScheduledAt, EnqueueBatches(h.Client, h.Queue, p.CycleID))
+	_, err = h.Cycle.Run(ctx, log, p.CycleID, p.ScheduledAt, EnqueueBatches(h.Client, h.Queue, p.CycleID))
 	return err
 }
 

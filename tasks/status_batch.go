@@ -74,8 +74,8 @@ type StatusBatchHandler struct {
 // ProcessTask implements asynq.Handler.
 func (h *StatusBatchHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	var p StatusBatchPayload
-	if pe := decodePayload(t, &p); pe != nil {
-		return reject(ctx, h.Metrics, LoggerFrom(ctx, h.Logger), pe)
+	if _, err := accept(ctx, t, &p, h.Metrics, h.Logger); err != nil {
+		return err
 	}
 	retried, _ := asynq.GetRetryCount(ctx)
 	maxRetry, ok := asynq.GetMaxRetry(ctx)

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/vagov/lighthouse526/config"
+	"github.com/vagov/lighthouse526/lighthouse"
 	"github.com/vagov/lighthouse526/lighthouse/fake"
 	"github.com/vagov/lighthouse526/models"
 	"github.com/vagov/lighthouse526/runner"
@@ -92,6 +93,58 @@ var _ = Describe("StatusBatchHandler", func() {
 		})
 	})
 
+	Context("when a call of more than 100 ids times out or gets a 504", func() {
+		seed := func(n int) []string {
+			var ids []string
+			for range n {
+				id := lh.Fake.AddDocument(fake.Document{Outcome: fake.StatusSuccess, Started: recordedStart, Ended: recordedEnd})
+				ids = append(ids, id)
+				seedUpload(ctx, id, models.DocumentTypeVeteranUpload)
+			}
+			return ids
+		}
+		completed := func() int64 {
+			var n int64
+			Expect(gdb.Table("lighthouse526_document_uploads").Where("aasm_state = ?", models.StateCompleted).Count(&n).Error).To(Succeed())
+			return n
+		}
+
+		It("asks for a batch of 150 again in halves after a 504, and applies both", func() {
+			ids := seed(150)
+			lh.Fake.SetFaults(fake.Faults{Next: []fake.Fault{{Endpoint: "uploads_status", Status: 504, Shape: fake.ShapeGateway}}})
+
+			Expect(process(ids...)).To(Succeed())
+
+			Expect(completed()).To(Equal(int64(150)))
+			Expect(lh.StatusCalls()).To(Equal(3))
+			Expect(o.PollingErrors("http_504")).To(Equal(1.0))
+			Expect(o.Logs.WithMessage(msgBatchTooSlow)).To(ConsistOf(HaveKeyWithValue("batch_size", beNumber(150))))
+		})
+
+		It("asks for it again in halves after the call's own timeout", func() {
+			lh = startLighthouse(fake.Options{}, func(c *lighthouse.Config) { c.Timeout = 300 * time.Millisecond })
+			handler.Lighthouse = lh.Client
+			ids := seed(101)
+			lh.Fake.SetFaults(fake.Faults{Next: []fake.Fault{{Endpoint: "uploads_status", Status: 500, Delay: 2 * time.Second}}})
+
+			Expect(process(ids...)).To(Succeed())
+
+			Expect(completed()).To(Equal(int64(101)))
+			Expect(o.PollingErrors("timeout")).To(Equal(1.0))
+			Expect(o.Logs.WithMessage(msgBatchTooSlow)).To(ConsistOf(HaveKeyWithValue("batch_size", beNumber(101))))
+		})
+
+		It("retries a batch of 100 whole: the original's call size is not split", func() {
+			ids := seed(100)
+			lh.Fake.SetFaults(fake.Faults{Next: []fake.Fault{{Endpoint: "uploads_status", Status: 504, Shape: fake.ShapeGateway}}})
+
+			Expect(process(ids...)).To(MatchError(ContainSubstring("504")))
+
+			Expect(lh.StatusCalls()).To(Equal(1))
+			Expect(o.Logs.WithMessage(msgBatchTooSlow)).To(BeEmpty())
+		})
+	})
+
 	Context("when Lighthouse does not know some of the ids (200 with requestIdsNotFound)", func() {
 		It("applies the known one, then counts and logs a polling error for the unknown id only", func() {
 			knownID := lh.Fake.AddDocument(fake.Document{Outcome: fake.StatusSuccess})
@@ -104,12 +157,16 @@ var _ = Describe("StatusBatchHandler", func() {
 			Expect(o.DocumentStatus("bdd_instructions", "complete", "")).To(Equal(1.0))
 			Expect(testutil.ToFloat64(o.Metrics.UnknownRequestIDs)).To(Equal(1.0))
 			Expect(o.PollingErrors("not_found")).To(Equal(1.0))
+			// The original's fields: its update service reported the
+			// unknown ids as a 404 with this body.
 			Expect(o.Logs.WithMessage(msgStatusEndpointError)).To(ConsistOf(SatisfyAll(
 				HaveKeyWithValue("level", "WARN"),
-				HaveKeyWithValue("response_status", beNumber(200)),
-				HaveKeyWithValue("lighthouse_document_request_ids", ConsistOf("4242")),
-				HaveKey("timestamp"),
+				HaveKeyWithValue("response_status", beNumber(404)),
+				HaveKeyWithValue("response_body", "Upload Request Async Status Not Found"),
+				HaveKeyWithValue("lighthouse_document_request_ids", Equal([]any{"4242"})),
+				HaveKeyWithValue("timestamp", BeAssignableToTypeOf("")),
 			)))
+			Expect(o.Logs.WithMessage(msgNoStatuses)).To(BeEmpty())
 			got := reloadUpload(ctx, unknown.ID)
 			Expect(got.AasmState).To(Equal(models.StatePending))
 			Expect(got.LighthouseUnknownPollCount).To(Equal(1))
@@ -132,10 +189,20 @@ var _ = Describe("StatusBatchHandler", func() {
 				HaveField("Path", fake.APIPrefix+"/uploads/status"), HaveField("StatusCode", 404))))
 			Expect(testutil.ToFloat64(o.Metrics.UnknownRequestIDs)).To(Equal(2.0))
 			Expect(o.PollingErrors("not_found")).To(Equal(1.0))
+			// As the original: the 404's own body, parsed, and every id.
 			Expect(o.Logs.WithMessage(msgStatusEndpointError)).To(ConsistOf(SatisfyAll(
 				HaveKeyWithValue("response_status", beNumber(404)),
-				HaveKeyWithValue("lighthouse_document_request_ids", ConsistOf("4242", "4243")),
+				HaveKeyWithValue("response_body", HaveKeyWithValue("errors", ConsistOf(SatisfyAll(
+					HaveKeyWithValue("detail", "Upload Request Async Status Not Found"),
+					HaveKeyWithValue("status", beNumber(404)),
+					HaveKeyWithValue("title", "Not Found"),
+					HaveKeyWithValue("instance", Not(BeEmpty())),
+					HaveKey("diagnostics"),
+				)))),
+				HaveKeyWithValue("lighthouse_document_request_ids", Equal([]any{"4242", "4243"})),
+				HaveKey("timestamp"),
 			)))
+			Expect(o.Logs.WithMessage(msgNoStatuses)).To(BeEmpty(), "the original logged a 404 only as an endpoint error")
 			for _, id := range []int64{first.ID, second.ID} {
 				got := reloadUpload(ctx, id)
 				Expect(got.AasmState).To(Equal(models.StatePending))

@@ -50,18 +50,19 @@ func (e countedError) Unwrap() error { return e.error }
 // logBatchRefused is logged when a batch of several ids is refused with 400.
 const logBatchRefused = "Lighthouse refused a status batch with 400; asking for it in parts to find the request ids it refuses, which are quarantined"
 
-// ask calls Lighthouse once for ids; a batch the gateway refuses as too
-// large (413, whose size limit is not documented) is asked again in halves,
+// ask calls Lighthouse once for ids. A batch the gateway refuses as too
+// large (413, whose size limit is not documented), or one of more than
+// provenCallSize ids that times out or gets a 504, is asked again in halves,
 // recursively, and the answers merged: a POLL_BATCH_SIZE set too high slows
 // polling down (and says so) instead of archiving every batch.
 func (h *StatusBatchHandler) ask(ctx context.Context, log *slog.Logger, ids []string) (*lighthouse.StatusResponse, error) {
 	resp, err := h.Lighthouse.GetUploadStatuses(ctx, ids)
-	var apiErr *lighthouse.APIError
-	if err == nil || len(ids) < 2 || !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusRequestEntityTooLarge {
+	msg := splitMessage(ctx, err, len(ids))
+	if msg == "" {
 		return resp, err
 	}
 	h.Metrics.PollingErrors.WithLabelValues(lighthouse.Reason(err)).Inc()
-	log.WarnContext(ctx, logBatchTooLarge, "batch_size", len(ids), "error", err.Error())
+	log.WarnContext(ctx, msg, "batch_size", len(ids), "error", err.Error())
 	half := len(ids) / 2
 	first, err := h.ask(ctx, log, ids[:half])
 	if err != nil {
@@ -74,8 +75,37 @@ func (h *StatusBatchHandler) ask(ctx context.Context, log *slog.Logger, ids []st
 	return merge(first, second), nil
 }
 
-// logBatchTooLarge is logged for every batch split after a 413.
-const logBatchTooLarge = "Lighthouse refused a status batch as too large; asking for it in two halves (lower POLL_BATCH_SIZE)"
+// Logged for every batch split in halves.
+const (
+	logBatchTooLarge = "Lighthouse refused a status batch as too large; asking for it in two halves (lower POLL_BATCH_SIZE)"
+	logBatchTooSlow  = "Lighthouse did not answer a status batch of more than 100 ids in time; asking for it in two halves (lower POLL_BATCH_SIZE)"
+)
+
+// provenCallSize is the most ids per call the original ran in production
+// for years (its POLLED_BATCH_DOCUMENT_COUNT): a larger call that times out
+// may be too large, while one of this size that times out is retried whole.
+const provenCallSize = 100
+
+// splitMessage says why err makes a call of n ids worth asking again in
+// halves, as the line to log, or "" when it does not: a 413 of two ids or
+// more; a 504, or the call's own timeout (not the task's), of more than
+// provenCallSize ids.
+func splitMessage(ctx context.Context, err error, n int) string {
+	var apiErr *lighthouse.APIError
+	isAPI := errors.As(err, &apiErr)
+	switch {
+	case err == nil || n < 2:
+		return ""
+	case isAPI && apiErr.StatusCode == http.StatusRequestEntityTooLarge:
+		return logBatchTooLarge
+	case n <= provenCallSize:
+		return ""
+	case isAPI && apiErr.StatusCode == http.StatusGatewayTimeout,
+		!isAPI && ctx.Err() == nil && lighthouse.Reason(err) == "timeout":
+		return logBatchTooSlow
+	}
+	return ""
+}
 
 // isolation finds the ids Lighthouse refuses in a batch it refused with 400,
 // and gets the answer for all the others.
@@ -164,9 +194,10 @@ func (iso *isolation) merged() *lighthouse.StatusResponse {
 // merge is the answers of two parts of a batch as one (with no single body).
 func merge(a, b *lighthouse.StatusResponse) *lighthouse.StatusResponse {
 	return &lighthouse.StatusResponse{
-		Statuses: append(a.Statuses, b.Statuses...),
-		NotFound: append(a.NotFound, b.NotFound...),
-		Invalid:  append(a.Invalid, b.Invalid...),
+		Statuses:       append(a.Statuses, b.Statuses...),
+		NotFound:       append(a.NotFound, b.NotFound...),
+		Invalid:        append(a.Invalid, b.Invalid...),
+		NotFoundErrors: append(a.NotFoundErrors, b.NotFoundErrors...),
 	}
 }
 

@@ -367,8 +367,27 @@ var _ = Describe("StatusUpdater", func() {
 			upload := seedUpload(ctx, "81", models.DocumentTypeBDDInstructions)
 			sum := apply([]string{"81"}, `{"data":{"statuses":[]}}`)
 			Expect(sum.Polled).To(Equal(1))
-			Expect(o.Logs.WithMessage(msgNoStatuses)).To(ConsistOf(HaveKeyWithValue("lighthouse_document_request_ids", ConsistOf("81"))))
+			Expect(o.Logs.WithMessage(msgNoStatuses)).To(ConsistOf(SatisfyAll(
+				HaveKeyWithValue("lighthouse_document_request_ids", ConsistOf("81")),
+				HaveKeyWithValue("request_ids_not_found_count", beNumber(0)),
+				HaveKeyWithValue("has_request_ids_not_found", false),
+			)))
 			Expect(*reloadUpload(ctx, upload.ID).StatusLastPolledAt).To(BeTemporally("==", testNow))
+		})
+
+		It("logs an answer whose ids are all in requestIdsNotFound with the original's counts", func() {
+			seedUpload(ctx, "82", models.DocumentTypeBDDInstructions)
+			seedUpload(ctx, "83", models.DocumentTypeBDDInstructions)
+			apply([]string{"82", "83"}, `{"data":{"statuses":[],"requestIdsNotFound":[82,83]}}`)
+			Expect(o.Logs.WithMessage(msgNoStatuses)).To(ConsistOf(SatisfyAll(
+				HaveKeyWithValue("request_ids_not_found_count", beNumber(2)),
+				HaveKeyWithValue("has_request_ids_not_found", true),
+			)))
+			Expect(o.Logs.WithMessage(msgStatusEndpointError)).To(ConsistOf(SatisfyAll(
+				HaveKeyWithValue("response_status", beNumber(404)),
+				HaveKeyWithValue("response_body", "Upload Request Async Status Not Found"),
+				HaveKeyWithValue("lighthouse_document_request_ids", ConsistOf("82", "83")),
+			)))
 		})
 
 		It("keeps an upload with an undocumented status pending, and counts it", func() {

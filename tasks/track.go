@@ -2,8 +2,6 @@ package tasks
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -100,25 +98,17 @@ func validDocumentCode(code string) bool {
 // keeps one; a corrected track of the same request id is a new task (which
 // then finds the request id already tracked and creates nothing).
 func TrackTaskID(p TrackPayload) (string, error) {
-	b, err := jsonMarshal(p)
+	digest, err := payloadDigest(p)
 	if err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256(b)
-	return TypeDocumentUploadTrack + ":" + p.LighthouseDocumentRequestID + ":" + hex.EncodeToString(sum[:8]), nil
+	return TypeDocumentUploadTrack + ":" + p.LighthouseDocumentRequestID + ":" + digest, nil
 }
 
 // NewTrackTask builds a track task for queue. It refuses an invalid payload
 // with FieldErrors.
 func NewTrackTask(queue string, p TrackPayload) (*asynq.Task, error) {
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	id, err := TrackTaskID(p)
-	if err != nil {
-		return nil, err
-	}
-	return trackKind.encode(queue, id, p)
+	return trackKind.build(queue, &p, func() (string, error) { return TrackTaskID(p) })
 }
 
 // TrackHandler runs track tasks. It is idempotent on the request id: a track
@@ -132,10 +122,10 @@ type TrackHandler struct {
 
 // ProcessTask implements asynq.Handler.
 func (h *TrackHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
-	log := LoggerFrom(ctx, h.Logger)
 	var p TrackPayload
-	if pe := decodePayload(t, &p); pe != nil {
-		return reject(ctx, h.Metrics, log, pe)
+	log, err := accept(ctx, t, &p, h.Metrics, h.Logger)
+	if err != nil {
+		return err
 	}
 	up, created, err := models.TrackUpload(ctx, h.DB, p.Upload(), h.Now())
 	switch {

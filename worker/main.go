@@ -29,7 +29,7 @@ type command struct {
 // the demo's helpers); a production build has none of them.
 var commands = append([]command{
 	{"run", "run the worker: asynq server, cron scheduler, outbox relay, /metrics /healthz /readyz", runWorker},
-	{"poll", "run one polling cycle now: --now inline, or --wait to enqueue it and wait", pollCmd},
+	{"poll", "run one polling cycle now: --now inline, --wait to enqueue it and wait, or --dry-run to write nothing", pollCmd},
 	{"enqueue", "enqueue an ad hoc task: enqueue track | enqueue poll (see -h of each)", enqueueCmd},
 	{"uploads", "inspect uploads: uploads show <request-id> | uploads stuck [--older-than 24h] [--unknown-polls 3] | uploads release <upload-id>", uploadsCmd},
 	{"api", "serve the HTTP enqueue API (POST /v1/uploads, POST /v1/polls) on API_ADDR", apiCmd},

@@ -19,8 +19,10 @@ import (
 // pollSummary is what `worker poll` prints.
 type pollSummary struct {
 	CycleID string `json:"cycle_id"`
-	Due     int    `json:"due"`
-	Batches int    `json:"batches"`
+	// DryRun: nothing was written; the outcomes are what the write would do.
+	DryRun  bool `json:"dry_run,omitempty"`
+	Due     int  `json:"due"`
+	Batches int  `json:"batches"`
 	polling.BatchSummary
 	Errors int `json:"errors"`
 	// BatchErrors says which batch failed and why, one line each.
@@ -33,12 +35,13 @@ func pollCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	now := fs.Bool("now", false, "run the cycle in this process, through the same code as the tasks")
 	wait := fs.Bool("wait", false, "enqueue the cycle for the workers and wait until its batches are done")
 	timeout := fs.Duration("timeout", time.Hour, "with --wait: give up after this long")
+	dryRun := fs.Bool("dry-run", false, "ask Lighthouse about every due upload inline and print what would change, writing nothing (no record, cycle, quarantine, follow-up or StatsD line)")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
-	if err := parseFlags(fs, args, stdout, "poll --now | --wait [--timeout 1h] [--json]", 0); err != nil {
+	if err := parseFlags(fs, args, stdout, "poll --now | --wait [--timeout 1h] | --dry-run [--json]", 0); err != nil {
 		return err
 	}
-	if *now == *wait {
-		return &exitError{code: 2, err: errors.New("say --now or --wait")}
+	if modes := btoi(*now) + btoi(*wait) + btoi(*dryRun); modes != 1 {
+		return &exitError{code: 2, err: errors.New("say one of --now, --wait or --dry-run")}
 	}
 	var check flagCheck
 	check.positiveDuration("timeout", *timeout)
@@ -49,7 +52,12 @@ func pollCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
-	a, err := newApp(ctx, cfg, newLogger(cfg), "poll")
+	logger := newLogger(cfg)
+	if *dryRun {
+		// Nothing reaches Datadog, and every line says it changed nothing.
+		cfg.StatsDAddr, logger = "", logger.With("dry_run", true)
+	}
+	a, err := newApp(ctx, cfg, logger, "poll")
 	if err != nil {
 		return err
 	}
@@ -58,9 +66,12 @@ func pollCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	start := time.Now()
 	id := "manual:" + start.UTC().Format(time.RFC3339Nano)
 	var sum pollSummary
-	if *now {
+	switch {
+	case *dryRun:
+		sum, err = a.pollDry(ctx, start)
+	case *now:
 		sum, err = a.pollInline(ctx, id, start)
-	} else {
+	default:
 		sum, err = a.pollAndWait(ctx, id, start, *timeout)
 	}
 	sum.Seconds = time.Since(start).Seconds()
@@ -95,6 +106,36 @@ func (a *app) pollInline(ctx context.Context, id string, start time.Time) (pollS
 	sum.Due, sum.Batches = res.DocumentsDue, res.Batches
 	sum.Quarantined += res.Quarantined
 	return sum, err
+}
+
+// pollDry is pollInline writing nothing: the due uploads as of start, each
+// batch read, asked and decided by the same code, with no write.
+func (a *app) pollDry(ctx context.Context, start time.Time) (pollSummary, error) {
+	a.updater.DryRun, a.batch.Relay = true, nil
+	sum := pollSummary{CycleID: "dry-run", DryRun: true}
+	res, err := a.cycle.DryRun(ctx, start, func(ctx context.Context, ids []string) error {
+		b, err := a.batch.Poll(ctx, "", ids)
+		if err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			sum.Errors++
+			sum.BatchErrors = append(sum.BatchErrors, fmt.Sprintf("a batch of %d request ids: %v", len(ids), err))
+			return nil
+		}
+		sum.BatchSummary.Add(b)
+		return nil
+	})
+	sum.Due, sum.Batches = res.DocumentsDue, res.Batches
+	sum.Quarantined += res.Unpollable
+	return sum, err
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // pollAndWait enqueues an ad hoc cycle and waits for its batches.
@@ -141,4 +182,7 @@ func printPollSummary(w io.Writer, s pollSummary, asJSON bool) {
 	fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.1f\t\n",
 		s.Due, s.Batches, s.Polled, s.Completed, s.Failed, s.StillPending, s.Unknown, s.Malformed, s.Quarantined, s.Errors, s.Seconds)
 	_ = tw.Flush()
+	if s.DryRun {
+		fmt.Fprintln(w, "dry run: nothing was written; completed, failed and quarantined are what a poll would do now")
+	}
 }
