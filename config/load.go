@@ -18,7 +18,8 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// MaxPollBatchSize bounds POLL_BATCH_SIZE. Its default is 100, the size the
+// MaxPollBatchSize bounds POLL_BATCH_SIZE, and every batch task's payload
+// (tasks.StatusBatchPayload), whoever enqueued it. Its default is 100, the size the
 // original ran in production for years; Lighthouse documents no limit, and
 // its rate limit (60 calls a minute per consumer) makes larger calls poll
 // more documents a minute, so up to a thousand may be set where the key's

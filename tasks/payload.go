@@ -20,6 +20,7 @@ import (
 	"strings"
 
 	"github.com/hibiken/asynq"
+
 	"github.com/vagov/lighthouse526/polling"
 )
 

@@ -20,7 +20,7 @@ import (
 	"github.com/vagov/lighthouse526/worker/bench"
 )
 
-// benchFlags are the flags of `worker bench` (the measuring is tasks/bench).
+// benchFlags are the flags of `worker bench` (the measuring is worker/bench).
 type benchFlags struct {
 	opts       bench.Options
 	rateLimit  string

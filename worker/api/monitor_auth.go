@@ -14,10 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
-
-	"github.com/vagov/lighthouse526/lighthouse"
 )
 
 // MonitorAuth says who may open the monitor (asynqmon): HTTP basic auth with
@@ -130,31 +127,17 @@ func (a MonitorAuth) refuseThrottled(w http.ResponseWriter, r *http.Request, wai
 	http.Error(w, fmt.Sprintf("too many failed logins from this address: retry after %d s", secs), http.StatusTooManyRequests)
 }
 
-// throttle is a LoginThrottle ready to use.
-type throttle struct {
-	limiter *redis_rate.Limiter
-	prefix  string
-	limit   redis_rate.Limit
-}
-
-func (t *LoginThrottle) build() (*throttle, error) {
+func (t *LoginThrottle) build() (*perMinute, error) {
 	if t == nil {
 		return nil, nil
 	}
-	if t.Redis == nil || t.KeyPrefix == "" || t.FailuresPerMinute < 1 {
-		return nil, errors.New("api: LoginThrottle needs Redis, KeyPrefix and FailuresPerMinute ≥ 1")
-	}
-	return &throttle{
-		limiter: lighthouse.NewRedisLimiter(t.Redis),
-		prefix:  t.KeyPrefix + "monitor:login_failures:",
-		limit:   redis_rate.Limit{Rate: t.FailuresPerMinute, Burst: t.FailuresPerMinute, Period: time.Minute},
-	}, nil
+	return newPerMinute("LoginThrottle", "FailuresPerMinute", t.Redis, t.KeyPrefix, "monitor:login_failures:", t.FailuresPerMinute)
 }
 
 // blocked says how long addr must wait before its next login is checked
 // (0: now). It spends nothing: a cost-0 look at the GCRA state, whose
 // Remaining is how many failures addr has left.
-func (t *throttle) blocked(ctx context.Context, addr string) (time.Duration, error) {
+func (t *perMinute) blocked(ctx context.Context, addr string) (time.Duration, error) {
 	res, err := t.limiter.AllowN(ctx, t.prefix+addr, t.limit, 0)
 	if err != nil {
 		return 0, fmt.Errorf("login throttle: %w", err)
@@ -169,7 +152,7 @@ func (t *throttle) blocked(ctx context.Context, addr string) (time.Duration, err
 }
 
 // fail spends one of addr's failures.
-func (t *throttle) fail(ctx context.Context, addr string, log *slog.Logger) {
+func (t *perMinute) fail(ctx context.Context, addr string, log *slog.Logger) {
 	if _, err := t.limiter.Allow(ctx, t.prefix+addr, t.limit); err != nil {
 		log.WarnContext(ctx, "could not count a failed monitor login", "error", err.Error())
 	}

@@ -24,31 +24,38 @@ type PollCap struct {
 	PerMinute int
 }
 
-// capper is a PollCap ready to use.
-type capper struct {
+func (p *PollCap) build() (*perMinute, error) {
+	if p == nil {
+		return nil, nil
+	}
+	return newPerMinute("PollCap", "PerMinute", p.Redis, p.KeyPrefix, "api:polls:", p.PerMinute)
+}
+
+// perMinute is an allowance of n a minute per key, kept in Redis (GCRA,
+// redis_rate) so that every replica shares it: the whole minute's allowance
+// may be used at once, then one more per 60/n seconds. The poll cap spends
+// it per token subject, the login throttle per failed login's address.
+type perMinute struct {
 	limiter *redis_rate.Limiter
 	prefix  string
 	limit   redis_rate.Limit
 }
 
-func (p *PollCap) build() (*capper, error) {
-	if p == nil {
-		return nil, nil
+// newPerMinute is the allowance of setting what (whose rate field is
+// rateField), under keyPrefix+keySpace, or an error naming what it lacks.
+func newPerMinute(what, rateField string, rdb redis.UniversalClient, keyPrefix, keySpace string, n int) (*perMinute, error) {
+	if rdb == nil || keyPrefix == "" || n < 1 {
+		return nil, fmt.Errorf("api: %s needs Redis, KeyPrefix and %s ≥ 1", what, rateField)
 	}
-	if p.Redis == nil || p.PerMinute < 1 || p.KeyPrefix == "" {
-		return nil, fmt.Errorf("api: PollCap needs Redis, KeyPrefix and PerMinute ≥ 1")
-	}
-	return &capper{
-		limiter: lighthouse.NewRedisLimiter(p.Redis),
-		prefix:  p.KeyPrefix + "api:polls:",
-		// The whole minute's allowance may be used at once; then one more
-		// per 60/PerMinute seconds.
-		limit: redis_rate.Limit{Rate: p.PerMinute, Burst: p.PerMinute, Period: time.Minute},
+	return &perMinute{
+		limiter: lighthouse.NewRedisLimiter(rdb),
+		prefix:  keyPrefix + keySpace,
+		limit:   redis_rate.Limit{Rate: n, Burst: n, Period: time.Minute},
 	}, nil
 }
 
 // allow takes one poll of subject's allowance, or says how long to wait.
-func (c *capper) allow(ctx context.Context, subject string) (time.Duration, error) {
+func (c *perMinute) allow(ctx context.Context, subject string) (time.Duration, error) {
 	res, err := c.limiter.Allow(ctx, c.prefix+subject, c.limit)
 	if err != nil {
 		return 0, fmt.Errorf("poll cap: %w", err)

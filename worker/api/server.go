@@ -55,7 +55,7 @@ type Server struct {
 	opts     Options
 	mux      *http.ServeMux
 	requests *prometheus.CounterVec
-	pollCap  *capper
+	pollCap  *perMinute
 }
 
 // New builds the API handler.
