@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"runtime"
@@ -17,7 +18,10 @@ func init() {
 	register("version", "print the worker's version and the Go release it was built with", versionCmd)
 }
 
-func versionCmd(_ context.Context, _ []string, stdout, _ io.Writer) error {
+func versionCmd(_ context.Context, args []string, stdout, _ io.Writer) error {
+	if err := parseFlags(flag.NewFlagSet("version", flag.ContinueOnError), args, stdout, "version", 0); err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "%s %s %s/%s\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return nil
 }
