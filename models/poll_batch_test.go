@@ -326,11 +326,11 @@ var _ = Describe("ApplyPollResults", func() {
 
 		It("counts every consecutive unknown poll", func() {
 			apply(unknown())
-			Expect(reload(upload.ID).LighthouseUnknownPollCount).To(Equal(1))
+			Expect(unknownPolls(upload.ID)).To(Equal(1))
 
 			apply(unknown())
 			stored := reload(upload.ID)
-			Expect(stored.LighthouseUnknownPollCount).To(Equal(2))
+			Expect(unknownPolls(upload.ID)).To(Equal(2))
 			Expect(stored.AasmState).To(Equal(models.StatePending))
 			Expect(*stored.StatusLastPolledAt).To(BeTemporally("==", now))
 		})
@@ -341,7 +341,7 @@ var _ = Describe("ApplyPollResults", func() {
 
 			apply(models.PollResult{ID: upload.ID, NewState: models.StatePending})
 
-			Expect(reload(upload.ID).LighthouseUnknownPollCount).To(BeZero())
+			Expect(unknownPolls(upload.ID)).To(BeZero())
 		})
 	})
 
