@@ -121,4 +121,3 @@ func dropOwnRecommendedIndexes(ctx context.Context, sqlDB *sql.DB) error {
 	}
 	return DropRecommendedIndexes(ctx, sqlDB)
 }
-

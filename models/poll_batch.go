@@ -330,7 +330,7 @@ WITH p AS (
     FROM v JOIN upd ON upd.id = v.id CROSS JOIN p
     LEFT JOIN lighthouse526_upload_poll_states ps ON ps.upload_id = v.id
    WHERE (v.unknown OR ps.unknown_poll_count > 0)
-     AND v.id <> ALL(CAST($17 AS bigint[]))
+     AND v.id <> ALL(coalesce(CAST($17 AS bigint[]), '{}'))
   ON CONFLICT (upload_id) DO UPDATE SET
     unknown_poll_count = CASE WHEN EXCLUDED.unknown_poll_count > 0 THEN s.unknown_poll_count + 1 ELSE 0 END,
     updated_at = EXCLUDED.updated_at

@@ -343,6 +343,15 @@ var _ = Describe("ApplyPollResults", func() {
 
 			Expect(unknownPolls(upload.ID)).To(BeZero())
 		})
+
+		It("keeps the count in the worker's table, and writes no row there for an upload known with no count", func() {
+			other := createUpload()
+			apply(unknown(), models.PollResult{ID: other.ID, NewState: models.StatePending})
+
+			var rows []models.UploadPollState
+			Expect(gdb.Find(&rows).Error).To(Succeed())
+			Expect(rows).To(ConsistOf(SatisfyAll(HaveField("UploadID", upload.ID), HaveField("UnknownPollCount", 1))))
+		})
 	})
 
 	DescribeTable("when the upload is already final",
