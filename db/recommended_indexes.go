@@ -34,7 +34,7 @@ var RecommendedIndexes = []RecommendedIndex{
 		Include: []string{"status_last_polled_at", "lighthouse_document_request_id"},
 		Where:   "aasm_state = 'pending'",
 		Why: "the due scan of every polling cycle: pending uploads in id order, filtered on status_last_polled_at, " +
-			"read from the index alone; small, since it holds pending uploads only",
+			"read from the index alone (small: it holds pending uploads only)",
 	},
 	{
 		Name:    "index_lighthouse526_document_uploads_on_request_id",
@@ -66,18 +66,18 @@ func (ix RecommendedIndex) Rails() string {
 	if len(cols) > 1 {
 		col = "[" + strings.Join(cols, ", ") + "]"
 	}
-	s := fmt.Sprintf("add_index :%s, %s,\n              name: %q", UploadsTable, col, ix.Name)
+	s := fmt.Sprintf("add_index :%s, %s,\n          name: %q", UploadsTable, col, ix.Name)
 	if len(ix.Include) > 0 {
 		inc := make([]string, len(ix.Include))
 		for i, c := range ix.Include {
 			inc[i] = ":" + c
 		}
-		s += ",\n              include: [" + strings.Join(inc, ", ") + "]"
+		s += ",\n          include: [" + strings.Join(inc, ", ") + "]"
 	}
 	if ix.Where != "" {
-		s += fmt.Sprintf(",\n              where: %q", ix.Where)
+		s += fmt.Sprintf(",\n          where: %q", ix.Where)
 	}
-	return s + ",\n              algorithm: :concurrently, if_not_exists: true"
+	return s + ",\n          algorithm: :concurrently, if_not_exists: true"
 }
 
 // RecommendedIndexesSQL is every recommended index as SQL, each with what it
@@ -85,7 +85,7 @@ func (ix RecommendedIndex) Rails() string {
 func RecommendedIndexesSQL() string {
 	var b strings.Builder
 	b.WriteString("-- Indexes the Lighthouse 526 status worker wants on " + UploadsTable + ".\n")
-	b.WriteString("-- CONCURRENTLY: no write lock on the live table; run each outside a transaction.\n")
+	b.WriteString("-- CONCURRENTLY takes no write lock on the live table. Run each statement outside a transaction.\n")
 	for _, ix := range RecommendedIndexes {
 		fmt.Fprintf(&b, "\n-- %s\n%s;\n", ix.Why, ix.SQL())
 	}
