@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -119,8 +120,8 @@ var _ = Describe("CheckSchema", func() {
 		err := db.CheckSchema(ctx, gdb)
 
 		var se *db.SchemaError
-		Expect(err).To(BeAssignableToTypeOf(se))
-		Expect(err.(*db.SchemaError).Problems).To(Equal([]string{
+		Expect(errors.As(err, &se)).To(BeTrue())
+		Expect(se.Problems).To(Equal([]string{
 			"column form526_submissions.user_uuid is missing (want character varying)",
 			"column lighthouse526_document_uploads.lighthouse_document_request_id is bigint, want character varying",
 			"table lighthouse526_polling_cycles is missing",

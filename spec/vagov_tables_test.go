@@ -102,7 +102,7 @@ INSERT INTO lighthouse526_document_uploads (form526_submission_id, form_attachme
 			Expect(stateOf(failed)).To(Equal(models.StateFailed))
 			Expect(stateOf("987654")).To(Equal(models.StatePending))
 			var unknown int
-			Expect(vagov.Raw(`SELECT s.unknown_poll_count FROM `+workerTablesIn+`.lighthouse526_upload_poll_states s
+			Expect(vagov.Raw(`SELECT s.unknown_poll_count FROM ` + workerTablesIn + `.lighthouse526_upload_poll_states s
 				JOIN lighthouse526_document_uploads u ON u.id = s.upload_id WHERE u.lighthouse_document_request_id = '987654'`).
 				Scan(&unknown).Error).To(Succeed())
 			Expect(unknown).To(Equal(1))

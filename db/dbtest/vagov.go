@@ -109,4 +109,3 @@ SELECT 'trigger ' || tgrelid::regclass::text || ' ' || tgname
 	}
 	return out, nil
 }
-

@@ -51,7 +51,7 @@ type Options struct {
 	// VA.gov's uploads table after seeding: the worker as it runs in a
 	// database whose owners have not applied them.
 	WithoutRecommendedIndexes bool
-	Keep          bool // keep the database afterwards
+	Keep                      bool // keep the database afterwards
 
 	// Progress, if set, is called with documents polled so far.
 	Progress func(polled, total int)
