@@ -21,6 +21,10 @@ type Config struct {
 	DBMaxIdleConns     int           `env:"DB_MAX_IDLE_CONNS" envDefault:"5"`
 	DBConnMaxLifetime  time.Duration `env:"DB_CONN_MAX_LIFETIME" envDefault:"30m"`
 	DBStatementTimeout time.Duration `env:"DB_STATEMENT_TIMEOUT" envDefault:"30s"`
+	// DatabaseSchema, when set, is the Postgres schema of the worker's own
+	// tables (created by `worker migrate`); VA.gov's stay where they are
+	// (public). Every connection's search_path is "<schema>, public".
+	DatabaseSchema string `env:"DATABASE_SCHEMA"`
 
 	// Redis.
 	RedisURL            string   `env:"REDIS_URL" envDefault:"redis://127.0.0.1:6379/0"`

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -141,6 +142,9 @@ func kindName(t reflect.Type) string {
 
 func (v *validator) validate(c *Config) {
 	v.postgresURL(c.DatabaseURL)
+	if c.DatabaseSchema != "" && (!schemaName.MatchString(c.DatabaseSchema) || strings.HasPrefix(c.DatabaseSchema, "pg_")) {
+		v.add("DATABASE_SCHEMA", "must be a lower-case identifier (a letter or _, then letters, digits or _; at most 63; not pg_*)")
+	}
 	v.intRange("DB_MAX_OPEN_CONNS", c.DBMaxOpenConns, 1, 1000)
 	v.intRange("DB_MAX_IDLE_CONNS", c.DBMaxIdleConns, 0, 1000)
 	v.positive("DB_CONN_MAX_LIFETIME", c.DBConnMaxLifetime)
@@ -298,6 +302,10 @@ func (c *Config) RequireMonitor() error {
 		Reason: "the monitor needs MONITOR_USERNAME and MONITOR_PASSWORD, or MONITOR_TOKEN (or MONITOR_AUTH=none on a loopback MONITOR_ADDR)",
 	}}}
 }
+
+// schemaName is an unquoted Postgres identifier, so it needs no quoting in
+// search_path or CREATE SCHEMA (pg_* is reserved for the system's schemas).
+var schemaName = regexp.MustCompile(`^(?:[a-z_][a-z0-9_]{0,62})$`)
 
 func (v *validator) postgresURL(raw string) {
 	u, err := url.Parse(raw)

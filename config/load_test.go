@@ -122,6 +122,27 @@ var _ = Describe("Load", func() {
 		})
 	})
 
+	Context("when DATABASE_SCHEMA is set", func() {
+		It("keeps a lower-case identifier", func() {
+			cfg, err := config.Load(append(environ, "DATABASE_SCHEMA=lighthouse526_worker"))
+			Expect(err).NotTo(HaveOccurred())
+
+			Expect(cfg.DatabaseSchema).To(Equal("lighthouse526_worker"))
+		})
+
+		DescribeTable("refuses a name that would need quoting or is the system's",
+			func(name string) {
+				_, err := config.Load(append(environ, "DATABASE_SCHEMA="+name))
+
+				Expect(problemVars(err)).To(ConsistOf("DATABASE_SCHEMA"))
+			},
+			Entry("upper case", "Worker"),
+			Entry("a quote", `w"; DROP SCHEMA public; --`),
+			Entry("a comma (a second search_path entry)", "w,public"),
+			Entry("a system schema", "pg_worker"),
+		)
+	})
+
 	Context("when several other values are bad at once", func() {
 		BeforeEach(func() {
 			environ = append(environ,

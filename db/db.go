@@ -26,6 +26,12 @@ type Options struct {
 	StatementTimeout time.Duration
 	Logger           *slog.Logger
 	ApplicationName  string
+	// Schema, when set, is the schema of the worker's own tables: every
+	// connection's search_path is "<Schema>, public", so the worker's
+	// unqualified table names find its tables there and VA.gov's in public,
+	// and the tables `worker migrate` creates go there. It must be an
+	// unquoted identifier (config checks DATABASE_SCHEMA).
+	Schema string
 	// WrapConn, when set, wraps the network connection of each new
 	// connection (the tests count the statements sent on it).
 	WrapConn func(net.Conn) net.Conn
@@ -45,6 +51,9 @@ func Open(ctx context.Context, o Options) (*gorm.DB, error) {
 	pgcfg.RuntimeParams["timezone"] = "UTC"
 	if o.StatementTimeout > 0 {
 		pgcfg.RuntimeParams["statement_timeout"] = fmt.Sprint(o.StatementTimeout.Milliseconds())
+	}
+	if o.Schema != "" {
+		pgcfg.RuntimeParams["search_path"] = o.Schema + ", public"
 	}
 	if o.ApplicationName != "" {
 		pgcfg.RuntimeParams["application_name"] = o.ApplicationName

@@ -15,6 +15,21 @@ import (
 //go:embed migrations/*.sql
 var embedded embed.FS
 
+// EnsureSchema creates the worker's own schema (DATABASE_SCHEMA) when
+// missing, before any migration: with search_path "<schema>, public", a
+// table created while the schema is missing would land in public. The
+// migrations' version table goes there too.
+func EnsureSchema(ctx context.Context, gdb *gorm.DB, schema string) error {
+	if schema == "" {
+		return nil
+	}
+	// schema is an unquoted identifier (config checks DATABASE_SCHEMA).
+	if err := gdb.WithContext(ctx).Exec(`CREATE SCHEMA IF NOT EXISTS ` + schema).Error; err != nil {
+		return fmt.Errorf("db: create schema %s: %w", schema, err)
+	}
+	return nil
+}
+
 // MigrationsTable records applied versions. It is this worker's own, so it
 // never collides with the application's schema_migrations.
 const MigrationsTable = "lighthouse526_schema_migrations"
@@ -47,6 +62,7 @@ func newMigrator(sqlDB *sql.DB) (*Migrator, error) {
 		goose.WithTableName(MigrationsTable),
 		goose.WithSessionLocker(locker),
 		goose.WithDisableGlobalRegistry(true),
+		goose.WithGoMigrations(goMigrations()...),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("db: migrations: %w", err)

@@ -68,15 +68,11 @@ SELECT column_name, data_type, is_nullable
 			}
 		})
 
-		It("adds only the unknown-poll counter, NOT NULL with a default", func() {
-			cols := columnsOf("lighthouse526_document_uploads")
-
-			Expect(cols).To(HaveLen(14))
-			Expect(cols).To(HaveKeyWithValue("lighthouse_unknown_poll_count",
-				column{"lighthouse_unknown_poll_count", "integer", false}))
+		It("has no column but the original's", func() {
+			Expect(columnsOf("lighthouse526_document_uploads")).To(HaveLen(13))
 		})
 
-		It("has the original's indexes and the polling ones", func() {
+		It("has the original's indexes and, since the worker created it, the recommended ones", func() {
 			var names []string
 			Expect(gdb.Raw(`SELECT indexname FROM pg_indexes WHERE tablename = 'lighthouse526_document_uploads'`).
 				Scan(&names).Error).To(Succeed())
@@ -105,12 +101,13 @@ SELECT column_name, data_type, is_nullable
 	Describe("lighthouse526_upload_poll_states", func() {
 		It("is the worker's own state of an upload, keyed by the upload's id", func() {
 			Expect(columnsOf("lighthouse526_upload_poll_states")).To(Equal(map[string]column{
-				"upload_id":         {"upload_id", "bigint", false},
-				"quarantined_at":    {"quarantined_at", "timestamp without time zone", true},
-				"quarantine_reason": {"quarantine_reason", "character varying", true},
-				"quarantine_detail": {"quarantine_detail", "text", true},
-				"created_at":        {"created_at", "timestamp without time zone", false},
-				"updated_at":        {"updated_at", "timestamp without time zone", false},
+				"upload_id":          {"upload_id", "bigint", false},
+				"quarantined_at":     {"quarantined_at", "timestamp without time zone", true},
+				"quarantine_reason":  {"quarantine_reason", "character varying", true},
+				"quarantine_detail":  {"quarantine_detail", "text", true},
+				"unknown_poll_count": {"unknown_poll_count", "integer", false},
+				"created_at":         {"created_at", "timestamp without time zone", false},
+				"updated_at":         {"updated_at", "timestamp without time zone", false},
 			}))
 			var defs []string
 			Expect(gdb.Raw(`SELECT indexdef FROM pg_indexes WHERE tablename = 'lighthouse526_upload_poll_states' ORDER BY indexname`).
@@ -132,7 +129,7 @@ SELECT column_name, data_type, is_nullable
 		})
 	})
 
-	It("has the foreign keys of the original and of the outbox", func() {
+	It("has the foreign keys of the original, and none from the worker's tables onto VA.gov's", func() {
 		var fks []foreignKey
 		Expect(gdb.Raw(`
 SELECT cl.relname AS "table", a.attname AS "column", rcl.relname AS ref_table, ra.attname AS ref_column
@@ -146,7 +143,6 @@ SELECT cl.relname AS "table", a.attname AS "column", rcl.relname AS ref_table, r
 		Expect(fks).To(ConsistOf(
 			foreignKey{"lighthouse526_document_uploads", "form526_submission_id", "form526_submissions", "id"},
 			foreignKey{"lighthouse526_document_uploads", "form_attachment_id", "form_attachments", "id"},
-			foreignKey{"lighthouse526_notification_outbox", "upload_id", "lighthouse526_document_uploads", "id"},
 		))
 	})
 

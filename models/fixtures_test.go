@@ -1,6 +1,8 @@
 package models_test
 
 import (
+	"context"
+
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -85,6 +87,14 @@ func reload(id int64) *models.Lighthouse526DocumentUpload {
 	var u models.Lighthouse526DocumentUpload
 	Expect(gdb.Take(&u, id).Error).To(Succeed())
 	return &u
+}
+
+// unknownPolls reads an upload's unknown-poll count back.
+func unknownPolls(id int64) int {
+	GinkgoHelper()
+	n, err := models.UnknownPollCount(context.Background(), gdb, id)
+	Expect(err).NotTo(HaveOccurred())
+	return n
 }
 
 // rowText is the whole stored row as text: equal before and after means

@@ -25,7 +25,8 @@ type PendingUpload struct {
 	DocumentType                  string
 	LighthouseProcessingStartedAt *time.Time
 	LastStatusResponse            JSON
-	LighthouseUnknownPollCount    int
+	// UnknownPollCount is from the worker's own upload state (0 without one).
+	UnknownPollCount int
 }
 
 // LoadPending returns the pending, not quarantined uploads with these
@@ -38,7 +39,7 @@ func LoadPending(ctx context.Context, db *gorm.DB, requestIDs []string) ([]Pendi
 	out, err := rawRows(ctx, db, len(requestIDs), `
 SELECT u.id, u.form526_submission_id, u.form_attachment_id, fa.guid::text AS form_attachment_guid,
        s.user_uuid, u.lighthouse_document_request_id, u.document_type,
-       u.lighthouse_processing_started_at, u.last_status_response, u.lighthouse_unknown_poll_count
+       u.lighthouse_processing_started_at, u.last_status_response, coalesce(ps.unknown_poll_count, 0)
   FROM lighthouse526_document_uploads u
   LEFT JOIN form_attachments fa ON fa.id = u.form_attachment_id
   LEFT JOIN form526_submissions s ON s.id = u.form526_submission_id
@@ -56,7 +57,7 @@ func scanPendingUpload(rows *sql.Rows, p *PendingUpload) error {
 	var docType sql.NullString
 	err := rows.Scan(&p.ID, &p.Form526SubmissionID, &p.FormAttachmentID, &p.FormAttachmentGUID,
 		&p.UserUUID, &p.LighthouseDocumentRequestID, &docType,
-		&p.LighthouseProcessingStartedAt, &p.LastStatusResponse, &p.LighthouseUnknownPollCount)
+		&p.LighthouseProcessingStartedAt, &p.LastStatusResponse, &p.UnknownPollCount)
 	p.DocumentType = docType.String
 	return err
 }

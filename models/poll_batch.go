@@ -70,7 +70,10 @@ const quarantinedMark = "quarantined"
 // ApplyPollResults writes a batch of poll results in ONE statement, whatever
 // the batch size:
 //   - every upload still pending gets status_last_polled_at = now and its
-//     unknown-poll counter (incremented when unknown, reset otherwise);
+//     unknown-poll count (incremented when unknown, reset otherwise), kept
+//     in the worker's own lighthouse526_upload_poll_states: a row is written
+//     only for an upload that is unknown now or had a count, so a cycle of a
+//     million known uploads writes no row there;
 //   - SaveStatus results get their times and last status; a transition to
 //     completed or failed happens only if the upload is still pending and the
 //     state machine's guards hold (ended-at; and error_message for failed), so
@@ -268,6 +271,11 @@ func jsonText(j JSON) []byte {
 // $5 the cycle id, $6-$16 one array per result column, $17-$19 one array
 // per quarantine column, and last, $20, the statuses: a bytea each status is
 // a substring of (status_at, status_len).
+//
+// unknowns and quarantine both write lighthouse526_upload_poll_states, and
+// one statement may not upsert a row twice: unknowns leaves out an upload
+// quarantined in the same batch (none is today: an unpollable upload is
+// never sent to Lighthouse), and its quarantine wins.
 var applyPollResultsStatement = preparedStatement{name: "lighthouse526_apply_poll_results", query: applyPollResultsSQL}
 
 // applyPollResultsSQL: the Bind message that sends its parameters is one
@@ -307,7 +315,6 @@ WITH p AS (
     lighthouse_processing_started_at = CASE WHEN v.save_status THEN v.started_at ELSE u.lighthouse_processing_started_at END,
     lighthouse_processing_ended_at = CASE WHEN v.save_status THEN v.ended_at ELSE u.lighthouse_processing_ended_at END,
     error_message = CASE WHEN v.new_state = p.failed AND v.save_status THEN v.error_message ELSE u.error_message END,
-    lighthouse_unknown_poll_count = CASE WHEN v.unknown THEN u.lighthouse_unknown_poll_count + 1 ELSE 0 END,
     status_last_polled_at = p.now,
     updated_at = p.now,
     last_status_response = CASE
@@ -317,6 +324,16 @@ WITH p AS (
   FROM v, p
   WHERE u.id = v.id AND u.aasm_state = p.pending
   RETURNING u.id, u.aasm_state
+), unknowns AS (
+  INSERT INTO lighthouse526_upload_poll_states AS s (upload_id, unknown_poll_count, created_at, updated_at)
+  SELECT v.id, CASE WHEN v.unknown THEN 1 ELSE 0 END, p.now, p.now
+    FROM v JOIN upd ON upd.id = v.id CROSS JOIN p
+    LEFT JOIN lighthouse526_upload_poll_states ps ON ps.upload_id = v.id
+   WHERE (v.unknown OR ps.unknown_poll_count > 0)
+     AND v.id <> ALL(coalesce(CAST($17 AS bigint[]), '{}'))
+  ON CONFLICT (upload_id) DO UPDATE SET
+    unknown_poll_count = CASE WHEN EXCLUDED.unknown_poll_count > 0 THEN s.unknown_poll_count + 1 ELSE 0 END,
+    updated_at = EXCLUDED.updated_at
 ), outbox AS (
   INSERT INTO lighthouse526_notification_outbox (upload_id, task_type, payload, created_at)
   SELECT v.id, v.notification_type, v.notification_payload, p.now

@@ -326,11 +326,11 @@ var _ = Describe("ApplyPollResults", func() {
 
 		It("counts every consecutive unknown poll", func() {
 			apply(unknown())
-			Expect(reload(upload.ID).LighthouseUnknownPollCount).To(Equal(1))
+			Expect(unknownPolls(upload.ID)).To(Equal(1))
 
 			apply(unknown())
 			stored := reload(upload.ID)
-			Expect(stored.LighthouseUnknownPollCount).To(Equal(2))
+			Expect(unknownPolls(upload.ID)).To(Equal(2))
 			Expect(stored.AasmState).To(Equal(models.StatePending))
 			Expect(*stored.StatusLastPolledAt).To(BeTemporally("==", now))
 		})
@@ -341,7 +341,16 @@ var _ = Describe("ApplyPollResults", func() {
 
 			apply(models.PollResult{ID: upload.ID, NewState: models.StatePending})
 
-			Expect(reload(upload.ID).LighthouseUnknownPollCount).To(BeZero())
+			Expect(unknownPolls(upload.ID)).To(BeZero())
+		})
+
+		It("keeps the count in the worker's table, and writes no row there for an upload known with no count", func() {
+			other := createUpload()
+			apply(unknown(), models.PollResult{ID: other.ID, NewState: models.StatePending})
+
+			var rows []models.UploadPollState
+			Expect(gdb.Find(&rows).Error).To(Succeed())
+			Expect(rows).To(ConsistOf(SatisfyAll(HaveField("UploadID", upload.ID), HaveField("UnknownPollCount", 1))))
 		})
 	})
 

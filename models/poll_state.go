@@ -11,13 +11,17 @@ import (
 
 // UploadPollState is the worker's own state of one upload, kept in its own
 // table because the application owns lighthouse526_document_uploads. An
-// upload without a row has no state. Today the state is its quarantine.
+// upload without a row has no state. Today the state is its quarantine and
+// how many polls in a row found it unknown to Lighthouse.
 type UploadPollState struct {
 	UploadID int64 `gorm:"primaryKey;autoIncrement:false"`
 	// QuarantinedAt is set while the upload is left out of every poll.
 	QuarantinedAt    *time.Time
 	QuarantineReason *string
 	QuarantineDetail *string
+	// UnknownPollCount is how many consecutive polls found the upload unknown
+	// to Lighthouse (the batch write keeps it).
+	UnknownPollCount int
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
 }
@@ -68,6 +72,18 @@ func QuarantineUploads(ctx context.Context, db *gorm.DB, qs []Quarantine, now ti
 	}
 	w, err := WriteBatch(ctx, db, BatchWrite{Quarantines: qs}, now)
 	return w.Quarantined, err
+}
+
+// UnknownPollCount is how many consecutive polls found an upload unknown to
+// Lighthouse: 0 when it has no state.
+func UnknownPollCount(ctx context.Context, db *gorm.DB, uploadID int64) (int, error) {
+	var n int
+	err := db.WithContext(ctx).Raw(`SELECT coalesce(max(unknown_poll_count), 0) FROM lighthouse526_upload_poll_states WHERE upload_id = ?`,
+		uploadID).Scan(&n).Error
+	if err != nil {
+		return 0, fmt.Errorf("models: unknown poll count of upload %d: %w", uploadID, err)
+	}
+	return n, nil
 }
 
 // ErrNotQuarantined is returned by ReleaseUpload for an upload that is not

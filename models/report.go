@@ -75,7 +75,9 @@ type StuckUpload struct {
 	DocumentType                string     `json:"document_type"` // "" when NULL
 	CreatedAt                   time.Time  `json:"created_at"`
 	StatusLastPolledAt          *time.Time `json:"status_last_polled_at"`
-	LighthouseUnknownPollCount  int        `json:"lighthouse_unknown_poll_count"`
+	// LighthouseUnknownPollCount is the worker's own count (its upload poll
+	// state), under the name operators know.
+	LighthouseUnknownPollCount int `json:"lighthouse_unknown_poll_count"`
 	// Reason: pending_too_long, unknown_to_lighthouse, quarantined, or
 	// several joined by ",".
 	Reason string `json:"reason"`
@@ -94,16 +96,16 @@ func StuckUploads(ctx context.Context, db *gorm.DB, createdBefore time.Time, unk
 	err := db.WithContext(ctx).Raw(`
 SELECT u.id, u.form526_submission_id, u.lighthouse_document_request_id,
        coalesce(u.document_type, '') AS document_type, u.created_at,
-       u.status_last_polled_at, u.lighthouse_unknown_poll_count,
+       u.status_last_polled_at, coalesce(ps.unknown_poll_count, 0) AS lighthouse_unknown_poll_count,
        concat_ws(',',
          CASE WHEN ps.quarantined_at IS NOT NULL THEN 'quarantined' END,
          CASE WHEN u.created_at < @before THEN 'pending_too_long' END,
-         CASE WHEN u.lighthouse_unknown_poll_count >= @unknown THEN 'unknown_to_lighthouse' END) AS reason,
+         CASE WHEN ps.unknown_poll_count >= @unknown THEN 'unknown_to_lighthouse' END) AS reason,
        ps.quarantined_at, ps.quarantine_reason, ps.quarantine_detail
   FROM lighthouse526_document_uploads u
-  LEFT JOIN lighthouse526_upload_poll_states ps ON ps.upload_id = u.id AND ps.quarantined_at IS NOT NULL
+  LEFT JOIN lighthouse526_upload_poll_states ps ON ps.upload_id = u.id
  WHERE u.aasm_state = @pending
-   AND (u.created_at < @before OR u.lighthouse_unknown_poll_count >= @unknown OR ps.quarantined_at IS NOT NULL)
+   AND (u.created_at < @before OR ps.unknown_poll_count >= @unknown OR ps.quarantined_at IS NOT NULL)
  ORDER BY ps.quarantined_at IS NULL, u.id
  LIMIT @limit`, map[string]any{
 		"before": createdBefore.UTC(), "unknown": unknownPolls, "pending": StatePending, "limit": limit,

@@ -80,7 +80,6 @@ type Lighthouse526DocumentUpload struct {
 	StatusLastPolledAt            *time.Time
 	ErrorMessage                  JSON
 	LastStatusResponse            JSON
-	LighthouseUnknownPollCount    int
 	CreatedAt                     time.Time
 	UpdatedAt                     time.Time
 }

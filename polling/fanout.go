@@ -3,7 +3,6 @@ package polling
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -228,41 +227,31 @@ func (c *Cycle) dueBefore(ctx context.Context, scheduledAt time.Time) (time.Time
 }
 
 // dispatchPage hands one page of due uploads on, batch by batch, and
-// records in the cycle the batches that were handed on, also when one
-// fails or the context ends part way, so a retry resumes after them. A
-// process that dies before recording re-reads the page on retry: its
-// batches get the same task ids, which the queue refuses as duplicates.
+// records each batch in the cycle as soon as it is handed on, so a retry
+// resumes after the last one recorded: a process that dies between handing
+// a batch on and recording it hands the same batch on again, under the same
+// task id, which the queue refuses. (Recording a whole page at once would
+// leave every batch of the page unrecorded, and a retry would split what is
+// still due differently, putting uploads in two batches.) The record does
+// not wait for the WAL flush (models.AdvanceCycle), which is what made one
+// record per batch slow.
 func (c *Cycle) dispatchPage(ctx context.Context, row *models.PollingCycle, due []models.DueUpload, size int, dispatch Dispatch) error {
-	done, documents, lastID := 0, 0, row.CursorUploadID
-	var dispatchErr error
 	for start := 0; start < len(due); start += size {
-		if dispatchErr = ctx.Err(); dispatchErr != nil {
-			dispatchErr = fmt.Errorf("cycle %s interrupted after %d batches: %w", row.ID, row.BatchesEnqueued+done, dispatchErr)
-			break
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("cycle %s interrupted after %d batches: %w", row.ID, row.BatchesEnqueued, err)
 		}
 		part := due[start:min(start+size, len(due))]
-		batch := Batch{Seq: row.BatchesEnqueued + done, FirstUploadID: part[0].ID, RequestIDs: UniqueRequestIDs(part)}
-		if dispatchErr = dispatch(ctx, batch); dispatchErr != nil {
-			dispatchErr = fmt.Errorf("cycle %s: dispatch batch %d: %w", row.ID, batch.Seq, dispatchErr)
-			break
+		batch := Batch{Seq: row.BatchesEnqueued, FirstUploadID: part[0].ID, RequestIDs: UniqueRequestIDs(part)}
+		if err := dispatch(ctx, batch); err != nil {
+			return fmt.Errorf("cycle %s: dispatch batch %d: %w", row.ID, batch.Seq, err)
 		}
-		done, documents, lastID = done+1, documents+len(part), part[len(part)-1].ID
-	}
-	if done > 0 {
-		// Recorded even when ctx has ended (a shutdown): briefly, and only
-		// what was handed on.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
-		defer cancel()
-		if err := models.AdvanceCycle(rctx, c.DB, row, lastID, done, documents, c.Now()); err != nil {
-			return errors.Join(dispatchErr, err)
+		if err := models.AdvanceCycle(ctx, c.DB, row, part[len(part)-1].ID, 1, len(part), c.Now()); err != nil {
+			return err
 		}
-		c.Metrics.BatchesEnqueued.Add(float64(done))
+		c.Metrics.BatchesEnqueued.Inc()
 	}
-	return dispatchErr
+	return nil
 }
-
-// recordTimeout bounds recording a page's progress after ctx has ended.
-const recordTimeout = 5 * time.Second
 
 // reportPrevious sets the previous cycle's gauges, and says whether this
 // scheduled cycle must be skipped because another one (earlier, or a later

@@ -20,7 +20,8 @@ var subcommands = []string{
 	"enqueue", "enqueue track", "enqueue poll",
 	"fake-lighthouse", "migrate", "migrate up", "migrate down", "migrate status",
 	"monitor", "poll", "run",
-	"uploads", "uploads show", "uploads stuck",
+	"uploads", "uploads show", "uploads stuck", "uploads release",
+	"version",
 }
 
 // runBare runs the worker binary with nothing but PATH in its environment

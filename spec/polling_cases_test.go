@@ -98,7 +98,7 @@ var _ = Describe("The polling job", func() {
 			for _, u := range loadUploads(ctx) {
 				Expect(u.AasmState).To(Equal(models.StatePending))
 				Expect(u.StatusLastPolledAt).NotTo(BeNil())
-				Expect(u.LighthouseUnknownPollCount).To(Equal(1))
+				Expect(models.UnknownPollCount(ctx, gdb, u.ID)).To(Equal(1))
 			}
 		})
 	})

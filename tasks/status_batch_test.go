@@ -169,7 +169,7 @@ var _ = Describe("StatusBatchHandler", func() {
 			Expect(o.Logs.WithMessage(msgNoStatuses)).To(BeEmpty())
 			got := reloadUpload(ctx, unknown.ID)
 			Expect(got.AasmState).To(Equal(models.StatePending))
-			Expect(got.LighthouseUnknownPollCount).To(Equal(1))
+			Expect(unknownPolls(ctx, got.ID)).To(Equal(1))
 			Expect(*got.StatusLastPolledAt).To(BeTemporally("==", testNow))
 		})
 	})
@@ -206,7 +206,7 @@ var _ = Describe("StatusBatchHandler", func() {
 			for _, id := range []int64{first.ID, second.ID} {
 				got := reloadUpload(ctx, id)
 				Expect(got.AasmState).To(Equal(models.StatePending))
-				Expect(got.LighthouseUnknownPollCount).To(Equal(1))
+				Expect(unknownPolls(ctx, got.ID)).To(Equal(1))
 				Expect(*got.StatusLastPolledAt).To(BeTemporally("==", testNow))
 			}
 		})
@@ -218,12 +218,12 @@ var _ = Describe("StatusBatchHandler", func() {
 			upload := seedUpload(ctx, "1", models.DocumentTypeVeteranUpload)
 			Expect(process("1")).To(Succeed())
 			Expect(process("1")).To(Succeed())
-			Expect(reloadUpload(ctx, upload.ID).LighthouseUnknownPollCount).To(Equal(2))
+			Expect(unknownPolls(ctx, upload.ID)).To(Equal(2))
 
 			Expect(lh.Fake.AddDocument(fake.Document{Outcome: fake.StatusInProgress})).To(Equal("1"))
 			Expect(process("1")).To(Succeed())
 			got := reloadUpload(ctx, upload.ID)
-			Expect(got.LighthouseUnknownPollCount).To(BeZero())
+			Expect(unknownPolls(ctx, got.ID)).To(BeZero())
 			Expect(string(got.LastStatusResponse)).To(ContainSubstring(`"IN_PROGRESS"`))
 			Expect(testutil.ToFloat64(o.Metrics.UnknownRequestIDs)).To(Equal(2.0))
 		})

@@ -168,6 +168,14 @@ func reloadUpload(ctx context.Context, id int64) models.Lighthouse526DocumentUpl
 	return u
 }
 
+// unknownPolls reads an upload's unknown-poll count back.
+func unknownPolls(ctx context.Context, id int64) int {
+	GinkgoHelper()
+	n, err := models.UnknownPollCount(ctx, gdb, id)
+	Expect(err).NotTo(HaveOccurred())
+	return n
+}
+
 // expectStampedOnly asserts that a poll left the upload pending with nothing
 // saved but its polled-at stamp.
 func expectStampedOnly(ctx context.Context, id int64) {

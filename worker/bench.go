@@ -53,6 +53,8 @@ func parseBenchFlags(args []string, stdout io.Writer) (*benchFlags, error) {
 	fs.BoolVar(&o.Notifications, "notifications", false, "FAILURE_NOTIFICATIONS_ENABLED of the workers")
 	fs.Var(&f.set, "set", "KEY=VALUE: another worker setting (repeatable), e.g. --set LIGHTHOUSE_MAX_RATE_LIMIT_WAIT=10s")
 	fs.BoolVar(&o.SkipFloor, "no-floor", false, "do not measure the floor")
+	fs.BoolVar(&o.WithoutRecommendedIndexes, "without-recommended-indexes", false,
+		"drop the indexes the worker recommends on lighthouse526_document_uploads after seeding (as in VA.gov's database until its owners apply them)")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the bench database afterwards")
 	fs.DurationVar(&o.Timeout, "timeout", 30*time.Minute, "give up after this long")
 	fs.BoolVar(&f.asJSON, "json", false, "print the result as JSON")

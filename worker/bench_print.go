@@ -47,8 +47,12 @@ func printBench(w io.Writer, r *bench.Result) {
 	for i, b := range r.PeakRSSBytes {
 		rss[i] = fmt.Sprintf("%.1f", float64(b)/mib)
 	}
-	fmt.Fprintf(w, "\nworkers %d x concurrency %d, batch size %d; seeded in %.1fs; fan-out done at %.2fs\n",
-		r.Workers, r.Concurrency, r.BatchSize, r.SeedSeconds, r.FanOutSeconds)
+	indexes := "with"
+	if !r.RecommendedIndexes {
+		indexes = "without"
+	}
+	fmt.Fprintf(w, "\nworkers %d x concurrency %d, batch size %d, %s the recommended indexes; seeded in %.1fs; fan-out done at %.2fs\n",
+		r.Workers, r.Concurrency, r.BatchSize, indexes, r.SeedSeconds, r.FanOutSeconds)
 	fmt.Fprintf(w, "polled %d: completed %d, failed %d, unknown %d; Lighthouse: %d status calls (%d not 200, %d answered 429), %d token calls\n",
 		r.Polled, r.Completed, r.Failed, r.Unknown, r.Lighthouse.StatusCalls,
 		r.Lighthouse.StatusCalls-r.Lighthouse.AnsweredOK, r.Lighthouse.TooMany, r.Lighthouse.TokenCalls)

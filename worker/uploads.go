@@ -128,13 +128,13 @@ type shownUpload struct {
 	Timeline                    *models.Timeline `json:"timeline"`
 }
 
-func newShownUpload(u models.Lighthouse526DocumentUpload, tl *models.Timeline) shownUpload {
+func newShownUpload(u models.Lighthouse526DocumentUpload, unknownPolls int, tl *models.Timeline) shownUpload {
 	return shownUpload{
 		Lighthouse526DocumentUpload: u,
 		ID:                          u.ID, Form526SubmissionID: u.Form526SubmissionID, FormAttachmentID: u.FormAttachmentID,
 		LighthouseDocumentRequestID: u.LighthouseDocumentRequestID, AasmState: u.AasmState, DocumentType: u.DocumentType,
 		StartedAt: u.LighthouseProcessingStartedAt, EndedAt: u.LighthouseProcessingEndedAt,
-		StatusLastPolledAt: u.StatusLastPolledAt, UnknownPollCount: u.LighthouseUnknownPollCount,
+		StatusLastPolledAt: u.StatusLastPolledAt, UnknownPollCount: unknownPolls,
 		ErrorMessage: u.ErrorMessage, LastStatusResponse: u.LastStatusResponse,
 		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, Timeline: tl,
 	}
@@ -154,7 +154,11 @@ func showUploads(ctx context.Context, gdb *gorm.DB, requestID string, w io.Write
 		if err != nil {
 			return err
 		}
-		shown[i] = newShownUpload(u, tl)
+		unknownPolls, err := models.UnknownPollCount(ctx, gdb, u.ID)
+		if err != nil {
+			return err
+		}
+		shown[i] = newShownUpload(u, unknownPolls, tl)
 	}
 	if asJSON {
 		return writeJSONOut(w, shown)
@@ -178,7 +182,7 @@ func printUpload(w io.Writer, s shownUpload) {
 	fmt.Fprintf(tw, "state\t%s\n", printable(u.AasmState))
 	fmt.Fprintf(tw, "tracked since\t%s\n", stamp(&u.CreatedAt))
 	fmt.Fprintf(tw, "last polled\t%s\n", stamp(u.StatusLastPolledAt))
-	fmt.Fprintf(tw, "unknown polls in a row\t%d\n", u.LighthouseUnknownPollCount)
+	fmt.Fprintf(tw, "unknown polls in a row\t%d\n", s.UnknownPollCount)
 	_ = tw.Flush()
 	tl := s.Timeline
 	if tl == nil {

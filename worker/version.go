@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"runtime"
@@ -13,7 +14,10 @@ import (
 // org.opencontainers.image.version label.
 var version = "dev"
 
-func versionCmd(_ context.Context, _ []string, stdout, _ io.Writer) error {
+func versionCmd(_ context.Context, args []string, stdout, _ io.Writer) error {
+	if err := parseFlags(flag.NewFlagSet("version", flag.ContinueOnError), args, stdout, "version", 0); err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "%s %s %s/%s\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return nil
 }

@@ -57,10 +57,13 @@ func openDB(ctx context.Context, cfg *config.Config, logger *slog.Logger, app st
 		StatementTimeout: cfg.DBStatementTimeout,
 		Logger:           logger,
 		ApplicationName:  app,
+		Schema:           cfg.DatabaseSchema,
 	})
 }
 
-// requireMigrated refuses to start against a schema that lacks migrations.
+// requireMigrated refuses to start against a schema that lacks migrations,
+// or lacks (or mistypes) a table or column the worker reads and writes: one
+// message names every such problem, before anything runs.
 func requireMigrated(ctx context.Context, gdb *gorm.DB) error {
 	m, err := db.NewMigrator(gdb)
 	if err != nil {
@@ -73,7 +76,7 @@ func requireMigrated(ctx context.Context, gdb *gorm.DB) error {
 	if pending {
 		return fmt.Errorf("the database has migrations pending: run `worker migrate up` first")
 	}
-	return nil
+	return db.CheckSchema(ctx, gdb)
 }
 
 // redisLogger routes go-redis's own messages (pool dial failures) to slog.

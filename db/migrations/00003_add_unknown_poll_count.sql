@@ -1,10 +1,12 @@
--- How many consecutive polls found an upload unknown to Lighthouse, so that
--- operators can find uploads Lighthouse has lost. A new column with a constant
--- default is a catalog-only change (no table rewrite) since PostgreSQL 11.
+-- Formerly added lighthouse_unknown_poll_count to lighthouse526_document_uploads,
+-- VA.gov's table. The count now lives in the worker's own
+-- lighthouse526_upload_poll_states (00008, which also moves it out of any
+-- database where an earlier build of this migration had added it), so this
+-- migration changes nothing: it stays only so the versions applied to those
+-- databases keep their meaning.
 
 -- +goose Up
-ALTER TABLE lighthouse526_document_uploads
-    ADD COLUMN IF NOT EXISTS lighthouse_unknown_poll_count integer NOT NULL DEFAULT 0;
+SELECT 1;
 
 -- +goose Down
-ALTER TABLE lighthouse526_document_uploads DROP COLUMN IF EXISTS lighthouse_unknown_poll_count;
+SELECT 1;

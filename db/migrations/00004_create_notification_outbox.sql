@@ -1,11 +1,14 @@
 -- Failure follow-up tasks, written in the same transaction as the transition
 -- to failed and relayed to Redis afterwards, so none is lost when Redis is down.
--- One row per upload: a notification is never queued twice.
+-- One row per upload: a notification is never queued twice. No foreign key
+-- onto lighthouse526_document_uploads: that table is VA.gov's, and a key would
+-- stop its application deleting a failed upload (an earlier build had one:
+-- 00008 drops it).
 
 -- +goose Up
 CREATE TABLE IF NOT EXISTS lighthouse526_notification_outbox (
     id           bigserial PRIMARY KEY,
-    upload_id    bigint NOT NULL REFERENCES lighthouse526_document_uploads (id),
+    upload_id    bigint NOT NULL,
     task_type    varchar NOT NULL,
     payload      jsonb NOT NULL,
     attempts     integer NOT NULL DEFAULT 0,

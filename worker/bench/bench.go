@@ -47,7 +47,11 @@ type Options struct {
 	WorkerLog     string // file for the workers' output; default discarded
 	Timeout       time.Duration
 	SkipFloor     bool
-	Keep          bool // keep the database afterwards
+	// WithoutRecommendedIndexes drops the indexes the worker recommends on
+	// VA.gov's uploads table after seeding: the worker as it runs in a
+	// database whose owners have not applied them.
+	WithoutRecommendedIndexes bool
+	Keep                      bool // keep the database afterwards
 
 	// Progress, if set, is called with documents polled so far.
 	Progress func(polled, total int)
@@ -93,6 +97,9 @@ type Result struct {
 	BatchSize   int `json:"batch_size"`
 	Workers     int `json:"workers"`
 	Concurrency int `json:"concurrency"`
+	// RecommendedIndexes: whether the uploads table had the indexes the
+	// worker recommends (`worker migrate --print-recommended-indexes`).
+	RecommendedIndexes bool `json:"recommended_indexes"`
 
 	SeedSeconds        float64 `json:"seed_seconds"`
 	WallSeconds        float64 `json:"wall_seconds"`
@@ -149,7 +156,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	r := &run{o: o, res: &Result{Documents: o.Documents, BatchSize: o.BatchSize, Workers: o.Workers, Concurrency: o.Concurrency}}
+	r := &run{o: o, res: &Result{Documents: o.Documents, BatchSize: o.BatchSize, Workers: o.Workers, Concurrency: o.Concurrency,
+		RecommendedIndexes: !o.WithoutRecommendedIndexes}}
 	defer r.close()
 	if err := r.setup(ctx); err != nil {
 		return nil, err

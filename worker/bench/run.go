@@ -66,7 +66,7 @@ func (r *run) setup(ctx context.Context) error {
 	}
 
 	r.phase("seeding " + strconv.Itoa(r.o.Documents) + " pending uploads")
-	if err := migrateAndSeed(ctx, r.db, r.o.Documents); err != nil {
+	if err := migrateAndSeed(ctx, r.db, r.o.Documents, r.o.WithoutRecommendedIndexes); err != nil {
 		return err
 	}
 	key, keyPEM, err := newKey()

@@ -101,7 +101,9 @@ func dropDatabase(ctx context.Context, adminURL, name string) error {
 // set-based statements (foreign-key triggers off for the session: the rows
 // are consistent by construction), then makes the floor's copy and
 // VACUUM ANALYZEs both tables as autovacuum would have in production.
-func migrateAndSeed(ctx context.Context, gdb *gorm.DB, n int) error {
+// withoutIndexes drops the worker's recommended indexes first (the floor's
+// copy then lacks them too).
+func migrateAndSeed(ctx context.Context, gdb *gorm.DB, n int, withoutIndexes bool) error {
 	m, err := db.NewMigrator(gdb)
 	if err != nil {
 		return err
@@ -126,6 +128,15 @@ func migrateAndSeed(ctx context.Context, gdb *gorm.DB, n int) error {
 	})
 	if err != nil {
 		return fmt.Errorf("bench: seed: %w", err)
+	}
+	if withoutIndexes {
+		sqlDB, err := gdb.DB()
+		if err != nil {
+			return err
+		}
+		if err := db.DropRecommendedIndexes(ctx, sqlDB); err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
 	}
 	for _, stmt := range []string{
 		// The copy gets the same indexes, built after the rows are in (faster

@@ -1,8 +1,8 @@
--- The tables of the original system. Every statement is IF NOT EXISTS: the
--- worker is deployed beside VA.gov's application database, where these tables
--- already exist with these exact columns; there this migration changes nothing.
+-- VA.gov's tables, as its Rails application has them (columns and indexes):
+-- created by migration 00001 only in a database that has none of them (a
+-- local, test or bench database). Where VA.gov's application runs, they
+-- exist already and the worker never changes them.
 
--- +goose Up
 CREATE TABLE IF NOT EXISTS form526_submissions (
     id         bigserial PRIMARY KEY,
     user_uuid  varchar,
@@ -43,8 +43,3 @@ CREATE INDEX IF NOT EXISTS index_lighthouse526_document_uploads_on_aasm_state
     ON lighthouse526_document_uploads (aasm_state);
 CREATE INDEX IF NOT EXISTS index_lighthouse526_document_uploads_on_status_last_polled_at
     ON lighthouse526_document_uploads (status_last_polled_at);
-
--- +goose Down
--- The reference tables belong to the application database as much as to this
--- worker: rolling back never drops them.
-SELECT 1;
