@@ -12,6 +12,7 @@ import (
 	"github.com/onsi/gomega/types"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/vagov/lighthouse526/polling"
 )
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+
 	"github.com/vagov/lighthouse526/polling"
 )
 

@@ -55,8 +55,8 @@ func newPerMinute(what, rateField string, rdb redis.UniversalClient, keyPrefix, 
 }
 
 // allow takes one poll of subject's allowance, or says how long to wait.
-func (c *perMinute) allow(ctx context.Context, subject string) (time.Duration, error) {
-	res, err := c.limiter.Allow(ctx, c.prefix+subject, c.limit)
+func (t *perMinute) allow(ctx context.Context, subject string) (time.Duration, error) {
+	res, err := t.limiter.Allow(ctx, t.prefix+subject, t.limit)
 	if err != nil {
 		return 0, fmt.Errorf("poll cap: %w", err)
 	}
