@@ -9,6 +9,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/vagov/lighthouse526/db"
+	"github.com/vagov/lighthouse526/db/dbtest"
 )
 
 // schemaSnapshot is every column and index of the public schema, as text
@@ -126,41 +127,7 @@ var _ = Describe("Migrator", func() {
 		// As VA.gov's application database has them: made by Rails, with
 		// columns this worker does not know, and one row each.
 		BeforeEach(func() {
-			Expect(gdb.Exec(`
-CREATE TABLE form526_submissions (
-    id bigserial PRIMARY KEY,
-    user_uuid varchar,
-    saved_claim_id integer,
-    submitted_claim_id varchar,
-    form_json text,
-    created_at timestamp(6) without time zone NOT NULL,
-    updated_at timestamp(6) without time zone NOT NULL
-);
-CREATE TABLE form_attachments (
-    id bigserial PRIMARY KEY,
-    guid uuid NOT NULL,
-    type varchar NOT NULL,
-    file_data text,
-    created_at timestamp(6) without time zone NOT NULL,
-    updated_at timestamp(6) without time zone NOT NULL
-);
-CREATE UNIQUE INDEX index_form_attachments_on_guid_and_type ON form_attachments (guid, type);
-CREATE TABLE lighthouse526_document_uploads (
-    id bigserial PRIMARY KEY,
-    form526_submission_id bigint NOT NULL REFERENCES form526_submissions (id),
-    form_attachment_id bigint REFERENCES form_attachments (id),
-    lighthouse_document_request_id varchar NOT NULL,
-    aasm_state varchar,
-    document_type varchar,
-    lighthouse_processing_started_at timestamp(6) without time zone,
-    lighthouse_processing_ended_at timestamp(6) without time zone,
-    status_last_polled_at timestamp(6) without time zone,
-    error_message jsonb,
-    last_status_response jsonb,
-    created_at timestamp(6) without time zone NOT NULL,
-    updated_at timestamp(6) without time zone NOT NULL
-);
-CREATE INDEX index_lighthouse526_document_uploads_on_aasm_state ON lighthouse526_document_uploads (aasm_state);
+			Expect(gdb.Exec(dbtest.VAGovTablesSQL + `
 INSERT INTO form526_submissions (user_uuid, saved_claim_id, form_json, created_at, updated_at)
      VALUES ('e6b5f0a8-1b6a-4c53-9c3b-5d5a1c2f8f11', 42, '{}', now(), now());
 INSERT INTO form_attachments (guid, type, file_data, created_at, updated_at)
