@@ -1,0 +1,211 @@
+package polling
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Strategy is how pending uploads are scheduled for polling (POLL_STRATEGY).
+type Strategy string
+
+const (
+	// StrategyFixed polls every pending upload once per cron cycle, as the
+	// original does (hourly by default).
+	StrategyFixed Strategy = "fixed"
+	// StrategyAdaptive polls each pending upload when its own next-poll time
+	// comes, set by a Schedule after each poll.
+	StrategyAdaptive Strategy = "adaptive"
+)
+
+// ParseStrategy reads a POLL_STRATEGY value.
+func ParseStrategy(s string) (Strategy, error) {
+	switch st := Strategy(strings.TrimSpace(s)); st {
+	case StrategyFixed, StrategyAdaptive:
+		return st, nil
+	}
+	return "", fmt.Errorf("poll strategy %q: want %q or %q", s, StrategyFixed, StrategyAdaptive)
+}
+
+// Rung is one step of a Ladder: from an age of From on, poll every Every.
+type Rung struct {
+	From, Every time.Duration
+}
+
+// Ladder says how often to poll an upload by its age: the time since it was
+// created or its Lighthouse status last moved, whichever is later. Rungs are
+// in increasing From order, the first from 0, each interval at least the
+// one before.
+type Ladder []Rung
+
+// DefaultLadder: every 2 minutes for an upload's first 10 minutes (most
+// documents finish within the hour, median 15 minutes), backing off to
+// hourly by 4 hours, every 4 hours after a day and daily after a week.
+const DefaultLadder = "0:2m,10m:5m,30m:10m,1h:20m,2h:40m,4h:1h,24h:4h,168h:24h"
+
+// ParseLadder reads a ladder written as comma-separated from:every pairs of
+// Go durations, e.g. "0:2m,10m:5m,1h:20m" (POLL_LADDER).
+func ParseLadder(s string) (Ladder, error) {
+	var l Ladder
+	for i, part := range strings.Split(s, ",") {
+		from, every, ok := strings.Cut(strings.TrimSpace(part), ":")
+		if !ok {
+			return nil, fmt.Errorf("poll ladder rung %d %q: want from:every, e.g. 10m:5m", i+1, part)
+		}
+		r, err := parseRung(from, every)
+		if err != nil {
+			return nil, fmt.Errorf("poll ladder rung %d %q: %w", i+1, part, err)
+		}
+		l = append(l, r)
+	}
+	return l, l.Validate()
+}
+
+func parseRung(from, every string) (Rung, error) {
+	var r Rung
+	var err error
+	if from = strings.TrimSpace(from); from != "0" {
+		if r.From, err = time.ParseDuration(from); err != nil {
+			return r, err
+		}
+	}
+	if r.Every, err = time.ParseDuration(strings.TrimSpace(every)); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+// Validate says what is wrong with l, if anything.
+func (l Ladder) Validate() error {
+	if len(l) == 0 {
+		return fmt.Errorf("poll ladder: no rungs")
+	}
+	if l[0].From != 0 {
+		return fmt.Errorf("poll ladder: the first rung must start at 0, not %s", l[0].From)
+	}
+	for i, r := range l {
+		if r.Every <= 0 {
+			return fmt.Errorf("poll ladder rung %d: interval %s is not positive", i+1, r.Every)
+		}
+		if i > 0 && r.From <= l[i-1].From {
+			return fmt.Errorf("poll ladder rung %d: starts at %s, not after %s", i+1, r.From, l[i-1].From)
+		}
+		if i > 0 && r.Every < l[i-1].Every {
+			return fmt.Errorf("poll ladder rung %d: interval %s is shorter than the rung before's %s", i+1, r.Every, l[i-1].Every)
+		}
+	}
+	return nil
+}
+
+// String writes l as ParseLadder reads it.
+func (l Ladder) String() string {
+	parts := make([]string, len(l))
+	for i, r := range l {
+		parts[i] = durationText(r.From) + ":" + durationText(r.Every)
+	}
+	return strings.Join(parts, ",")
+}
+
+func durationText(d time.Duration) string {
+	if d == 0 {
+		return "0"
+	}
+	return d.String()
+}
+
+// Schedule is the adaptive policy: when to poll a pending upload next.
+type Schedule struct {
+	Ladder Ladder
+	// Floor is the longest an upload ever waits between polls, whatever its
+	// age: an upload stuck for weeks is still polled at least this often.
+	Floor time.Duration
+}
+
+// Interval is how often to poll an upload of age age (see Ladder).
+func (s Schedule) Interval(age time.Duration) time.Duration {
+	i, _ := slices.BinarySearchFunc(s.Ladder, age, func(r Rung, age time.Duration) int {
+		return cmp.Compare(r.From, age)
+	})
+	// i is the first rung starting after age, or the rung starting at age.
+	if i == len(s.Ladder) || s.Ladder[i].From > age {
+		i--
+	}
+	every := s.Ladder[max(i, 0)].Every
+	if s.Floor > 0 {
+		every = min(every, s.Floor)
+	}
+	return every
+}
+
+// Next is when to poll next an upload polled at now whose age counts from
+// since (its creation, or its status's last move). It is the first multiple
+// of the upload's interval after now (counted as time.Truncate counts, so a
+// day's multiples are UTC midnights): uploads
+// on one rung fall due together and share calls, instead of each spending a
+// call of its own a few seconds after another's.
+func (s Schedule) Next(now, since time.Time) time.Time {
+	every := s.Interval(max(now.Sub(since), 0))
+	return now.Truncate(every).Add(every)
+}
+
+// Due orders due uploads: the most overdue first, then by id, so an upload
+// that waited longer never waits behind one that waited less, and nothing
+// starves when more is due than the budget allows. The due scan's ORDER BY
+// is the same order.
+func Due(aDue time.Time, aID int64, bDue time.Time, bID int64) int {
+	if c := aDue.Compare(bDue); c != 0 {
+		return c
+	}
+	return cmp.Compare(aID, bID)
+}
+
+// CallsPerCycle is how many Lighthouse calls (batches) one adaptive cycle
+// may hand on: the rate budget in calls a minute over the time to the next
+// cycle, at least one.
+func CallsPerCycle(budgetPerMinute int, period time.Duration) int {
+	return max(int(int64(budgetPerMinute)*int64(period)/int64(time.Minute)), 1)
+}
+
+// Split cuts items into batches of at most size, in order: the batches of
+// a cycle's fan-out.
+func Split[T any](items []T, size int) [][]T {
+	size = max(size, 1)
+	out := make([][]T, 0, (len(items)+size-1)/size)
+	for start := 0; start < len(items); start += size {
+		out = append(out, items[start:min(start+size, len(items))])
+	}
+	return out
+}
+
+// Seen is what the schedule remembers of an upload's last poll: a digest of
+// the status Lighthouse gave (see StatusDigest) and when it last moved.
+type Seen struct {
+	Digest    uint64
+	ChangedAt time.Time // zero: never polled under this schedule
+}
+
+// After is the schedule's step after a poll at now that found the status of
+// digest for an upload created at created and last seen as prev: when to
+// poll it next, and what to remember. A status that moved makes the upload
+// young again (polled often: its next step is likely soon); a first poll is
+// not a move, so switching to this schedule does not make every old upload
+// young at once.
+func (s Schedule) After(now, created time.Time, prev Seen, digest uint64) (time.Time, Seen) {
+	seen := Seen{Digest: digest, ChangedAt: prev.ChangedAt}
+	switch {
+	case prev.ChangedAt.IsZero():
+		seen.ChangedAt = created
+	case digest != prev.Digest:
+		seen.ChangedAt = now
+	}
+	return s.Next(now, later(created, seen.ChangedAt)), seen
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}

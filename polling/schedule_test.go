@@ -1,0 +1,135 @@
+package polling_test
+
+import (
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/vagov/lighthouse526/polling"
+)
+
+var _ = Describe("Schedule", func() {
+	var s polling.Schedule
+
+	BeforeEach(func() {
+		l, err := polling.ParseLadder(polling.DefaultLadder)
+		Expect(err).NotTo(HaveOccurred())
+		s = polling.Schedule{Ladder: l, Floor: 24 * time.Hour}
+	})
+
+	DescribeTable("the interval by age",
+		func(age, want time.Duration) { Expect(s.Interval(age)).To(Equal(want)) },
+		Entry("new", time.Duration(0), 2*time.Minute),
+		Entry("9 minutes", 9*time.Minute, 2*time.Minute),
+		Entry("exactly 10 minutes", 10*time.Minute, 5*time.Minute),
+		Entry("3 hours", 3*time.Hour, 40*time.Minute),
+		Entry("2 days", 48*time.Hour, 4*time.Hour),
+		Entry("a month", 30*24*time.Hour, 24*time.Hour),
+	)
+
+	It("never waits longer than the floor", func() {
+		s.Floor = 6 * time.Hour
+		Expect(s.Interval(30 * 24 * time.Hour)).To(Equal(6 * time.Hour))
+		Expect(s.Interval(time.Minute)).To(Equal(2 * time.Minute))
+	})
+
+	It("puts the next poll on the first multiple of the interval after now", func() {
+		created := time.Date(2026, 11, 28, 10, 0, 30, 0, time.UTC)
+		now := created.Add(3*time.Minute + 10*time.Second) // 10:03:40, interval 2m
+		Expect(s.Next(now, created)).To(Equal(time.Date(2026, 11, 28, 10, 4, 0, 0, time.UTC)))
+		now = created.Add(8 * 24 * time.Hour) // daily: the next UTC midnight
+		Expect(s.Next(now, created)).To(Equal(time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)))
+	})
+
+	It("counts the age from since, so a status that just moved is polled often again", func() {
+		created := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		now := time.Date(2026, 11, 28, 10, 1, 0, 0, time.UTC)
+		Expect(s.Next(now, created)).To(Equal(time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC)))
+		Expect(s.Next(now, now)).To(Equal(time.Date(2026, 11, 28, 10, 2, 0, 0, time.UTC)))
+	})
+
+	DescribeTable("ladders it refuses",
+		func(text, want string) {
+			_, err := polling.ParseLadder(text)
+			Expect(err).To(MatchError(ContainSubstring(want)))
+		},
+		Entry("empty rung", "0:2m,", "rung 2"),
+		Entry("no colon", "0:2m,5m", "want from:every"),
+		Entry("not from 0", "1m:2m", "must start at 0"),
+		Entry("out of order", "0:2m,1h:5m,30m:10m", "not after 1h0m0s"),
+		Entry("shrinking interval", "0:5m,1h:2m", "shorter than"),
+		Entry("zero interval", "0:0s", "not positive"),
+		Entry("bad duration", "0:soon", "invalid duration"),
+	)
+
+	It("writes a ladder as it reads it", func() {
+		l, err := polling.ParseLadder(polling.DefaultLadder)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(l.String()).To(Equal("0:2m0s,10m0s:5m0s,30m0s:10m0s,1h0m0s:20m0s,2h0m0s:40m0s,4h0m0s:1h0m0s,24h0m0s:4h0m0s,168h0m0s:24h0m0s"))
+		again, err := polling.ParseLadder(l.String())
+		Expect(err).NotTo(HaveOccurred())
+		Expect(again).To(Equal(l))
+	})
+
+	It("reads both strategies and refuses others", func() {
+		Expect(polling.ParseStrategy("adaptive")).To(Equal(polling.StrategyAdaptive))
+		Expect(polling.ParseStrategy(" fixed ")).To(Equal(polling.StrategyFixed))
+		_, err := polling.ParseStrategy("hourly")
+		Expect(err).To(MatchError(ContainSubstring(`"hourly"`)))
+	})
+
+	It("gives a cycle its share of the budget, at least one call", func() {
+		Expect(polling.CallsPerCycle(30, time.Minute)).To(Equal(30))
+		Expect(polling.CallsPerCycle(30, 10*time.Second)).To(Equal(5))
+		Expect(polling.CallsPerCycle(1, time.Second)).To(Equal(1))
+	})
+
+	It("orders the most overdue first, then by id", func() {
+		t0 := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
+		Expect(polling.Due(t0, 9, t0.Add(time.Second), 1)).To(Equal(-1))
+		Expect(polling.Due(t0, 2, t0, 1)).To(Equal(1))
+	})
+
+	It("splits into batches in order", func() {
+		Expect(polling.Split([]int{1, 2, 3, 4, 5}, 2)).To(Equal([][]int{{1, 2}, {3, 4}, {5}}))
+		Expect(polling.Split([]int{}, 2)).To(BeEmpty())
+	})
+})
+
+var _ = Describe("Schedule.After", func() {
+	var (
+		s       polling.Schedule
+		created time.Time
+	)
+
+	BeforeEach(func() {
+		l, err := polling.ParseLadder(polling.DefaultLadder)
+		Expect(err).NotTo(HaveOccurred())
+		s = polling.Schedule{Ladder: l, Floor: 24 * time.Hour}
+		created = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	})
+
+	It("counts a first poll's age from creation, not as a move", func() {
+		now := created.Add(10 * 24 * time.Hour).Add(time.Hour)
+		next, seen := s.After(now, created, polling.Seen{}, 7)
+		Expect(seen).To(Equal(polling.Seen{Digest: 7, ChangedAt: created}))
+		Expect(next).To(Equal(created.Add(11 * 24 * time.Hour)))
+	})
+
+	It("makes an upload young again when its status moves", func() {
+		now := created.Add(5 * 24 * time.Hour).Add(30 * time.Second)
+		next, seen := s.After(now, created, polling.Seen{Digest: 7, ChangedAt: created}, 8)
+		Expect(seen).To(Equal(polling.Seen{Digest: 8, ChangedAt: now}))
+		Expect(next).To(Equal(created.Add(5 * 24 * time.Hour).Add(2 * time.Minute)))
+	})
+
+	It("keeps the age of an upload whose status did not move", func() {
+		moved := created.Add(time.Hour)
+		now := created.Add(3 * time.Hour).Add(time.Second) // 2h after the move: every 40m
+		next, seen := s.After(now, created, polling.Seen{Digest: 8, ChangedAt: moved}, 8)
+		Expect(seen.ChangedAt).To(Equal(moved))
+		Expect(next.Sub(now)).To(BeNumerically("<=", 40*time.Minute))
+		Expect(next.Truncate(40 * time.Minute)).To(Equal(next))
+	})
+})
