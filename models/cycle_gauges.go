@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/vagov/lighthouse526/db/pgraw"
 )
 
 // CycleGauges are a finished cycle's figures for the original's
@@ -25,7 +27,7 @@ type CycleGauges struct {
 // one sends the gauges: each asks after its own write committed, and the
 // last to commit sees the cycle finished.
 func ClaimCycleGauges(ctx context.Context, db *gorm.DB, id string, now time.Time) (*CycleGauges, error) {
-	rows, err := rawRows(ctx, db, 1, `
+	rows, err := pgraw.Rows(ctx, db, 1, `
 UPDATE lighthouse526_polling_cycles
    SET gauges_sent_at = @now
  WHERE id = @id AND gauges_sent_at IS NULL AND NOT skipped

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/vagov/lighthouse526/db/pgraw"
 )
 
 // DueUpload is a pending upload due for polling.
@@ -22,7 +24,7 @@ type DueUpload struct {
 // due uploads in constant memory. A quarantined upload is looked up in the
 // small partial index of quarantines, so it is not read again every cycle.
 func NextDueBatch(ctx context.Context, db *gorm.DB, afterID int64, dueBefore time.Time, limit int) ([]DueUpload, error) {
-	out, err := rawRows(ctx, db, limit, `
+	out, err := pgraw.Rows(ctx, db, limit, `
 SELECT u.id, u.lighthouse_document_request_id
   FROM lighthouse526_document_uploads u
  WHERE u.aasm_state = ? AND u.id > ?
@@ -55,13 +57,13 @@ func PendingUploadsOfRequestIDs(ctx context.Context, db *gorm.DB, ids []string, 
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	return pendingUploadsWhere(ctx, db, "u.lighthouse_document_request_id = ANY(CAST(? AS text[]))", arrayOf(ids), limit, "of request ids")
+	return pendingUploadsWhere(ctx, db, "u.lighthouse_document_request_id = ANY(CAST(? AS text[]))", pgraw.ArrayOf(ids), limit, "of request ids")
 }
 
 // pendingUploadsWhere reads the pending, not quarantined uploads matching
 // cond (one placeholder, arg) in id order, at most limit.
 func pendingUploadsWhere(ctx context.Context, db *gorm.DB, cond string, arg any, limit int, what string) ([]DueUpload, error) {
-	out, err := rawRows(ctx, db, limit, `
+	out, err := pgraw.Rows(ctx, db, limit, `
 SELECT u.id, u.lighthouse_document_request_id
   FROM lighthouse526_document_uploads u
  WHERE `+cond+` AND u.aasm_state = ?

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/vagov/lighthouse526/db/pgraw"
 )
 
 // PendingUpload is what polling a pending upload needs to know of it.
@@ -36,7 +38,7 @@ func LoadPending(ctx context.Context, db *gorm.DB, requestIDs []string) ([]Pendi
 	if len(requestIDs) == 0 {
 		return nil, nil
 	}
-	out, err := rawRows(ctx, db, len(requestIDs), `
+	out, err := pgraw.Rows(ctx, db, len(requestIDs), `
 SELECT u.id, u.form526_submission_id, u.form_attachment_id, fa.guid::text AS form_attachment_guid,
        s.user_uuid, u.lighthouse_document_request_id, u.document_type,
        u.lighthouse_processing_started_at, u.last_status_response, coalesce(ps.unknown_poll_count, 0)
@@ -46,7 +48,7 @@ SELECT u.id, u.form526_submission_id, u.form_attachment_id, fa.guid::text AS for
   LEFT JOIN lighthouse526_upload_poll_states ps ON ps.upload_id = u.id
  WHERE u.lighthouse_document_request_id = ANY(CAST(@ids AS text[])) AND u.aasm_state = @pending
    AND ps.quarantined_at IS NULL
- ORDER BY u.id`, scanPendingUpload, map[string]any{"ids": arrayOf(requestIDs), "pending": StatePending})
+ ORDER BY u.id`, scanPendingUpload, map[string]any{"ids": pgraw.ArrayOf(requestIDs), "pending": StatePending})
 	if err != nil {
 		return nil, fmt.Errorf("models: load pending uploads: %w", err)
 	}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgtype"
 	"gorm.io/gorm"
+
+	"github.com/vagov/lighthouse526/db/pgraw"
 )
 
 // PollResult is the decided outcome of polling one pending upload. The caller
@@ -152,12 +154,12 @@ func WriteBatch(ctx context.Context, db *gorm.DB, b BatchWrite, now time.Time) (
 	qIDs, qReasons, qDetails := quarantineColumns(b.Quarantines)
 	// The arrays take about 100 bytes a result in binary, with the error
 	// messages and notifications.
-	rows, err := execPrepared(ctx, db, applyPollResultsStatement, 1024+128*n+64*len(qIDs), statuses,
+	rows, err := pgraw.ExecPrepared(ctx, db, applyPollResultsStatement, 1024+128*n+64*len(qIDs), statuses,
 		now.UTC(), StatePending, StateCompleted, StateFailed, cycleID,
-		arrayOf(ids), arrayOf(states), arrayOf(saveStatus), arrayOf(started), arrayOf(ended),
-		arrayOf(errorMsgs), arrayOf(statusAt), arrayOf(statusLen), arrayOf(unknown),
-		arrayOf(notifyTypes), arrayOf(notifyBodies),
-		arrayOf(qIDs), arrayOf(qReasons), arrayOf(qDetails))
+		pgraw.ArrayOf(ids), pgraw.ArrayOf(states), pgraw.ArrayOf(saveStatus), pgraw.ArrayOf(started), pgraw.ArrayOf(ended),
+		pgraw.ArrayOf(errorMsgs), pgraw.ArrayOf(statusAt), pgraw.ArrayOf(statusLen), pgraw.ArrayOf(unknown),
+		pgraw.ArrayOf(notifyTypes), pgraw.ArrayOf(notifyBodies),
+		pgraw.ArrayOf(qIDs), pgraw.ArrayOf(qReasons), pgraw.ArrayOf(qDetails))
 	if err != nil {
 		return BatchWritten{}, fmt.Errorf("models: apply poll results: %w", err)
 	}
@@ -266,7 +268,7 @@ func jsonText(j JSON) []byte {
 	return j
 }
 
-// applyPollResultsStatement is prepared once per connection (execPrepared).
+// applyPollResultsStatement is prepared once per connection (pgraw.ExecPrepared).
 // Its parameters: $1 now, $2-$4 the states pending, completed and failed,
 // $5 the cycle id, $6-$16 one array per result column, $17-$19 one array
 // per quarantine column, and last, $20, the statuses: a bytea each status is
@@ -276,7 +278,7 @@ func jsonText(j JSON) []byte {
 // one statement may not upsert a row twice: unknowns leaves out an upload
 // quarantined in the same batch (none is today: an unpollable upload is
 // never sent to Lighthouse), and its quarantine wins.
-var applyPollResultsStatement = preparedStatement{name: "lighthouse526_apply_poll_results", query: applyPollResultsSQL}
+var applyPollResultsStatement = pgraw.Statement{Name: "lighthouse526_apply_poll_results", Query: applyPollResultsSQL}
 
 // applyPollResultsSQL: the Bind message that sends its parameters is one
 // buffer, regrown as each is appended, so the statuses, the one big

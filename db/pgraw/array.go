@@ -1,8 +1,8 @@
-package models
+package pgraw
 
 import "github.com/jackc/pgx/v5/pgtype"
 
-// array binds a Go slice as ONE array parameter, sent in PostgreSQL's binary
+// Array binds a Go slice as ONE array parameter, sent in PostgreSQL's binary
 // format. GORM expands a slice argument into a list of parameters, whose
 // statement text (and so its prepared plan) changes with the list's length;
 // a struct it passes on as it is, and pgx encodes any pgtype.ArrayGetter
@@ -13,16 +13,17 @@ import "github.com/jackc/pgx/v5/pgtype"
 // a JSON document apart with jsonb_to_recordset (4-5 ms against 27-44 ms for
 // 1000 rows in EXPLAIN ANALYZE with a generic plan) or parses array literals,
 // and the batch write is most of the database's work. The statuses
-// themselves go as one bytea, the answer's body (see ApplyPollResultsFrom).
-type array[T any] struct{ elems pgtype.FlatArray[T] }
+// themselves go as one bytea, the answer's body (see models.ApplyPollResultsFrom).
+type Array[T any] struct{ elems pgtype.FlatArray[T] }
 
-func arrayOf[T any](elems []T) array[T] { return array[T]{elems: elems} }
+// ArrayOf binds elems as one array parameter.
+func ArrayOf[T any](elems []T) Array[T] { return Array[T]{elems: elems} }
 
 // Dimensions implements pgtype.ArrayGetter.
-func (a array[T]) Dimensions() []pgtype.ArrayDimension { return a.elems.Dimensions() }
+func (a Array[T]) Dimensions() []pgtype.ArrayDimension { return a.elems.Dimensions() }
 
 // Index implements pgtype.ArrayGetter.
-func (a array[T]) Index(i int) any { return a.elems.Index(i) }
+func (a Array[T]) Index(i int) any { return a.elems.Index(i) }
 
 // IndexType implements pgtype.ArrayGetter.
-func (a array[T]) IndexType() any { return a.elems.IndexType() }
+func (a Array[T]) IndexType() any { return a.elems.IndexType() }

@@ -1,4 +1,4 @@
-package models
+package pgraw
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"gorm.io/gorm"
 )
 
-// rawRows runs a raw statement and scans each row it returns with scan, in
+// Rows runs a raw statement and scans each row it returns with scan, in
 // order: scan names the destination of each selected column, so the SELECT
 // list and the scan function are read side by side. capHint is how many rows
 // to expect (a batch's size), so the result is not regrown row by row.
@@ -18,7 +18,7 @@ import (
 // whole text) even when the logger discards it, and ScanRows maps every row
 // onto the struct by reflection (17% of the batch handler's CPU samples, pprof
 // of `worker bench --workers 0`). A batch reads and returns a thousand rows.
-func rawRows[T any](ctx context.Context, db *gorm.DB, capHint int, query string, scan func(*sql.Rows, *T) error, values ...any) ([]T, error) {
+func Rows[T any](ctx context.Context, db *gorm.DB, capHint int, query string, scan func(*sql.Rows, *T) error, values ...any) ([]T, error) {
 	rows, err := db.WithContext(ctx).Raw(query, values...).Rows()
 	if err != nil {
 		return nil, err

@@ -1,4 +1,4 @@
-package models
+package pgraw
 
 import (
 	"context"
@@ -12,15 +12,15 @@ import (
 	"gorm.io/gorm"
 )
 
-// preparedStatement is a statement that execPrepared runs below GORM and
-// database/sql, on pgx's protocol layer (pgconn): name is what it is
+// Statement is a statement that ExecPrepared runs below GORM and
+// database/sql, on pgx's protocol layer (pgconn): Name is what it is
 // prepared as, once per connection.
-type preparedStatement struct {
-	name  string
-	query string
+type Statement struct {
+	Name  string
+	Query string
 }
 
-// execPrepared runs st on a connection of db's pool (db must be the pool,
+// ExecPrepared runs st on a connection of db's pool (db must be the pool,
 // not a transaction) with args, encoded into a buffer of argsSize bytes to
 // begin with, then blob as its last parameter, a bytea, and returns the rows
 // in text format.
@@ -33,7 +33,7 @@ type preparedStatement struct {
 // collections see a worker's heap at its largest. Here the other parameters
 // are encoded into one buffer by the connection's own type map, exactly as
 // pgx would, and blob is sent as it is.
-func execPrepared(ctx context.Context, db *gorm.DB, st preparedStatement, argsSize int, blob []byte, args ...any) ([][][]byte, error) {
+func ExecPrepared(ctx context.Context, db *gorm.DB, st Statement, argsSize int, blob []byte, args ...any) ([][][]byte, error) {
 	sqlDB, err := db.DB()
 	if err != nil {
 		return nil, err
@@ -47,15 +47,15 @@ func execPrepared(ctx context.Context, db *gorm.DB, st preparedStatement, argsSi
 	err = conn.Raw(func(driverConn any) error {
 		c, ok := driverConn.(*stdlib.Conn)
 		if !ok {
-			return fmt.Errorf("%s: the pool's driver is %T, not pgx", st.name, driverConn)
+			return fmt.Errorf("%s: the pool's driver is %T, not pgx", st.Name, driverConn)
 		}
 		pc := c.Conn()
-		sd, err := pc.Prepare(ctx, st.name, st.query)
+		sd, err := pc.Prepare(ctx, st.Name, st.Query)
 		if err != nil {
 			return err
 		}
 		if len(sd.ParamOIDs) != len(args)+1 {
-			return fmt.Errorf("%s takes %d parameters, given %d", st.name, len(sd.ParamOIDs), len(args)+1)
+			return fmt.Errorf("%s takes %d parameters, given %d", st.Name, len(sd.ParamOIDs), len(args)+1)
 		}
 		values := make([][]byte, len(sd.ParamOIDs))
 		formats := make([]int16, len(sd.ParamOIDs))
@@ -66,7 +66,7 @@ func execPrepared(ctx context.Context, db *gorm.DB, st preparedStatement, argsSi
 			formats[i], ends[i] = pgtype.BinaryFormatCode, -1
 			b, err := m.Encode(sd.ParamOIDs[i], pgtype.BinaryFormatCode, arg, buf)
 			if err != nil {
-				return fmt.Errorf("%s: parameter $%d: %w", st.name, i+1, err)
+				return fmt.Errorf("%s: parameter $%d: %w", st.Name, i+1, err)
 			}
 			if b != nil { // nil: NULL, and nothing appended
 				buf, ends[i] = b, len(b)
@@ -84,7 +84,7 @@ func execPrepared(ctx context.Context, db *gorm.DB, st preparedStatement, argsSi
 		if stalePrepared(res.Err) {
 			// Prepared again on this connection's next run, as pgx's own
 			// statement cache does.
-			_ = pc.Deallocate(ctx, st.name)
+			_ = pc.Deallocate(ctx, st.Name)
 		}
 		rows = res.Rows
 		return res.Err
