@@ -13,6 +13,8 @@ import (
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/vagov/lighthouse526/lighthouse/answer"
 )
 
 // Document statuses the API documents; any other value is kept verbatim.
@@ -31,7 +33,7 @@ type Status struct {
 	StartTime *int64 // epoch milliseconds; nil when null or absent
 	EndTime   *int64
 	Error     *StatusError    // nil when absent or null
-	Raw       json.RawMessage // the status object's bytes exactly as received (a slice of the answer's body: never modify it)
+	Raw       json.RawMessage // the status object's bytes exactly as received: in a StatusResponse, a part of its Body (never modify it)
 }
 
 // Step is one workflow step (CLAIMS_EVIDENCE, BENEFITS_GATEWAY_SERVICE, ...).
@@ -69,9 +71,9 @@ type StatusResponse struct {
 	// be stored, left out of Statuses, so that one bad entry does not hold
 	// back the rest of a batch.
 	Invalid []InvalidStatus
-	// Body is the answer every Raw is a slice of; nil when the statuses
+	// Body is the answer every Raw is a part of; nil when the statuses
 	// come from more than one answer.
-	Body []byte
+	Body answer.Body
 	// NotFoundErrors are the errors of a 404 that knew none of the ids, as
 	// the API sent them: the original logged that answer's body.
 	NotFoundErrors []ErrorObject
@@ -126,11 +128,11 @@ func decodeStatusResponse(body []byte, capHint int) (*StatusResponse, error) {
 			NotFound []jsontext.Value `json:"requestIdsNotFound"`
 		} `json:"data"`
 	}
-	out := &StatusResponse{Body: body}
+	out := &StatusResponse{Body: answer.Body(body)}
 	if capHint > 0 {
 		out.Statuses = make([]Status, 0, capHint)
 	}
-	err := jsonv2.Unmarshal(body, &env, jsonv2.WithUnmarshalers(statusesUnmarshaler(body, out)))
+	err := jsonv2.Unmarshal(body, &env, jsonv2.WithUnmarshalers(statusesUnmarshaler(out)))
 	if err != nil {
 		return nil, malformed("status response: %v", err)
 	}
@@ -152,8 +154,9 @@ func decodeStatusResponse(body []byte, capHint int) (*StatusResponse, error) {
 
 // statusesUnmarshaler reads the statuses array where the envelope's decoder
 // finds it, each element once, straight into out's Statuses (with Raw the
-// body's own bytes of it, found from the decoder's offset) or Invalid.
-func statusesUnmarshaler(body []byte, out *StatusResponse) *jsonv2.Unmarshalers {
+// part of out.Body it was read from, found from the decoder's offset) or
+// Invalid.
+func statusesUnmarshaler(out *StatusResponse) *jsonv2.Unmarshalers {
 	return jsonv2.UnmarshalFromFunc(func(dec *jsontext.Decoder, _ *statuses) error {
 		tok, err := dec.ReadToken()
 		switch {
@@ -174,8 +177,8 @@ func statusesUnmarshaler(body []byte, out *StatusResponse) *jsonv2.Unmarshalers 
 				out.Invalid = append(out.Invalid, InvalidStatus{Index: i, RequestID: s.RequestID, Err: malformed("statuses[%d]: %v", i, err)})
 				continue
 			}
-			end := dec.InputOffset()
-			s.Raw = body[end-int64(len(v)) : end : end]
+			end := int(dec.InputOffset())
+			s.Raw = out.Body.Part(end-len(v), end)
 			out.Statuses = append(out.Statuses, s)
 		}
 		_, err = dec.ReadToken()

@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"strconv"
 	"time"
-	"unsafe"
 
 	"github.com/jackc/pgx/v5/pgtype"
 	"gorm.io/gorm"
 
 	"github.com/vagov/lighthouse526/db/pgraw"
+	"github.com/vagov/lighthouse526/lighthouse/answer"
 )
 
 // PollResult is the decided outcome of polling one pending upload. The caller
@@ -50,7 +50,7 @@ type BatchWrite struct {
 	CycleID string
 	// Source is the body of the Lighthouse answer the results' last statuses
 	// were sliced from, or nil (see ApplyPollResultsFrom).
-	Source  []byte
+	Source  answer.Body
 	Results []PollResult
 	// Quarantines are uploads found unpollable: each still pending and not
 	// yet quarantined is quarantined.
@@ -99,7 +99,7 @@ func ApplyPollResults(ctx context.Context, db *gorm.DB, cycleID string, results 
 // That copy was half a megabyte per batch of a thousand, allocated while
 // the body it copied was still live; a worker's peak heap is set by what is
 // live, and allocated, when a garbage collection runs.
-func ApplyPollResultsFrom(ctx context.Context, db *gorm.DB, cycleID string, source []byte, results []PollResult, now time.Time) ([]Transitioned, error) {
+func ApplyPollResultsFrom(ctx context.Context, db *gorm.DB, cycleID string, source answer.Body, results []PollResult, now time.Time) ([]Transitioned, error) {
 	w, err := WriteBatch(ctx, db, BatchWrite{CycleID: cycleID, Source: source, Results: results}, now)
 	return w.Transitioned, err
 }
@@ -141,7 +141,7 @@ func WriteBatch(ctx context.Context, db *gorm.DB, b BatchWrite, now time.Time) (
 		if st := jsonText(r.LastStatusResponse); st != nil {
 			at := len(statuses)
 			if shared {
-				at, _ = offsetIn(source, st)
+				at, _ = source.Offset(st)
 			} else {
 				statuses = append(statuses, st...)
 			}
@@ -212,13 +212,13 @@ func writtenRows(rows [][][]byte, qs []Quarantine) (BatchWritten, error) {
 // status to save is a slice of it, and they, size bytes in all, are most of
 // it (a batch that saves few, say one polled again while in progress, sends
 // those few).
-func sendsSource(source []byte, results []PollResult, size int) bool {
+func sendsSource(source answer.Body, results []PollResult, size int) bool {
 	if size <= len(source)/2 {
 		return false
 	}
 	for i := range results {
 		if st := jsonText(results[i].LastStatusResponse); st != nil {
-			if _, ok := offsetIn(source, st); !ok {
+			if _, ok := source.Offset(st); !ok {
 				return false
 			}
 		}
@@ -233,21 +233,6 @@ func statusesSize(results []PollResult) int {
 		size += len(jsonText(results[i].LastStatusResponse))
 	}
 	return size
-}
-
-// offsetIn returns where s starts in buf, when s is a slice of buf's bytes.
-// It compares addresses only, never making a pointer of one, as the
-// standard library's crypto/internal/alias does: Go's heap does not move.
-func offsetIn(buf, s []byte) (int, bool) {
-	if len(s) == 0 || len(s) > len(buf) {
-		return 0, false
-	}
-	b := uintptr(unsafe.Pointer(unsafe.SliceData(buf))) //nolint:gosec // G103: an address compared, never made a pointer again
-	p := uintptr(unsafe.Pointer(unsafe.SliceData(s)))   //nolint:gosec // G103: likewise
-	if p < b || p-b > uintptr(len(buf)-len(s)) {
-		return 0, false
-	}
-	return int(p - b), true
 }
 
 // timestamp is t for a timestamp without time zone column, or NULL: pgx
