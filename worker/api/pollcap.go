@@ -1,15 +1,11 @@
 package api
 
 import (
-	"context"
 	"fmt"
-	"math"
-	"time"
 
-	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/vagov/lighthouse526/lighthouse"
+	"github.com/vagov/lighthouse526/worker/allowance"
 )
 
 // PollCap caps POST /v1/polls per caller: every poll spends calls of the
@@ -24,44 +20,13 @@ type PollCap struct {
 	PerMinute int
 }
 
-func (p *PollCap) build() (*perMinute, error) {
+func (p *PollCap) build() (*allowance.PerMinute, error) {
 	if p == nil {
 		return nil, nil
 	}
-	return newPerMinute("PollCap", "PerMinute", p.Redis, p.KeyPrefix, "api:polls:", p.PerMinute)
-}
-
-// perMinute is an allowance of n a minute per key, kept in Redis (GCRA,
-// redis_rate) so that every replica shares it: the whole minute's allowance
-// may be used at once, then one more per 60/n seconds. The poll cap spends
-// it per token subject, the login throttle per failed login's address.
-type perMinute struct {
-	limiter *redis_rate.Limiter
-	prefix  string
-	limit   redis_rate.Limit
-}
-
-// newPerMinute is the allowance of setting what (whose rate field is
-// rateField), under keyPrefix+keySpace, or an error naming what it lacks.
-func newPerMinute(what, rateField string, rdb redis.UniversalClient, keyPrefix, keySpace string, n int) (*perMinute, error) {
-	if rdb == nil || keyPrefix == "" || n < 1 {
-		return nil, fmt.Errorf("api: %s needs Redis, KeyPrefix and %s ≥ 1", what, rateField)
-	}
-	return &perMinute{
-		limiter: lighthouse.NewRedisLimiter(rdb),
-		prefix:  keyPrefix + keySpace,
-		limit:   redis_rate.Limit{Rate: n, Burst: n, Period: time.Minute},
-	}, nil
-}
-
-// allow takes one poll of subject's allowance, or says how long to wait.
-func (t *perMinute) allow(ctx context.Context, subject string) (time.Duration, error) {
-	res, err := t.limiter.Allow(ctx, t.prefix+subject, t.limit)
+	a, err := allowance.New("PollCap", "PerMinute", p.Redis, p.KeyPrefix, "api:polls:", p.PerMinute)
 	if err != nil {
-		return 0, fmt.Errorf("poll cap: %w", err)
+		return nil, fmt.Errorf("api: %w", err)
 	}
-	if res.Allowed > 0 {
-		return 0, nil
-	}
-	return time.Duration(math.Ceil(res.RetryAfter.Seconds())) * time.Second, nil
+	return a, nil
 }

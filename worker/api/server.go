@@ -29,6 +29,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/vagov/lighthouse526/tasks"
+	"github.com/vagov/lighthouse526/worker/allowance"
 )
 
 // MaxBodyBytes bounds a request body.
@@ -55,7 +56,7 @@ type Server struct {
 	opts     Options
 	mux      *http.ServeMux
 	requests *prometheus.CounterVec
-	pollCap  *perMinute
+	pollCap  *allowance.PerMinute
 }
 
 // New builds the API handler.
@@ -191,8 +192,9 @@ func (s *Server) capPolls(w http.ResponseWriter, r *http.Request) (int, any) {
 		return 0, nil
 	}
 	subject, _ := r.Context().Value(subjectKey{}).(string)
-	wait, err := s.pollCap.allow(r.Context(), subject)
+	wait, err := s.pollCap.Take(r.Context(), subject)
 	if err != nil {
+		err = fmt.Errorf("poll cap: %w", err)
 		s.opts.Logger.WarnContext(r.Context(), "could not check an API caller's poll cap", "caller", subject, "error", err.Error())
 		return http.StatusServiceUnavailable, errorBody("the queue is unavailable: retry later (a retried request never makes a second task)")
 	}

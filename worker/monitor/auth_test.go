@@ -1,4 +1,4 @@
-package api_test
+package monitor_test
 
 import (
 	"net/http"
@@ -7,10 +7,10 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/vagov/lighthouse526/worker/api"
+	"github.com/vagov/lighthouse526/worker/monitor"
 )
 
-var _ = Describe("MonitorAuth", func() {
+var _ = Describe("Auth", func() {
 	var inner http.Handler
 
 	BeforeEach(func() {
@@ -29,7 +29,7 @@ var _ = Describe("MonitorAuth", func() {
 
 	Context("when nothing is configured", func() {
 		It("refuses to build the handler", func() {
-			_, err := api.MonitorAuth{}.Wrap(inner)
+			_, err := monitor.Auth{}.Wrap(inner)
 			Expect(err).To(HaveOccurred())
 		})
 	})
@@ -38,7 +38,7 @@ var _ = Describe("MonitorAuth", func() {
 		var h http.Handler
 		BeforeEach(func() {
 			var err error
-			h, err = api.MonitorAuth{Username: "ops", Password: "s3cret-pass"}.Wrap(inner)
+			h, err = monitor.Auth{Username: "ops", Password: "s3cret-pass"}.Wrap(inner)
 			Expect(err).NotTo(HaveOccurred())
 		})
 
@@ -65,7 +65,7 @@ var _ = Describe("MonitorAuth", func() {
 		var h http.Handler
 		BeforeEach(func() {
 			var err error
-			h, err = api.MonitorAuth{Token: "tok-123456"}.Wrap(inner)
+			h, err = monitor.Auth{Token: "tok-123456"}.Wrap(inner)
 			Expect(err).NotTo(HaveOccurred())
 		})
 
@@ -79,7 +79,7 @@ var _ = Describe("MonitorAuth", func() {
 
 	Context("when authentication is explicitly off", func() {
 		It("serves everyone", func() {
-			h, err := api.MonitorAuth{None: true}.Wrap(inner)
+			h, err := monitor.Auth{None: true}.Wrap(inner)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(call(h, nil).Code).To(Equal(http.StatusOK))
 		})

@@ -1,4 +1,4 @@
-package api_test
+package monitor_test
 
 import (
 	"bytes"
@@ -19,7 +19,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/vagov/lighthouse526/db/dbtest"
-	"github.com/vagov/lighthouse526/worker/api"
+	"github.com/vagov/lighthouse526/worker/monitor"
 )
 
 // logBuffer collects JSON log lines written from several goroutines.
@@ -50,18 +50,18 @@ func (b *logBuffer) entries(msg string) []map[string]any {
 
 const xsrf = "an-xsrf-token-of-at-least-32-bytes-long"
 
-var _ = Describe("MonitorGuard", func() {
+var _ = Describe("Guard", func() {
 	var (
 		logs   *logBuffer
 		called int
-		guard  api.MonitorGuard
+		guard  monitor.Guard
 		h      http.Handler
 	)
 
 	BeforeEach(func() {
 		logs = &logBuffer{}
 		called = 0
-		guard = api.MonitorGuard{
+		guard = monitor.Guard{
 			Root: "/monitor", Addr: "127.0.0.1:9480",
 			ScriptHashes: []string{"'sha256-abc='"},
 			Logger:       slog.New(slog.NewJSONHandler(logs, nil)),
@@ -188,7 +188,7 @@ var _ = Describe("InlineScriptHashes", func() {
 			ReadOnly:     true,
 		})
 		DeferCleanup(mon.Close)
-		hashes, err := api.InlineScriptHashes(mon, "/monitor/")
+		hashes, err := monitor.InlineScriptHashes(mon, "/monitor/")
 		Expect(err).NotTo(HaveOccurred())
 
 		rec := httptest.NewRecorder()
@@ -204,7 +204,7 @@ var _ = Describe("InlineScriptHashes", func() {
 	})
 })
 
-var _ = Describe("MonitorAuth's login throttle", func() {
+var _ = Describe("Auth's login throttle", func() {
 	const password = "a-monitor-password-0123456789"
 	var (
 		logs   *logBuffer
@@ -214,7 +214,7 @@ var _ = Describe("MonitorAuth's login throttle", func() {
 
 	BeforeEach(func() {
 		logs = &logBuffer{}
-		prefix = "httpapi-test:" + randomHex(6) + ":"
+		prefix = "monitor-test:" + randomHex(6) + ":"
 		DeferCleanup(func(ctx context.Context) {
 			keys, err := rdb.Keys(ctx, prefix+"*").Result()
 			Expect(err).NotTo(HaveOccurred())
@@ -223,12 +223,12 @@ var _ = Describe("MonitorAuth's login throttle", func() {
 			}
 		})
 		log := slog.New(slog.NewJSONHandler(logs, nil))
-		guarded := api.MonitorGuard{Root: "/monitor", Addr: "127.0.0.1:9480", Logger: log}.Wrap(
+		guarded := monitor.Guard{Root: "/monitor", Addr: "127.0.0.1:9480", Logger: log}.Wrap(
 			http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("monitor")) }))
 		var err error
-		h, err = api.MonitorAuth{
+		h, err = monitor.Auth{
 			Username: "ops", Password: password, Logger: log,
-			Throttle: &api.LoginThrottle{Redis: rdb, KeyPrefix: prefix, FailuresPerMinute: 3},
+			Throttle: &monitor.LoginThrottle{Redis: rdb, KeyPrefix: prefix, FailuresPerMinute: 3},
 		}.Wrap(guarded)
 		Expect(err).NotTo(HaveOccurred())
 	})

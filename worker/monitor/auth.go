@@ -1,4 +1,4 @@
-package api
+package monitor
 
 import (
 	"context"
@@ -15,12 +15,14 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/vagov/lighthouse526/worker/allowance"
 )
 
-// MonitorAuth says who may open the monitor (asynqmon): HTTP basic auth with
+// Auth says who may open the monitor (asynqmon): HTTP basic auth with
 // Username and Password, or a bearer Token, or both. With neither, None must
 // be set (the caller checks the address is loopback).
-type MonitorAuth struct {
+type Auth struct {
 	Username, Password string
 	Token              string
 	None               bool
@@ -43,13 +45,13 @@ type LoginThrottle struct {
 	FailuresPerMinute int
 }
 
-// monitorUserKey holds who an authenticated monitor request is from.
-type monitorUserKey struct{}
+// userKey holds who an authenticated monitor request is from.
+type userKey struct{}
 
-// MonitorUser is who made a monitor request: the basic auth user, "token"
+// User is who made a monitor request: the basic auth user, "token"
 // for the bearer token, or "anonymous" when authentication is off.
-func MonitorUser(ctx context.Context) string {
-	if u, ok := ctx.Value(monitorUserKey{}).(string); ok {
+func User(ctx context.Context) string {
+	if u, ok := ctx.Value(userKey{}).(string); ok {
 		return u
 	}
 	return "anonymous"
@@ -58,11 +60,11 @@ func MonitorUser(ctx context.Context) string {
 // Wrap puts next behind the configured authentication. Credentials are
 // compared in constant time (through SHA-256 digests, so their length leaks
 // nothing either).
-func (a MonitorAuth) Wrap(next http.Handler) (http.Handler, error) {
+func (a Auth) Wrap(next http.Handler) (http.Handler, error) {
 	basic := a.Username != "" && a.Password != ""
 	bearer := a.Token != ""
 	if !basic && !bearer && !a.None {
-		return nil, errors.New("api: the monitor needs basic auth credentials or a token")
+		return nil, errors.New("monitor: needs basic auth credentials or a token")
 	}
 	if a.None {
 		return next, nil
@@ -95,7 +97,7 @@ func (a MonitorAuth) Wrap(next http.Handler) (http.Handler, error) {
 			}
 		}
 		if scheme != "" && throttle != nil {
-			if wait, err := throttle.blocked(r.Context(), clientAddr(r)); err != nil || wait > 0 {
+			if wait, err := throttle.wait(r.Context(), clientAddr(r)); err != nil || wait > 0 {
 				a.refuseThrottled(w, r, wait, err)
 				return
 			}
@@ -111,11 +113,11 @@ func (a MonitorAuth) Wrap(next http.Handler) (http.Handler, error) {
 			http.Error(w, "authentication required", http.StatusUnauthorized)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), monitorUserKey{}, who)))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, who)))
 	}), nil
 }
 
-func (a MonitorAuth) refuseThrottled(w http.ResponseWriter, r *http.Request, wait time.Duration, err error) {
+func (a Auth) refuseThrottled(w http.ResponseWriter, r *http.Request, wait time.Duration, err error) {
 	if err != nil {
 		a.Logger.WarnContext(r.Context(), "monitor login throttle unavailable: refusing logins until Redis answers", "error", err.Error())
 		http.Error(w, "the monitor cannot check logins right now: retry later", http.StatusServiceUnavailable)
@@ -127,33 +129,33 @@ func (a MonitorAuth) refuseThrottled(w http.ResponseWriter, r *http.Request, wai
 	http.Error(w, fmt.Sprintf("too many failed logins from this address: retry after %d s", secs), http.StatusTooManyRequests)
 }
 
-func (t *LoginThrottle) build() (*perMinute, error) {
+// throttle is a LoginThrottle's allowance of failed logins per address.
+type throttle struct{ failures *allowance.PerMinute }
+
+func (t *LoginThrottle) build() (*throttle, error) {
 	if t == nil {
 		return nil, nil
 	}
-	return newPerMinute("LoginThrottle", "FailuresPerMinute", t.Redis, t.KeyPrefix, "monitor:login_failures:", t.FailuresPerMinute)
+	a, err := allowance.New("LoginThrottle", "FailuresPerMinute", t.Redis, t.KeyPrefix, "monitor:login_failures:", t.FailuresPerMinute)
+	if err != nil {
+		return nil, fmt.Errorf("monitor: %w", err)
+	}
+	return &throttle{failures: a}, nil
 }
 
-// blocked says how long addr must wait before its next login is checked
-// (0: now). It spends nothing: a cost-0 look at the GCRA state, whose
-// Remaining is how many failures addr has left.
-func (t *perMinute) blocked(ctx context.Context, addr string) (time.Duration, error) {
-	res, err := t.limiter.AllowN(ctx, t.prefix+addr, t.limit, 0)
+// wait says how long addr must wait before its next login is checked
+// (0: now). It spends nothing.
+func (t *throttle) wait(ctx context.Context, addr string) (time.Duration, error) {
+	wait, err := t.failures.Wait(ctx, addr)
 	if err != nil {
 		return 0, fmt.Errorf("login throttle: %w", err)
 	}
-	if res.Remaining >= 1 {
-		return 0, nil
-	}
-	// One failure is allowed again once the state has drained by one
-	// emission interval below the full burst.
-	interval := t.limit.Period / time.Duration(t.limit.Rate)
-	return max(res.ResetAfter-t.limit.Period+interval, time.Second), nil
+	return wait, nil
 }
 
 // fail spends one of addr's failures.
-func (t *perMinute) fail(ctx context.Context, addr string, log *slog.Logger) {
-	if _, err := t.limiter.Allow(ctx, t.prefix+addr, t.limit); err != nil {
+func (t *throttle) fail(ctx context.Context, addr string, log *slog.Logger) {
+	if _, err := t.failures.Take(ctx, addr); err != nil {
 		log.WarnContext(ctx, "could not count a failed monitor login", "error", err.Error())
 	}
 }

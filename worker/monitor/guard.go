@@ -1,4 +1,4 @@
-package api
+package monitor
 
 import (
 	"crypto/rand"
@@ -27,10 +27,10 @@ const (
 	xsrfHeader = "X-XSRF-TOKEN"
 )
 
-// MonitorGuard protects the monitor's pages and API from a browser that an
+// Guard protects the monitor's pages and API from a browser that an
 // attacker's page drives: in read-write mode a cross-site request could
 // delete or run tasks with the operator's cached basic auth credentials.
-type MonitorGuard struct {
+type Guard struct {
 	// Root is where the monitor is served ("/monitor").
 	Root string
 	// Addr is MONITOR_ADDR. When CheckHost is set (authentication off), a
@@ -48,7 +48,7 @@ type MonitorGuard struct {
 // headers on every answer, the Host check, the refusal of cross-origin and
 // header-less mutating calls, and a log line for every mutating call with
 // who made it.
-func (g MonitorGuard) Wrap(next http.Handler) http.Handler {
+func (g Guard) Wrap(next http.Handler) http.Handler {
 	if g.Logger == nil {
 		g.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -63,13 +63,13 @@ func (g MonitorGuard) Wrap(next http.Handler) http.Handler {
 	mutating := crossOrigin.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !sameXSRF(r) {
 			g.Logger.WarnContext(r.Context(), "monitor refused a call without its XSRF header", "method", r.Method, "path", r.URL.Path,
-				"user", MonitorUser(r.Context()), "remote_addr", clientAddr(r))
+				"user", User(r.Context()), "remote_addr", clientAddr(r))
 			http.Error(w, "a changing call needs the X-XSRF-TOKEN header equal to the XSRF-TOKEN cookie (the monitor's page sends it)", http.StatusForbidden)
 			return
 		}
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
-		g.Logger.InfoContext(r.Context(), "monitor action", "user", MonitorUser(r.Context()), "method", r.Method,
+		g.Logger.InfoContext(r.Context(), "monitor action", "user", User(r.Context()), "method", r.Method,
 			"path", r.URL.Path, "status", rec.status, "remote_addr", clientAddr(r))
 	}))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -99,7 +99,7 @@ func (g MonitorGuard) Wrap(next http.Handler) http.Handler {
 // ones, by hash), styles (Material UI injects <style> elements, hence
 // 'unsafe-inline' for styles only) and the Google fonts its page links,
 // call only its own API, and be framed by nobody.
-func (g MonitorGuard) contentSecurityPolicy() string {
+func (g Guard) contentSecurityPolicy() string {
 	script := append([]string{"'self'"}, g.ScriptHashes...)
 	return strings.Join([]string{
 		"default-src 'none'",
@@ -175,7 +175,7 @@ func InlineScriptHashes(h http.Handler, path string) ([]string, error) {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
 	if rec.Code != http.StatusOK {
-		return nil, fmt.Errorf("api: %s answered %d", path, rec.Code)
+		return nil, fmt.Errorf("monitor: %s answered %d", path, rec.Code)
 	}
 	var hashes []string
 	z := html.NewTokenizer(rec.Body)
@@ -186,7 +186,7 @@ func InlineScriptHashes(h http.Handler, path string) ([]string, error) {
 			if errors.Is(z.Err(), io.EOF) {
 				return hashes, nil
 			}
-			return nil, fmt.Errorf("api: %s: %w", path, z.Err())
+			return nil, fmt.Errorf("monitor: %s: %w", path, z.Err())
 		case html.StartTagToken:
 			t := z.Token()
 			inScript = t.Data == "script" && !hasAttr(t, "src")
