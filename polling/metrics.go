@@ -8,8 +8,9 @@ import (
 	"github.com/vagov/lighthouse526/vagov/statsd"
 )
 
-// Metrics are the polling worker's Prometheus metrics. Their names are a
-// contract with dashboards and alerts; labels come from small fixed sets.
+// Metrics are the polling domain's Prometheus metrics (how a task runs is
+// runner.Metrics). Their names are a contract with dashboards and alerts;
+// labels come from small fixed sets.
 type Metrics struct {
 	// Document outcomes, per record: the original's
 	// lighthouse_document_upload_processing_status.<type>.<outcome>[.<step>].
@@ -20,8 +21,6 @@ type Metrics struct {
 	UnknownRequestIDs prometheus.Counter
 	// Status entries that could not be applied as sent.
 	MalformedStatuses *prometheus.CounterVec
-	// Batch and cycle tasks that will never run again.
-	PollExhausted *prometheus.CounterVec
 	// Tasks refused for a malformed or invalid payload.
 	RejectedTasks *prometheus.CounterVec
 	// Uploads quarantined because they cannot be polled, by reason.
@@ -41,12 +40,6 @@ type Metrics struct {
 	OutboxUnsent          prometheus.Gauge
 	// Failures that owed a follow-up which could not be written.
 	NotificationsSkipped *prometheus.CounterVec
-
-	// Every task this worker runs, by type.
-	TasksProcessed *prometheus.CounterVec
-	TasksFailed    *prometheus.CounterVec
-	TasksRetried   *prometheus.CounterVec
-	TaskDuration   *prometheus.HistogramVec
 
 	// StatsD sends the original's StatsD keys beside the Prometheus metrics
 	// above, from the same places; nil (STATSD_ADDR empty) sends nothing.
@@ -73,10 +66,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "form526_document_upload_malformed_statuses_total",
 			Help: "Status entries not applied as sent, by kind: missing_end_time, failed_without_error, unasked_id, duplicate_entry, missing_from_answer.",
 		}, []string{"kind"}),
-		PollExhausted: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "form526_document_upload_poll_exhausted_total",
-			Help: "Polling tasks that used their last retry or were archived without retry.",
-		}, []string{"task_type"}),
 		RejectedTasks: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "form526_document_upload_rejected_tasks_total",
 			Help: "Tasks archived without retry because their payload was malformed or invalid.",
@@ -125,23 +114,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "form526_document_upload_notifications_skipped_total",
 			Help: "Failed Veteran Uploads whose follow-up email was not written because the upload has no form attachment guid to name, by reason: no_form_attachment, no_attachment_guid.",
 		}, []string{"reason"}),
-		TasksProcessed: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "form526_worker_tasks_processed_total",
-			Help: "Tasks handled, whatever the outcome, by task type.",
-		}, []string{"task_type"}),
-		TasksFailed: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "form526_worker_tasks_failed_total",
-			Help: "Tasks whose handler returned an error (rate-limit waits excluded), by task type.",
-		}, []string{"task_type"}),
-		TasksRetried: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "form526_worker_tasks_retried_total",
-			Help: "Tasks run again after an earlier failed attempt, by task type.",
-		}, []string{"task_type"}),
-		TaskDuration: f.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "form526_worker_task_duration_seconds",
-			Help:    "Handler duration by task type.",
-			Buckets: prometheus.ExponentialBuckets(0.005, 2.5, 12),
-		}, []string{"task_type"}),
 	}
 	// Every reason is exported from the start, at 0, so that an alert on
 	// its increase sees the first one.

@@ -27,9 +27,12 @@ type Exhaustion struct {
 	Redis     redis.UniversalClient
 	KeyPrefix string
 	DB        *gorm.DB
-	Metrics   *polling.Metrics
-	Logger    *slog.Logger
-	Now       func() time.Time
+	// Metrics count the exhausted tasks; Polling gets the StatsD key and
+	// the cycle gauges of an exhausted batch's cycle.
+	Metrics *Metrics
+	Polling *polling.Metrics
+	Logger  *slog.Logger
+	Now     func() time.Time
 }
 
 // exhaustedMarkerTTL outlives asynq's archive (which keeps tasks 90 days at
@@ -63,7 +66,7 @@ func (e *Exhaustion) record(ctx context.Context, id, taskType string, payload []
 		return
 	}
 	e.Metrics.PollExhausted.WithLabelValues(taskType).Inc()
-	e.Metrics.StatsD.Exhausted()
+	e.Polling.StatsD.Exhausted()
 	e.Logger.WarnContext(ctx, polling.LogRetriesExhausted,
 		"job_id", id,
 		"task_type", taskType,
@@ -80,7 +83,7 @@ func (e *Exhaustion) record(ctx context.Context, id, taskType string, payload []
 		if err := models.MarkBatchDone(ctx, e.DB, p.CycleID, e.Now()); err != nil {
 			e.Logger.WarnContext(ctx, "could not mark an exhausted batch done", "cycle_id", p.CycleID, "error", err.Error())
 		} else {
-			polling.SendCycleGauges(ctx, e.DB, e.Metrics, e.Logger, p.CycleID, e.Now())
+			polling.SendCycleGauges(ctx, e.DB, e.Polling, e.Logger, p.CycleID, e.Now())
 		}
 	}
 }

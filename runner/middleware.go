@@ -8,13 +8,12 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/vagov/lighthouse526/polling"
 	"github.com/vagov/lighthouse526/tasks"
 )
 
 // Instrument is the server's middleware: it gives each task a logger with
 // task_type, task_id, queue and retry, and records the task metrics.
-func Instrument(m *polling.Metrics, logger *slog.Logger) asynq.MiddlewareFunc {
+func Instrument(m *Metrics, logger *slog.Logger) asynq.MiddlewareFunc {
 	return func(next asynq.Handler) asynq.Handler {
 		return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
 			id, _ := asynq.GetTaskID(ctx)

@@ -19,7 +19,7 @@ import (
 func startServer(o *observed, queue string, handlers map[string]asynq.Handler) {
 	GinkgoHelper()
 	mux := asynq.NewServeMux()
-	mux.Use(runner.Instrument(o.Metrics, o.Logger))
+	mux.Use(runner.Instrument(o.Tasks, o.Logger))
 	for t, h := range handlers {
 		mux.Handle(t, h)
 	}

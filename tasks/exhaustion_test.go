@@ -34,13 +34,13 @@ var _ = Describe("Exhaustion", func() {
 	)
 
 	exhausted := func(taskType string) func() float64 {
-		return func() float64 { return testutil.ToFloat64(o.Metrics.PollExhausted.WithLabelValues(taskType)) }
+		return func() float64 { return testutil.ToFloat64(o.Tasks.PollExhausted.WithLabelValues(taskType)) }
 	}
 
 	// serve runs an asynq server whose handlers always fail with fail.
 	serve := func(prefix string) {
 		ex := &runner.Exhaustion{
-			Redis: rdb, KeyPrefix: prefix, DB: gdb, Metrics: o.Metrics, Logger: o.Logger,
+			Redis: rdb, KeyPrefix: prefix, DB: gdb, Metrics: o.Tasks, Polling: o.Metrics, Logger: o.Logger,
 			Now: func() time.Time { return time.Now().UTC() },
 		}
 		failing := asynq.HandlerFunc(func(context.Context, *asynq.Task) error {

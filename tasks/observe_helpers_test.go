@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/vagov/lighthouse526/polling"
+	"github.com/vagov/lighthouse526/runner"
 )
 
 // testNow is the clock of the specs that inject one.
@@ -82,6 +83,7 @@ func (s *logSink) WithKind(kind string) []map[string]any {
 type observed struct {
 	Reg     *prometheus.Registry
 	Metrics *polling.Metrics
+	Tasks   *runner.Metrics // the task server's
 	Logs    *logSink
 	Logger  *slog.Logger
 }
@@ -89,6 +91,7 @@ type observed struct {
 func newObserved() *observed {
 	o := &observed{Reg: prometheus.NewRegistry(), Logs: &logSink{}}
 	o.Metrics = polling.NewMetrics(o.Reg)
+	o.Tasks = runner.NewMetrics(o.Reg)
 	o.Logger = slog.New(slog.NewJSONHandler(o.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	return o
 }

@@ -165,7 +165,7 @@ var _ = Describe("StatsD on replicas", func() {
 		now := func() time.Time { return time.Now().UTC() }
 		updater := newUpdater(o)
 		updater.Now = now
-		ex := &runner.Exhaustion{Redis: rdb, KeyPrefix: prefix, DB: gdb, Metrics: o.Metrics, Logger: o.Logger, Now: now}
+		ex := &runner.Exhaustion{Redis: rdb, KeyPrefix: prefix, DB: gdb, Metrics: o.Tasks, Polling: o.Metrics, Logger: o.Logger, Now: now}
 		mux := asynq.NewServeMux()
 		mux.Handle(tasks.TypeStatusBatch, &tasks.StatusBatchHandler{Lighthouse: lh.Client, Updater: updater, Metrics: o.Metrics, Logger: o.Logger})
 		srv := asynq.NewServer(asynq.RedisClientOpt{Addr: dbtest.RedisAddr(), DB: rdb.Options().DB}, asynq.Config{

@@ -29,6 +29,9 @@ type app struct {
 	client     *asynq.Client
 	lighthouse *lighthouse.Client
 	metrics    *polling.Metrics
+	// taskMetrics are the task server's: every task's runs and the
+	// exhausted polling tasks.
+	taskMetrics *runner.Metrics
 	// sidekiqRedis is the Sidekiq application's Redis when SIDEKIQ_REDIS_URL
 	// names one other than the worker's own.
 	sidekiqRedis redis.UniversalClient
@@ -61,6 +64,7 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, role s
 	}
 	a.client = asynq.NewClientFromRedisClient(a.rdb)
 	a.metrics = polling.NewMetrics(a.reg)
+	a.taskMetrics = runner.NewMetrics(a.reg)
 	if a.metrics.StatsD, err = statsd.New(statsd.Config{Addr: cfg.StatsDAddr, Tags: cfg.StatsDTags, Logger: logger, Registerer: a.reg}); err != nil {
 		a.close()
 		return nil, err
@@ -84,7 +88,7 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, role s
 		StaleAfter: 30 * time.Minute,
 	}
 	a.batch = &tasks.StatusBatchHandler{Lighthouse: a.lighthouse, Updater: a.updater, Relay: a.relay, Metrics: a.metrics, Logger: logger}
-	a.exhaustion = &runner.Exhaustion{Redis: a.rdb, KeyPrefix: cfg.RedisKeyPrefix, DB: a.db, Metrics: a.metrics, Logger: logger, Now: now}
+	a.exhaustion = &runner.Exhaustion{Redis: a.rdb, KeyPrefix: cfg.RedisKeyPrefix, DB: a.db, Metrics: a.taskMetrics, Polling: a.metrics, Logger: logger, Now: now}
 	return a, nil
 }
 
@@ -111,7 +115,7 @@ func (a *app) newServer() *asynq.Server {
 // mux routes every task type this worker handles.
 func (a *app) mux() *asynq.ServeMux {
 	mux := asynq.NewServeMux()
-	mux.Use(runner.Instrument(a.metrics, a.logger))
+	mux.Use(runner.Instrument(a.taskMetrics, a.logger))
 	mux.Handle(tasks.TypePolling, &tasks.PollingHandler{Cycle: a.cycle, Client: a.client, Queue: a.cfg.QueueName, Logger: a.logger})
 	mux.Handle(tasks.TypeStatusBatch, a.batch)
 	now := func() time.Time { return time.Now().UTC() }

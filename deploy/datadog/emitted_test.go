@@ -12,6 +12,7 @@ import (
 
 	"github.com/vagov/lighthouse526/lighthouse/fake"
 	"github.com/vagov/lighthouse526/polling"
+	"github.com/vagov/lighthouse526/runner"
 	"github.com/vagov/lighthouse526/vagov/statsd"
 )
 
@@ -66,12 +67,14 @@ func loadOpenMetricsCheck(file string) (*openMetricsCheck, error) {
 }
 
 // openMetricsNames maps each Datadog name the check makes of the worker's
-// Prometheus metrics, as polling.NewMetrics registers them, to the
-// Prometheus name; only the metrics the check collects. The check (v2)
-// keeps a gauge's name and sends a counter as <name without _total>.count.
+// Prometheus metrics, as polling.NewMetrics and runner.NewMetrics register
+// them, to the Prometheus name; only the metrics the check collects. The
+// check (v2) keeps a gauge's name and sends a counter as <name without
+// _total>.count.
 func openMetricsNames(c *openMetricsCheck) (map[string]string, error) {
 	reg := prometheus.NewRegistry()
 	polling.NewMetrics(reg)
+	runner.NewMetrics(reg)
 	families, err := reg.Gather()
 	if err != nil {
 		return nil, err
@@ -81,7 +84,7 @@ func openMetricsNames(c *openMetricsCheck) (map[string]string, error) {
 	for _, name := range inst.Metrics {
 		i := slices.IndexFunc(families, func(f *dto.MetricFamily) bool { return f.GetName() == name })
 		if i < 0 {
-			return nil, fmt.Errorf("openmetrics.yaml collects %q, which polling.NewMetrics does not register", name)
+			return nil, fmt.Errorf("openmetrics.yaml collects %q, which neither polling.NewMetrics nor runner.NewMetrics registers", name)
 		}
 		dd := inst.Namespace + "." + name
 		switch families[i].GetType() {
