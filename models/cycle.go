@@ -65,7 +65,7 @@ func StartCycle(ctx context.Context, db *gorm.DB, id string, scheduledAt, dueBef
 // for this one statement): a record lost in a database crash is a batch
 // handed on again under the same task id, which the queue refuses, and the
 // next synchronous commit (any batch's write) flushes it anyway. Waiting for
-// the flush was most of the cost of a fan-out in batches of 100.
+// the flush would be most of the cost of a fan-out in batches of 100.
 func AdvanceCycle(ctx context.Context, db *gorm.DB, c *PollingCycle, lastID int64, batches, documents int, now time.Time) error {
 	res := db.WithContext(ctx).Exec(`
 WITH durability AS (SELECT set_config('synchronous_commit', 'off', true))

@@ -96,9 +96,9 @@ func ApplyPollResults(ctx context.Context, db *gorm.DB, cycleID string, results 
 // copy of them all. Otherwise (source nil, a status from elsewhere, or few
 // statuses to save) they are copied.
 //
-// That copy was half a megabyte per batch of a thousand, allocated while
-// the body it copied was still live; a worker's peak heap is set by what is
-// live, and allocated, when a garbage collection runs.
+// The copy would be as large as the statuses, allocated while the body it
+// copies is still live; a worker's peak heap is set by what is live, and
+// allocated, when a garbage collection runs.
 func ApplyPollResultsFrom(ctx context.Context, db *gorm.DB, cycleID string, source answer.Body, results []PollResult, now time.Time) ([]Transitioned, error) {
 	w, err := WriteBatch(ctx, db, BatchWrite{CycleID: cycleID, Source: source, Results: results}, now)
 	return w.Transitioned, err

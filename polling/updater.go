@@ -104,8 +104,7 @@ func (u *StatusUpdater) Apply(ctx context.Context, log *slog.Logger, cycleID str
 // returned.
 //
 // It holds a batch in slices indexed like the pending uploads rather than in
-// maps of copies of them: those maps were 1.5 MB of a worker's 10 MB live
-// heap at its peak (heap profile during a 300k `worker bench`).
+// maps of copies of them: what a batch holds live sets a worker's peak heap.
 func (u *StatusUpdater) Write(ctx context.Context, log *slog.Logger, cycleID string, rows *BatchRows, ans Answer) (BatchSummary, error) {
 	var sum BatchSummary
 	uploads, quarantines := rows.withoutRefused(ans.Refused, ans.RefusedDetail)

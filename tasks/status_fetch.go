@@ -122,7 +122,7 @@ func splitMessage(ctx context.Context, err error, n int) string {
 // A 400 is not always about an id: the API may refuse every call for a
 // reason of its own. So ids are quarantined only once Lighthouse answered
 // some part of the batch; when no part is answered the batch fails with the
-// 400, as it did before, and no id is quarantined. That costs as many calls
+// 400 and no id is quarantined. That costs as many calls
 // as isolating one id, after which the batch is archived.
 type isolation struct {
 	h        *StatusBatchHandler

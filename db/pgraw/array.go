@@ -10,10 +10,10 @@ import "github.com/jackc/pgx/v5/pgtype"
 //
 // A batch's columns travel this way rather than as a JSON document or array
 // literals: PostgreSQL reads binary arrays several times faster than it takes
-// a JSON document apart with jsonb_to_recordset (4-5 ms against 27-44 ms for
-// 1000 rows in EXPLAIN ANALYZE with a generic plan) or parses array literals,
-// and the batch write is most of the database's work. The statuses
-// themselves go as one bytea, the answer's body (see models.ApplyPollResultsFrom).
+// a JSON document apart with jsonb_to_recordset or parses array literals
+// (EXPLAIN ANALYZE of the batch write shows it), and the batch write is most
+// of the database's work. The statuses themselves go as one bytea, the
+// answer's body (see models.ApplyPollResultsFrom).
 type Array[T any] struct{ elems pgtype.FlatArray[T] }
 
 // ArrayOf binds elems as one array parameter.

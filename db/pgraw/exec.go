@@ -25,7 +25,8 @@ type Statement struct {
 // begin with, then blob as its last parameter, a bytea, and returns the rows
 // in text format.
 //
-// It exists for the batch write, whose statuses are half a megabyte. Through
+// It exists for the batch write, whose statuses (the body of a Lighthouse
+// answer, half a megabyte for a thousand) are its one big parameter. Through
 // GORM, pgx encodes every parameter into a buffer of its own, grown from 256
 // bytes and kept until the connection's next statement: one more copy of
 // the statuses (after the body they came in and the Bind message that sends

@@ -16,8 +16,8 @@ import (
 // the statement for its logger with every parameter inlined into the SQL
 // text (logger.ExplainSQL: a string copy and regular expressions over the
 // whole text) even when the logger discards it, and ScanRows maps every row
-// onto the struct by reflection (17% of the batch handler's CPU samples, pprof
-// of `worker bench --workers 0`). A batch reads and returns a thousand rows.
+// onto the struct by reflection, a large part of a batch's CPU: a batch
+// reads and returns up to a thousand rows.
 func Rows[T any](ctx context.Context, db *gorm.DB, capHint int, query string, scan func(*sql.Rows, *T) error, values ...any) ([]T, error) {
 	rows, err := db.WithContext(ctx).Raw(query, values...).Rows()
 	if err != nil {
