@@ -28,7 +28,11 @@ func monitorCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		return err
 	}
 	defer rdb.Close()
-	srv, err := monitor.New(cfg, rdb, logger.With("component", "monitor"))
+	redisConn, err := redisConnOpt(cfg)
+	if err != nil {
+		return err
+	}
+	srv, err := monitor.New(cfg, redisConn, rdb, logger.With("component", "monitor"))
 	if settings := (*monitor.SettingsError)(nil); errors.As(err, &settings) {
 		return &exitError{code: 2, err: err}
 	}

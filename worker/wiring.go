@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
@@ -95,16 +96,43 @@ func newRedis(cfg *config.Config) (redis.UniversalClient, error) {
 		return nil, fmt.Errorf("REDIS_URL: not a redis:// or rediss:// URL")
 	}
 	if len(cfg.RedisSentinelAddrs) > 0 {
-		return redis.NewFailoverClient(&redis.FailoverOptions{
-			MasterName:    cfg.RedisSentinelMaster,
-			SentinelAddrs: cfg.RedisSentinelAddrs,
-			Username:      opts.Username,
-			Password:      opts.Password,
-			DB:            opts.DB,
-			TLSConfig:     opts.TLSConfig,
-		}), nil
+		return redisFailover(cfg, opts).MakeRedisClient().(redis.UniversalClient), nil
 	}
 	return redis.NewClient(opts), nil
+}
+
+// redisConnOpt is the configured Redis as asynq describes it, for asynqmon,
+// which opens its own connections: Sentinel when REDIS_SENTINEL_ADDRS is set,
+// else REDIS_URL, with the same credentials, database and TLS as newRedis.
+func redisConnOpt(cfg *config.Config) (asynq.RedisConnOpt, error) {
+	opts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: not a redis:// or rediss:// URL")
+	}
+	if len(cfg.RedisSentinelAddrs) > 0 {
+		return redisFailover(cfg, opts), nil
+	}
+	return asynq.RedisClientOpt{
+		Addr:      opts.Addr,
+		Username:  opts.Username,
+		Password:  opts.Password,
+		DB:        opts.DB,
+		TLSConfig: opts.TLSConfig,
+	}, nil
+}
+
+// redisFailover is the Sentinel failover client of REDIS_SENTINEL_ADDRS and
+// REDIS_SENTINEL_MASTER, with REDIS_URL's (opts) credentials, database and
+// TLS: newRedis's client and asynqmon's alike.
+func redisFailover(cfg *config.Config, opts *redis.Options) asynq.RedisFailoverClientOpt {
+	return asynq.RedisFailoverClientOpt{
+		MasterName:    cfg.RedisSentinelMaster,
+		SentinelAddrs: cfg.RedisSentinelAddrs,
+		Username:      opts.Username,
+		Password:      opts.Password,
+		DB:            opts.DB,
+		TLSConfig:     opts.TLSConfig,
+	}
 }
 
 // newRegistry is the process's one metrics registry, with Go and process

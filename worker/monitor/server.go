@@ -5,7 +5,6 @@
 package monitor
 
 import (
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -34,17 +33,13 @@ type SettingsError struct{ Err error }
 func (e *SettingsError) Error() string { return e.Err.Error() }
 func (e *SettingsError) Unwrap() error { return e.Err }
 
-// New builds the monitor configured by cfg. rdb keeps the login throttle;
-// asynqmon opens connections of its own to the same Redis. log gets every
+// New builds the monitor configured by cfg. asynqmon opens connections of
+// its own, as redisConn says; rdb keeps the login throttle. log gets every
 // refused request, failed login and changing call.
-func New(cfg *config.Config, rdb redis.UniversalClient, log *slog.Logger) (*Server, error) {
-	connOpt, err := redisConnOpt(cfg)
-	if err != nil {
-		return nil, err
-	}
+func New(cfg *config.Config, redisConn asynq.RedisConnOpt, rdb redis.UniversalClient, log *slog.Logger) (*Server, error) {
 	mon := asynqmon.New(asynqmon.Options{
 		RootPath:          Root,
-		RedisConnOpt:      connOpt,
+		RedisConnOpt:      redisConn,
 		ReadOnly:          cfg.MonitorReadOnly,
 		PrometheusAddress: cfg.MonitorPrometheusAddr,
 	})
@@ -79,31 +74,3 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 
 // Close closes asynqmon's connections.
 func (s *Server) Close() error { return s.mon.Close() }
-
-// redisConnOpt is the configured Redis as asynq describes it (asynqmon opens
-// its own connections): Sentinel when REDIS_SENTINEL_ADDRS is set, else
-// REDIS_URL, with the same credentials, database and TLS as the worker's own
-// client.
-func redisConnOpt(cfg *config.Config) (asynq.RedisConnOpt, error) {
-	opts, err := redis.ParseURL(cfg.RedisURL)
-	if err != nil {
-		return nil, fmt.Errorf("REDIS_URL: not a redis:// or rediss:// URL")
-	}
-	if len(cfg.RedisSentinelAddrs) > 0 {
-		return asynq.RedisFailoverClientOpt{
-			MasterName:    cfg.RedisSentinelMaster,
-			SentinelAddrs: cfg.RedisSentinelAddrs,
-			Username:      opts.Username,
-			Password:      opts.Password,
-			DB:            opts.DB,
-			TLSConfig:     opts.TLSConfig,
-		}, nil
-	}
-	return asynq.RedisClientOpt{
-		Addr:      opts.Addr,
-		Username:  opts.Username,
-		Password:  opts.Password,
-		DB:        opts.DB,
-		TLSConfig: opts.TLSConfig,
-	}, nil
-}

@@ -1,11 +1,11 @@
 package monitor_test
 
 import (
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 
+	"github.com/hibiken/asynq"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
@@ -19,7 +19,6 @@ var _ = Describe("Server", func() {
 
 	BeforeEach(func() {
 		cfg = &config.Config{
-			RedisURL:                      fmt.Sprintf("redis://%s/%d", dbtest.RedisAddr(), dbtest.RedisDBTasks+GinkgoParallelProcess()-1),
 			RedisKeyPrefix:                "monitor-test:" + randomHex(6) + ":",
 			MonitorAddr:                   "127.0.0.1:9480",
 			MonitorReadOnly:               true,
@@ -28,6 +27,10 @@ var _ = Describe("Server", func() {
 			MonitorLoginFailuresPerMinute: 5,
 		}
 	})
+
+	redisConn := func() asynq.RedisClientOpt {
+		return asynq.RedisClientOpt{Addr: dbtest.RedisAddr(), DB: rdb.Options().DB}
+	}
 
 	get := func(h http.Handler, target string, set func(*http.Request)) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(http.MethodGet, target, nil)
@@ -40,7 +43,7 @@ var _ = Describe("Server", func() {
 	}
 
 	It("serves asynqmon under /monitor/ behind the guard and authentication, redirects / there and answers the health check", func() {
-		srv, err := monitor.New(cfg, rdb, slog.New(slog.DiscardHandler))
+		srv, err := monitor.New(cfg, redisConn(), rdb, slog.New(slog.DiscardHandler))
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(srv.Close)
 
@@ -61,7 +64,7 @@ var _ = Describe("Server", func() {
 
 	It("reports settings that leave the monitor open as a settings error", func() {
 		cfg.MonitorUsername, cfg.MonitorPassword = "", ""
-		_, err := monitor.New(cfg, rdb, slog.New(slog.DiscardHandler))
+		_, err := monitor.New(cfg, redisConn(), rdb, slog.New(slog.DiscardHandler))
 		var settings *monitor.SettingsError
 		Expect(err).To(BeAssignableToTypeOf(settings))
 		Expect(err).To(MatchError(ContainSubstring("needs basic auth credentials or a token")))
