@@ -41,7 +41,7 @@ func goals(fixed, adaptive *StrategyResult, budget int) []Goal {
 		{
 			Name:   "never-finishing uploads polled at least daily",
 			Met:    adaptive.NeverFinishing == 0 || adaptive.NeverPolledDaily == 1,
-			Detail: fmt.Sprintf("%s of %d; longest wait %s", percent(adaptive.NeverPolledDaily), adaptive.NeverFinishing, minutesText(adaptive.NeverLongestGap)),
+			Detail: fmt.Sprintf("%s of %s; longest wait %s", percent(adaptive.NeverPolledDaily), thousands(float64(adaptive.NeverFinishing)), minutesText(adaptive.NeverLongestGap)),
 		},
 	}
 }
