@@ -27,8 +27,9 @@ type Mixture struct {
 	Never, Failed float64
 }
 
-// DefaultMixture: 60% finish within an hour (median 15 minutes), 30% within
-// a day (median 4 hours), 8% within a week (median 2 days), 2% never.
+// DefaultMixture is the default --mixture: 60% finish within an hour
+// (median 15 minutes), 30% within a day (median 4 hours), 8% within a week
+// (median 2 days); with DefaultNever, 2% never.
 const DefaultMixture = "0.60:1h:15m,0.30:24h:4h,0.08:168h:48h"
 
 // Default shares of never-finishing uploads and of failures among those
