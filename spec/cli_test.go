@@ -2,8 +2,10 @@ package spec_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -19,7 +21,7 @@ var subcommands = []string{
 	"api", "bench", "config", "demo-seed", "demo-watch",
 	"enqueue", "enqueue track", "enqueue poll",
 	"fake-lighthouse", "migrate", "migrate up", "migrate down", "migrate status",
-	"monitor", "poll", "run",
+	"monitor", "poll", "run", "simulate",
 	"uploads", "uploads show", "uploads stuck", "uploads release",
 	"version",
 }
@@ -104,7 +106,64 @@ var _ = Describe("The worker's command line", func() {
 		Entry(nil, "enqueue poll --request-id 1 extra"),
 		Entry(nil, "uploads stuck extra"),
 		Entry(nil, "uploads show 634 extra"),
+		Entry(nil, "simulate extra"),
 	)
+
+	DescribeTable("refuses a simulation it cannot run, naming the flag, exit 2",
+		func(args string, message string) {
+			session := runBare(strings.Fields(args)...)
+			Expect(session.ExitCode()).To(Equal(2))
+			Expect(string(session.Err.Contents())).To(ContainSubstring(message))
+			Expect(session.Out.Contents()).To(BeEmpty())
+		},
+		Entry(nil, "simulate --budget 0", "--budget must be a positive number, got 0"),
+		Entry(nil, "simulate --days -1", "--days must be a positive number, got -1"),
+		Entry(nil, "simulate --per-day 0", "--per-day must be positive, got 0"),
+		Entry(nil, "simulate --warmup -1h", "--warmup must not be negative"),
+		Entry(nil, "simulate --batch-size 5000", "--batch-size must be between 1 and 1000, got 5000"),
+		Entry(nil, "simulate --floor 0s", "--floor must be a positive duration"),
+		Entry(nil, "simulate --fixed-cron-period 90s", "--fixed-cron-period must be a whole number of minutes, got 1m30s"),
+		Entry(nil, "simulate --never 2", "--never must be between 0 and 1, got 2"),
+		Entry(nil, "simulate --ladder 0:5m,1h:2m", "--ladder: poll ladder rung 2: interval 2m0s is shorter"),
+		Entry(nil, "simulate --ladder every-5m", "--ladder: poll ladder rung 1"),
+		Entry(nil, "simulate --mixture 0.5:1h:15m", "--mixture: mixture shares and the never-finishing share add up to 0.52, not 1"),
+		Entry(nil, "simulate --first-poll later", `--first-poll: first poll "later"`),
+		Entry(nil, "simulate --out picture.gif", `--out "picture.gif": want a .svg or .png file`),
+		Entry(nil, "simulate --seed minus-one", `invalid value "minus-one" for flag -seed`),
+	)
+
+	Describe("simulate", func() {
+		It("prints both strategies' figures as JSON and writes the picture", func() {
+			out := filepath.Join(GinkgoT().TempDir(), "sim.png")
+			session := runBare("simulate", "--per-day", "300", "--days", "1", "--warmup", "6h", "--out", out, "--json")
+			Expect(session.ExitCode()).To(Equal(0), "stderr: %s", session.Err.Contents())
+			var res struct {
+				Strategies []struct {
+					Strategy string `json:"strategy"`
+					Finished int    `json:"finished"`
+				} `json:"strategies"`
+				Goals []struct{ Name string } `json:"goals"`
+			}
+			Expect(json.Unmarshal(session.Out.Contents(), &res)).To(Succeed())
+			Expect(res.Strategies).To(HaveLen(2))
+			Expect(res.Strategies[0].Strategy).To(Equal("fixed"))
+			Expect(res.Strategies[1].Strategy).To(Equal("adaptive"))
+			Expect(res.Strategies[1].Finished).To(BeNumerically(">", 100))
+			Expect(res.Goals).To(HaveLen(5))
+			info, err := os.Stat(out)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(info.Size()).To(BeNumerically(">", 0))
+		})
+
+		It("refuses --fit-from-db on a database with too few finished uploads, saying how many it found", func(ctx context.Context) {
+			w := newWorld()
+			seedUploads(ctx, upload{requestID: "7101", state: "completed"}, upload{requestID: "7102"})
+			session := w.start([]string{"simulate", "--fit-from-db", "--out", ""})
+			Eventually(session).WithTimeout(30 * time.Second).Should(gexec.Exit(1))
+			Expect(string(session.Err.Contents())).To(ContainSubstring("found 0 completed or failed uploads with both processing times"))
+			Expect(string(session.Err.Contents())).NotTo(ContainSubstring("7101"))
+		})
+	})
 
 	Describe("uploads show", func() {
 		It("prints Lighthouse's text with its control characters escaped", func(ctx context.Context) {

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/vagov/lighthouse526/config"
+	"github.com/vagov/lighthouse526/db"
+	"github.com/vagov/lighthouse526/polling"
+	"github.com/vagov/lighthouse526/worker/simulate"
+)
+
+const simulateSynopsis = `simulate [--seed N] [--ladder L] [--budget N] [--fit-from-db] [--out simulation.svg] [--json] [flags]
+
+Simulates a fortnight of uploads in virtual time (no Lighthouse, no Redis;
+a database only with --fit-from-db) and prints, for the fixed and the
+adaptive polling strategies side by side, detection latency, calls, polls
+per upload and the never-finishing uploads' poll intervals, against the
+goals of adaptive polling. Writes a picture of the two latency CDFs and of
+calls per hour (--out, SVG or PNG by extension).`
+
+// simulateFlags are the flags of `worker simulate`.
+type simulateFlags struct {
+	opts      simulate.Options
+	mixture   string
+	never     float64
+	failed    float64
+	ladder    string
+	firstPoll string
+	fitFromDB bool
+	out       string
+	asJSON    bool
+}
+
+func parseSimulateFlags(args []string, stdout io.Writer) (*simulateFlags, error) {
+	f := &simulateFlags{}
+	o := &f.opts
+	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
+	fs.Uint64Var(&o.Seed, "seed", 1, "random seed: the same seed gives the same figures")
+	fs.Float64Var(&o.PerDay, "per-day", simulate.DefaultPerDay, "uploads a day, averaged over a week (weekday business hours busiest, Eastern)")
+	fs.DurationVar(&o.Warmup, "warmup", simulate.DefaultWarmup, "simulated before the measured days, not measured (fills the backlog)")
+	fs.IntVar(&o.Days, "days", simulate.DefaultDays, "measured days, from a Monday")
+	fs.StringVar(&f.mixture, "mixture", simulate.DefaultMixture, "Lighthouse processing times: share:within:median components, each a lognormal in its window (from the previous one's end)")
+	fs.Float64Var(&f.never, "never", simulate.DefaultNever, "share of uploads Lighthouse never finishes")
+	fs.Float64Var(&f.failed, "failed", simulate.DefaultFailed, "share of finished uploads that end FAILED")
+	fs.BoolVar(&f.fitFromDB, "fit-from-db", false, "draw processing times from the completed and failed uploads in DATABASE_URL instead of --mixture")
+	fs.IntVar(&o.Budget, "budget", simulate.DefaultBudget, "calls a minute the worker may make (LIGHTHOUSE_RATE_BUDGET)")
+	fs.IntVar(&o.BatchSize, "batch-size", config.DefaultPollBatchSize, "ids a call (POLL_BATCH_SIZE)")
+	fs.StringVar(&f.ladder, "ladder", polling.DefaultLadder, "adaptive poll intervals by age: comma-separated from:every")
+	fs.StringVar(&f.firstPoll, "first-poll", string(simulate.FirstPollAtCreation), "adaptive: when a new upload is first polled: created (due at once, the next cycle) or grid (the ladder's first grid point after its creation)")
+	fs.DurationVar(&o.Schedule.Floor, "floor", simulate.DefaultFloor, "adaptive: the longest any upload waits between polls")
+	fs.DurationVar(&o.FixedPeriod, "fixed-cron-period", simulate.DefaultFixedPeriod, "fixed: the cron period (a cycle at :15 of each)")
+	fs.StringVar(&f.out, "out", "simulation.svg", "the picture: a .svg or .png file (empty: none)")
+	fs.BoolVar(&f.asJSON, "json", false, "print the figures as JSON")
+	if err := parseFlags(fs, args, stdout, simulateSynopsis, 0); err != nil {
+		return nil, err
+	}
+
+	var check flagCheck
+	if o.PerDay <= 0 {
+		check = append(check, fmt.Sprintf("--per-day must be positive, got %g", o.PerDay))
+	}
+	check.notNegativeDuration("warmup", o.Warmup)
+	check.positive("days", int64(o.Days))
+	check.fraction("never", f.never)
+	check.fraction("failed", f.failed)
+	check.positive("budget", int64(o.Budget))
+	if o.BatchSize < 1 || o.BatchSize > config.MaxPollBatchSize {
+		check = append(check, fmt.Sprintf("--batch-size must be between 1 and %d, got %d", config.MaxPollBatchSize, o.BatchSize))
+	}
+	check.positiveDuration("floor", o.Schedule.Floor)
+	if o.FixedPeriod < time.Minute || o.FixedPeriod%time.Minute != 0 {
+		check = append(check, fmt.Sprintf("--fixed-cron-period must be a whole number of minutes, got %s", o.FixedPeriod))
+	}
+	var err error
+	if o.Schedule.Ladder, err = polling.ParseLadder(f.ladder); err != nil {
+		check = append(check, "--ladder: "+err.Error())
+	}
+	if o.FirstPoll, err = simulate.ParseFirstPoll(f.firstPoll); err != nil {
+		check = append(check, "--first-poll: "+err.Error())
+	}
+	if !f.fitFromDB {
+		if o.Processing, err = simulate.ParseMixture(f.mixture, f.never, f.failed); err != nil {
+			check = append(check, "--mixture: "+err.Error())
+		}
+	}
+	if f.out != "" && !simulate.PictureFormat(f.out) {
+		check = append(check, fmt.Sprintf("--out %q: want a .svg or .png file", f.out))
+	}
+	return f, check.err()
+}
+
+func simulateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f, err := parseSimulateFlags(args, stdout)
+	if err != nil {
+		return err
+	}
+	if f.fitFromDB {
+		if f.opts.Processing, err = fitFromDB(ctx, f.never); err != nil {
+			return err
+		}
+	}
+	res, err := simulate.Run(f.opts)
+	if err != nil {
+		return err
+	}
+	if f.out != "" {
+		if err := simulate.WritePicture(f.out, res); err != nil {
+			return err
+		}
+	}
+	if f.asJSON {
+		return simulate.WriteJSON(stdout, res)
+	}
+	if err := simulate.WriteText(stdout, res); err != nil {
+		return err
+	}
+	if f.out != "" {
+		fmt.Fprintf(stdout, "picture: %s\n", f.out)
+	}
+	return nil
+}
+
+// fitFromDB reads the processing times of DATABASE_URL's finished uploads.
+func fitFromDB(ctx context.Context, defaultNever float64) (simulate.Processing, error) {
+	cfg, err := loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	gdb, err := openDB(ctx, cfg, newLogger(cfg), "lighthouse526-simulate")
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close(gdb)
+	return simulate.FitFromDB(ctx, gdb, defaultNever)
+}
