@@ -100,7 +100,9 @@ var _ = Describe("LoadPending", func() {
 			Expect(got[1]).To(Equal(models.PendingUpload{
 				ID: nulls.ID, Form526SubmissionID: nulls.Form526SubmissionID,
 				LighthouseDocumentRequestID: nulls.LighthouseDocumentRequestID,
+				CreatedAt:                   got[1].CreatedAt, // NOT NULL
 			}))
+			Expect(got[1].CreatedAt).To(BeTemporally("~", nulls.CreatedAt, time.Millisecond))
 			Expect(got[0].DocumentType).To(Equal(models.DocumentTypeForm0781))
 		})
 	})
