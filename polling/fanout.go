@@ -124,9 +124,14 @@ func (c *Cycle) Run(ctx context.Context, log *slog.Logger, id string, scheduledA
 	c.prune(ctx, log, id)
 	c.Metrics.DocumentsDue.Set(float64(row.DocumentsDue))
 	c.Metrics.LastCycleFanOutTimestamp.Set(float64(c.Now().Unix()))
-	if row.DocumentsDue == 0 {
+	switch {
+	case row.DocumentsDue == 0 && c.Adaptive != nil:
+		// Under the adaptive schedule most cycles find nothing due yet: not
+		// the original's warning that nothing is pending.
+		log.DebugContext(ctx, "polling cycle found nothing due")
+	case row.DocumentsDue == 0:
 		log.WarnContext(ctx, LogNoDocumentsToPoll)
-	} else {
+	default:
 		log.InfoContext(ctx, "polling cycle fanned out", "documents_due", row.DocumentsDue, "batches", row.BatchesEnqueued)
 	}
 	return res, nil
