@@ -57,10 +57,10 @@ type Config struct {
 	// unset or empty, depends on the strategy (DefaultPollCron).
 	PollStrategy      polling.Strategy `env:"POLL_STRATEGY"`
 	PollCron          string           `env:"POLL_CRON"`
-	PollWindow        time.Duration `env:"POLL_WINDOW" envDefault:"1h"`
-	PollWindowGrace   time.Duration `env:"POLL_WINDOW_GRACE" envDefault:"5m"`
-	PollBatchSize     int           `env:"POLL_BATCH_SIZE" envDefault:"100"`
-	ProcessingTimeout time.Duration `env:"PROCESSING_TIMEOUT" envDefault:"24h"`
+	PollWindow        time.Duration    `env:"POLL_WINDOW" envDefault:"1h"`
+	PollWindowGrace   time.Duration    `env:"POLL_WINDOW_GRACE" envDefault:"5m"`
+	PollBatchSize     int              `env:"POLL_BATCH_SIZE" envDefault:"100"`
+	ProcessingTimeout time.Duration    `env:"PROCESSING_TIMEOUT" envDefault:"24h"`
 	// The adaptive schedule (POLL_STRATEGY=adaptive): how often to poll an
 	// upload by its age (polling.ParseLadder; unset, polling.DefaultLadder),
 	// and the longest any pending upload waits between polls.
