@@ -66,6 +66,7 @@ func newWorld(opts ...func(*fake.Options)) *world {
 		"LIGHTHOUSE_RSA_KEY":               keyFile,
 		"LIGHTHOUSE_AUD_CLAIM_URL":         audClaim,
 		"LIGHTHOUSE_RATE_LIMIT_PER_MINUTE": "6000",
+		"LIGHTHOUSE_RATE_BUDGET":           "6000",
 		"LIGHTHOUSE_TIMEOUT":               "10s",
 		"QUEUE_NAME":                       w.queue,
 		"POLL_CRON":                        "* * * * *",
