@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/vagov/lighthouse526/polling"
 )
 
 // Config is the resolved configuration of every subcommand of the worker.
@@ -41,16 +43,29 @@ type Config struct {
 	LighthouseKeyID       string        `env:"LIGHTHOUSE_KEY_ID"`
 	LighthouseTimeout     time.Duration `env:"LIGHTHOUSE_TIMEOUT" envDefault:"65s"`
 	LighthouseRateLimit   int           `env:"LIGHTHOUSE_RATE_LIMIT_PER_MINUTE" envDefault:"60"`
+	// LighthouseRateBudget is how many of the key's calls a minute this
+	// worker may spend, leaving the rest to VA.gov's own uploads on the same
+	// key: 1 to LIGHTHOUSE_RATE_LIMIT_PER_MINUTE; unset, DefaultRateBudget
+	// (or the limit, when lower). The shared limiter enforces it, and an
+	// adaptive cycle hands on no more batches than its share of it.
+	LighthouseRateBudget int `env:"LIGHTHOUSE_RATE_BUDGET"`
 	// A batch waits in-process for the shared budget up to this long; past
 	// it, the task is rescheduled without using up a retry.
 	LighthouseMaxRateLimitWait time.Duration `env:"LIGHTHOUSE_MAX_RATE_LIMIT_WAIT" envDefault:"5s"`
 
-	// Polling.
-	PollCron          string        `env:"POLL_CRON" envDefault:"15 * * * *"`
-	PollWindow        time.Duration `env:"POLL_WINDOW" envDefault:"1h"`
-	PollWindowGrace   time.Duration `env:"POLL_WINDOW_GRACE" envDefault:"5m"`
-	PollBatchSize     int           `env:"POLL_BATCH_SIZE" envDefault:"100"`
-	ProcessingTimeout time.Duration `env:"PROCESSING_TIMEOUT" envDefault:"24h"`
+	// Polling. POLL_STRATEGY's default is DefaultPollStrategy; POLL_CRON's,
+	// unset or empty, depends on the strategy (DefaultPollCron).
+	PollStrategy      polling.Strategy `env:"POLL_STRATEGY"`
+	PollCron          string           `env:"POLL_CRON"`
+	PollWindow        time.Duration    `env:"POLL_WINDOW" envDefault:"1h"`
+	PollWindowGrace   time.Duration    `env:"POLL_WINDOW_GRACE" envDefault:"5m"`
+	PollBatchSize     int              `env:"POLL_BATCH_SIZE" envDefault:"100"`
+	ProcessingTimeout time.Duration    `env:"PROCESSING_TIMEOUT" envDefault:"24h"`
+	// The adaptive schedule (POLL_STRATEGY=adaptive): how often to poll an
+	// upload by its age (polling.ParseLadder; unset, polling.DefaultLadder),
+	// and the longest any pending upload waits between polls.
+	PollLadder string        `env:"POLL_LADDER"`
+	PollFloor  time.Duration `env:"POLL_FLOOR" envDefault:"24h"`
 
 	// PollCronAllowSubMinute lets POLL_CRON fire more often than once a
 	// minute (@every 30s): for local runs, never in production.
@@ -126,6 +141,7 @@ type Config struct {
 	// Derived by Load; not read from the environment.
 	LighthouseBaseURL    string          `env:"-"`
 	PollSchedule         cron.Schedule   `env:"-"` // POLL_CRON, parsed by ParseSchedule
+	Ladder               polling.Ladder  `env:"-"` // POLL_LADDER, parsed
 	LighthousePrivateKey *rsa.PrivateKey `env:"-"`
 	Queues               map[string]int  `env:"-"`
 	APIPublicKey         *rsa.PublicKey  `env:"-"`
@@ -136,6 +152,36 @@ const (
 	lighthouseAPIPath   = "/services/benefits-documents/v1"
 	lighthouseTokenPath = "/oauth2/benefits-documents/system/v1/token"
 )
+
+// DefaultPollStrategy is POLL_STRATEGY's default: fixed, the original's
+// cadence, until `worker simulate` shows adaptive better on latency and no
+// worse on calls (README: POLL_STRATEGY).
+const DefaultPollStrategy = polling.StrategyFixed
+
+// DefaultRateBudget is LIGHTHOUSE_RATE_BUDGET's default: half of the key's
+// default 60 calls a minute, the other half left to VA.gov's own uploads.
+const DefaultRateBudget = 30
+
+// DefaultPollCron is POLL_CRON's default under strategy s: hourly at minute
+// 15 (the original's cadence) under fixed, every minute under adaptive, so
+// that an upload due is polled within a minute.
+func DefaultPollCron(s polling.Strategy) string {
+	if s == polling.StrategyAdaptive {
+		return "* * * * *"
+	}
+	return "15 * * * *"
+}
+
+// Schedule is the adaptive strategy's policy (POLL_LADDER, POLL_FLOOR).
+func (c *Config) Schedule() polling.Schedule {
+	return polling.Schedule{Ladder: c.Ladder, Floor: c.PollFloor}
+}
+
+// LighthouseCallsPerMinute is what the shared limiter lets every process of
+// this worker spend together: the budget, never more than the key's limit.
+func (c *Config) LighthouseCallsPerMinute() int {
+	return min(c.LighthouseRateBudget, c.LighthouseRateLimit)
+}
 
 // LighthouseConfigured reports whether enough is set to call Lighthouse.
 func (c *Config) LighthouseConfigured() bool {

@@ -17,6 +17,8 @@ import (
 	"github.com/caarlos0/env/v11"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/vagov/lighthouse526/polling"
 )
 
 // MaxPollBatchSize bounds POLL_BATCH_SIZE, and every batch task's payload
@@ -72,7 +74,7 @@ func Load(environ []string) (*Config, error) {
 		}
 	}
 	var cfg Config
-	v := &validator{}
+	v := &validator{vars: vars}
 	if err := env.ParseWithOptions(&cfg, env.Options{Environment: vars}); err != nil {
 		v.parseErrors(err)
 	}
@@ -87,6 +89,8 @@ func Load(environ []string) (*Config, error) {
 type validator struct {
 	problems []Problem
 	failed   map[string]bool
+	// vars is the environment Load read: whether a variable was set at all.
+	vars map[string]string
 }
 
 func (v *validator) add(name, format string, args ...any) {
@@ -182,8 +186,13 @@ func (v *validator) validate(c *Config) {
 	}
 	v.durationRange("LIGHTHOUSE_TIMEOUT", c.LighthouseTimeout, time.Second, 5*time.Minute)
 	v.intRange("LIGHTHOUSE_RATE_LIMIT_PER_MINUTE", c.LighthouseRateLimit, 1, 100000)
+	if _, set := v.vars["LIGHTHOUSE_RATE_BUDGET"]; !set {
+		c.LighthouseRateBudget = min(DefaultRateBudget, max(c.LighthouseRateLimit, 1))
+	}
+	v.intRange("LIGHTHOUSE_RATE_BUDGET", c.LighthouseRateBudget, 1, c.LighthouseRateLimit)
 	v.durationRange("LIGHTHOUSE_MAX_RATE_LIMIT_WAIT", c.LighthouseMaxRateLimitWait, 0, time.Minute)
 
+	v.pollStrategy(c)
 	if sched, err := ParseSchedule(c.PollCron, c.PollCronAllowSubMinute, time.Now()); err != nil {
 		v.add("POLL_CRON", "%v", err)
 	} else {
@@ -194,6 +203,7 @@ func (v *validator) validate(c *Config) {
 		v.add("POLL_WINDOW_GRACE", "must be at least 0 and shorter than POLL_WINDOW")
 	}
 	v.intRange("POLL_BATCH_SIZE", c.PollBatchSize, 1, MaxPollBatchSize)
+	v.positive("POLL_FLOOR", c.PollFloor)
 	v.positive("PROCESSING_TIMEOUT", c.ProcessingTimeout)
 
 	v.queueName("QUEUE_NAME", c.QueueName)
@@ -214,6 +224,30 @@ func (v *validator) validate(c *Config) {
 	v.api(c)
 	v.monitor(c)
 	v.hardening(c)
+}
+
+// pollStrategy resolves POLL_STRATEGY, POLL_LADDER and POLL_CRON's default,
+// which depends on the strategy.
+func (v *validator) pollStrategy(c *Config) {
+	if c.PollStrategy == "" {
+		c.PollStrategy = DefaultPollStrategy
+	}
+	if s, err := polling.ParseStrategy(string(c.PollStrategy)); err != nil {
+		v.add("POLL_STRATEGY", "%v", err)
+	} else {
+		c.PollStrategy = s
+	}
+	if strings.TrimSpace(c.PollCron) == "" {
+		c.PollCron = DefaultPollCron(c.PollStrategy)
+	}
+	if strings.TrimSpace(c.PollLadder) == "" {
+		c.PollLadder = polling.DefaultLadder
+	}
+	if l, err := polling.ParseLadder(c.PollLadder); err != nil {
+		v.add("POLL_LADDER", "%v", err)
+	} else {
+		c.Ladder = l
+	}
 }
 
 // MinHS256SecretBytes is the shortest API_JWT_HS256_SECRET accepted (RFC 7518

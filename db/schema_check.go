@@ -48,6 +48,7 @@ var expectedColumns = map[string]map[string]string{
 	"lighthouse526_upload_poll_states": {
 		"upload_id": typeBigint, "quarantined_at": typeTimestamp, "quarantine_reason": typeVarchar,
 		"quarantine_detail": typeText, "unknown_poll_count": typeInteger,
+		"next_poll_at": typeTimestamp, "status_changed_at": typeTimestamp, "status_digest": typeBigint,
 		"created_at": typeTimestamp, "updated_at": typeTimestamp,
 	},
 }

@@ -106,6 +106,9 @@ SELECT column_name, data_type, is_nullable
 				"quarantine_reason":  {"quarantine_reason", "character varying", true},
 				"quarantine_detail":  {"quarantine_detail", "text", true},
 				"unknown_poll_count": {"unknown_poll_count", "integer", false},
+				"next_poll_at":       {"next_poll_at", "timestamp without time zone", true},
+				"status_changed_at":  {"status_changed_at", "timestamp without time zone", true},
+				"status_digest":      {"status_digest", "bigint", true},
 				"created_at":         {"created_at", "timestamp without time zone", false},
 				"updated_at":         {"updated_at", "timestamp without time zone", false},
 			}))
@@ -115,6 +118,7 @@ SELECT column_name, data_type, is_nullable
 			Expect(defs).To(ConsistOf(
 				ContainSubstring("UNIQUE INDEX lighthouse526_upload_poll_states_pkey"),
 				SatisfyAll(ContainSubstring("(upload_id)"), ContainSubstring("WHERE (quarantined_at IS NOT NULL)")),
+				SatisfyAll(ContainSubstring("(next_poll_at, upload_id)"), ContainSubstring("WHERE (quarantined_at IS NULL)")),
 			))
 		})
 

@@ -146,8 +146,10 @@ var _ = Describe("Migrating a database an earlier build had changed", func() {
 		m := newMigrator(gdb)
 		_, err := m.Up(ctx)
 		Expect(err).NotTo(HaveOccurred())
-		_, err = m.Down(ctx) // 00008
-		Expect(err).NotTo(HaveOccurred())
+		for range 2 { // 00009, 00008
+			_, err = m.Down(ctx)
+			Expect(err).NotTo(HaveOccurred())
+		}
 		Expect(gdb.Exec(`
 ALTER TABLE lighthouse526_document_uploads ADD COLUMN lighthouse_unknown_poll_count integer NOT NULL DEFAULT 0;
 ALTER TABLE lighthouse526_notification_outbox ADD CONSTRAINT lighthouse526_notification_outbox_upload_id_fkey
@@ -165,7 +167,7 @@ VALUES (3, now(), 'invalid_request_id', now(), now());
 	It("moves the nonzero counts to the worker's table, and drops the column and the key", func() {
 		applied, err := newMigrator(gdb).Up(ctx)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(versionsOf(applied)).To(Equal([]int64{8}))
+		Expect(versionsOf(applied)).To(Equal([]int64{8, 9}))
 
 		var states []struct {
 			UploadID         int64

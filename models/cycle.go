@@ -168,3 +168,15 @@ func PreviousCycle(ctx context.Context, db *gorm.DB, prefix string, t time.Time)
 	}
 	return &c, nil
 }
+
+// PruneCycles deletes the cycles scheduled before before, and returns how
+// many: a cron cycle a minute is 1440 rows a day. One statement over the
+// scheduled_at index, deleting the few rows that aged out since the last
+// call.
+func PruneCycles(ctx context.Context, db *gorm.DB, before time.Time) (int64, error) {
+	res := db.WithContext(ctx).Exec(`DELETE FROM lighthouse526_polling_cycles WHERE scheduled_at < ?`, before.UTC())
+	if res.Error != nil {
+		return 0, fmt.Errorf("models: prune cycles: %w", res.Error)
+	}
+	return res.RowsAffected, nil
+}

@@ -29,6 +29,12 @@ type PendingUpload struct {
 	LastStatusResponse            JSON
 	// UnknownPollCount is from the worker's own upload state (0 without one).
 	UnknownPollCount int
+	// CreatedAt, and what the adaptive schedule remembers of the last poll
+	// (the worker's own upload state; nil before the first poll under that
+	// schedule): the digest of the status found, and when it last moved.
+	CreatedAt       time.Time
+	StatusDigest    *int64
+	StatusChangedAt *time.Time
 }
 
 // LoadPending returns the pending, not quarantined uploads with these
@@ -41,7 +47,8 @@ func LoadPending(ctx context.Context, db *gorm.DB, requestIDs []string) ([]Pendi
 	out, err := pgraw.Rows(ctx, db, len(requestIDs), `
 SELECT u.id, u.form526_submission_id, u.form_attachment_id, fa.guid::text AS form_attachment_guid,
        s.user_uuid, u.lighthouse_document_request_id, u.document_type,
-       u.lighthouse_processing_started_at, u.last_status_response, coalesce(ps.unknown_poll_count, 0)
+       u.lighthouse_processing_started_at, u.last_status_response, coalesce(ps.unknown_poll_count, 0),
+       u.created_at, ps.status_digest, ps.status_changed_at
   FROM lighthouse526_document_uploads u
   LEFT JOIN form_attachments fa ON fa.id = u.form_attachment_id
   LEFT JOIN form526_submissions s ON s.id = u.form526_submission_id
@@ -59,7 +66,8 @@ func scanPendingUpload(rows *sql.Rows, p *PendingUpload) error {
 	var docType sql.NullString
 	err := rows.Scan(&p.ID, &p.Form526SubmissionID, &p.FormAttachmentID, &p.FormAttachmentGUID,
 		&p.UserUUID, &p.LighthouseDocumentRequestID, &docType,
-		&p.LighthouseProcessingStartedAt, &p.LastStatusResponse, &p.UnknownPollCount)
+		&p.LighthouseProcessingStartedAt, &p.LastStatusResponse, &p.UnknownPollCount,
+		&p.CreatedAt, &p.StatusDigest, &p.StatusChangedAt)
 	p.DocumentType = docType.String
 	return err
 }

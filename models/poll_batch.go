@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -29,6 +30,18 @@ type PollResult struct {
 	// Notification, when set, is written to the outbox if and only if this
 	// upload transitions to failed in this statement.
 	Notification *Notification
+	// Schedule, when set (POLL_STRATEGY=adaptive), is written to the
+	// upload's own state if it is still pending after this statement.
+	Schedule *PollSchedule
+}
+
+// PollSchedule is the adaptive schedule's step after a poll: when to poll
+// the upload next, and what it remembers of the status it found (see
+// polling.Schedule.After).
+type PollSchedule struct {
+	NextPollAt      time.Time
+	StatusDigest    int64 // the digest's 64 bits, as Postgres's bigint holds them
+	StatusChangedAt time.Time
 }
 
 // Notification is a follow-up task to enqueue once the transition commits.
@@ -74,8 +87,11 @@ const quarantinedMark = "quarantined"
 //   - every upload still pending gets status_last_polled_at = now and its
 //     unknown-poll count (incremented when unknown, reset otherwise), kept
 //     in the worker's own lighthouse526_upload_poll_states: a row is written
-//     only for an upload that is unknown now or had a count, so a cycle of a
+//     only for an upload that is unknown now or had a count, or that has a
+//     Schedule, so under POLL_STRATEGY=fixed (no Schedule) a cycle of a
 //     million known uploads writes no row there;
+//   - a result with a Schedule whose upload is still pending after the write
+//     gets its next_poll_at, status_digest and status_changed_at there;
 //   - SaveStatus results get their times and last status; a transition to
 //     completed or failed happens only if the upload is still pending and the
 //     state machine's guards hold (ended-at; and error_message for failed), so
@@ -128,6 +144,7 @@ func WriteBatch(ctx context.Context, db *gorm.DB, b BatchWrite, now time.Time) (
 		notifyTypes  = make([]*string, n)
 		notifyBodies = make([][]byte, n)
 	)
+	nextPoll, changedAt, digests := scheduleColumns(results)
 	size := statusesSize(results)
 	statuses, shared := source, sendsSource(source, results, size)
 	if !shared {
@@ -154,16 +171,36 @@ func WriteBatch(ctx context.Context, db *gorm.DB, b BatchWrite, now time.Time) (
 	qIDs, qReasons, qDetails := quarantineColumns(b.Quarantines)
 	// The arrays take about 100 bytes a result in binary, with the error
 	// messages and notifications.
-	rows, err := pgraw.ExecPrepared(ctx, db, applyPollResultsStatement, 1024+128*n+64*len(qIDs), statuses,
+	rows, err := pgraw.ExecPrepared(ctx, db, applyPollResultsStatement, 1024+128*n+64*len(qIDs)+40*len(nextPoll), statuses,
 		now.UTC(), StatePending, StateCompleted, StateFailed, cycleID,
 		pgraw.ArrayOf(ids), pgraw.ArrayOf(states), pgraw.ArrayOf(saveStatus), pgraw.ArrayOf(started), pgraw.ArrayOf(ended),
 		pgraw.ArrayOf(errorMsgs), pgraw.ArrayOf(statusAt), pgraw.ArrayOf(statusLen), pgraw.ArrayOf(unknown),
 		pgraw.ArrayOf(notifyTypes), pgraw.ArrayOf(notifyBodies),
-		pgraw.ArrayOf(qIDs), pgraw.ArrayOf(qReasons), pgraw.ArrayOf(qDetails))
+		pgraw.ArrayOf(qIDs), pgraw.ArrayOf(qReasons), pgraw.ArrayOf(qDetails),
+		pgraw.ArrayOf(nextPoll), pgraw.ArrayOf(changedAt), pgraw.ArrayOf(digests))
 	if err != nil {
 		return BatchWritten{}, fmt.Errorf("models: apply poll results: %w", err)
 	}
 	return writtenRows(rows, b.Quarantines)
+}
+
+// scheduleColumns are the statement's arrays of the results' schedules: nil
+// (NULL arrays, nothing to write) when no result has one, as under
+// POLL_STRATEGY=fixed; a result without one has NULLs.
+func scheduleColumns(results []PollResult) (nextPoll, changedAt []pgtype.Timestamp, digests []*int64) {
+	if !slices.ContainsFunc(results, func(r PollResult) bool { return r.Schedule != nil }) {
+		return nil, nil, nil
+	}
+	nextPoll = make([]pgtype.Timestamp, len(results))
+	changedAt = make([]pgtype.Timestamp, len(results))
+	digests = make([]*int64, len(results))
+	for i := range results {
+		if s := results[i].Schedule; s != nil {
+			nextPoll[i], changedAt[i] = timestamp(&s.NextPollAt), timestamp(&s.StatusChangedAt)
+			digests[i] = &s.StatusDigest
+		}
+	}
+	return nextPoll, changedAt, digests
 }
 
 // quarantineColumns are the statement's arrays of quarantines, each upload
@@ -256,11 +293,12 @@ func jsonText(j JSON) []byte {
 // applyPollResultsStatement is prepared once per connection (pgraw.ExecPrepared).
 // Its parameters: $1 now, $2-$4 the states pending, completed and failed,
 // $5 the cycle id, $6-$16 one array per result column, $17-$19 one array
-// per quarantine column, and last, $20, the statuses: a bytea each status is
+// per quarantine column, $20-$22 one array per schedule column (NULL under
+// POLL_STRATEGY=fixed), and last, $23, the statuses: a bytea each status is
 // a substring of (status_at, status_len).
 //
-// unknowns and quarantine both write lighthouse526_upload_poll_states, and
-// one statement may not upsert a row twice: unknowns leaves out an upload
+// states and quarantine both write lighthouse526_upload_poll_states, and
+// one statement may not upsert a row twice: states leaves out an upload
 // quarantined in the same batch (none is today: an unpollable upload is
 // never sent to Lighthouse), and its quarantine wins.
 var applyPollResultsStatement = pgraw.Statement{Name: "lighthouse526_apply_poll_results", Query: applyPollResultsSQL}
@@ -278,7 +316,8 @@ WITH p AS (
          CAST(r.error_message AS jsonb) AS error_message,
          r.status_at, r.status_len,
          r.unknown, r.notification_type,
-         CAST(r.notification_payload AS jsonb) AS notification_payload
+         CAST(r.notification_payload AS jsonb) AS notification_payload,
+         r.next_poll_at, r.status_changed_at, r.status_digest
     FROM unnest(CAST($6 AS bigint[]),
                 CAST($7 AS text[]),
                 CAST($8 AS boolean[]),
@@ -289,9 +328,12 @@ WITH p AS (
                 CAST($13 AS integer[]),
                 CAST($14 AS boolean[]),
                 CAST($15 AS text[]),
-                CAST($16 AS text[]))
+                CAST($16 AS text[]),
+                CAST($20 AS timestamp[]),
+                CAST($21 AS timestamp[]),
+                CAST($22 AS bigint[]))
       AS r(id, new_state, save_status, started_at, ended_at, error_message, status_at, status_len,
-           unknown, notification_type, notification_payload)
+           unknown, notification_type, notification_payload, next_poll_at, status_changed_at, status_digest)
 ), upd AS (
   UPDATE lighthouse526_document_uploads u SET
     aasm_state = CASE
@@ -306,20 +348,30 @@ WITH p AS (
     updated_at = p.now,
     last_status_response = CASE
       WHEN NOT v.save_status THEN u.last_status_response
-      WHEN v.status_len > 0 THEN CAST(convert_from(substring(CAST($20 AS bytea) FROM v.status_at FOR v.status_len), 'UTF8') AS jsonb)
+      WHEN v.status_len > 0 THEN CAST(convert_from(substring(CAST($23 AS bytea) FROM v.status_at FOR v.status_len), 'UTF8') AS jsonb)
       END
   FROM v, p
   WHERE u.id = v.id AND u.aasm_state = p.pending
   RETURNING u.id, u.aasm_state
-), unknowns AS (
-  INSERT INTO lighthouse526_upload_poll_states AS s (upload_id, unknown_poll_count, created_at, updated_at)
-  SELECT v.id, CASE WHEN v.unknown THEN 1 ELSE 0 END, p.now, p.now
+), sched AS (
+  SELECT v.id, v.next_poll_at, v.status_changed_at, v.status_digest
     FROM v JOIN upd ON upd.id = v.id CROSS JOIN p
+   WHERE v.next_poll_at IS NOT NULL AND upd.aasm_state = p.pending
+), states AS (
+  INSERT INTO lighthouse526_upload_poll_states AS s
+         (upload_id, unknown_poll_count, next_poll_at, status_changed_at, status_digest, created_at, updated_at)
+  SELECT v.id, CASE WHEN v.unknown THEN 1 ELSE 0 END,
+         sched.next_poll_at, sched.status_changed_at, sched.status_digest, p.now, p.now
+    FROM v JOIN upd ON upd.id = v.id CROSS JOIN p
+    LEFT JOIN sched ON sched.id = v.id
     LEFT JOIN lighthouse526_upload_poll_states ps ON ps.upload_id = v.id
-   WHERE (v.unknown OR ps.unknown_poll_count > 0)
+   WHERE (v.unknown OR ps.unknown_poll_count > 0 OR sched.id IS NOT NULL)
      AND v.id <> ALL(coalesce(CAST($17 AS bigint[]), '{}'))
   ON CONFLICT (upload_id) DO UPDATE SET
     unknown_poll_count = CASE WHEN EXCLUDED.unknown_poll_count > 0 THEN s.unknown_poll_count + 1 ELSE 0 END,
+    next_poll_at = coalesce(EXCLUDED.next_poll_at, s.next_poll_at),
+    status_changed_at = coalesce(EXCLUDED.status_changed_at, s.status_changed_at),
+    status_digest = coalesce(EXCLUDED.status_digest, s.status_digest),
     updated_at = EXCLUDED.updated_at
 ), outbox AS (
   INSERT INTO lighthouse526_notification_outbox (upload_id, task_type, payload, created_at)

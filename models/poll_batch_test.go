@@ -100,7 +100,9 @@ var _ = Describe("LoadPending", func() {
 			Expect(got[1]).To(Equal(models.PendingUpload{
 				ID: nulls.ID, Form526SubmissionID: nulls.Form526SubmissionID,
 				LighthouseDocumentRequestID: nulls.LighthouseDocumentRequestID,
+				CreatedAt:                   got[1].CreatedAt, // NOT NULL
 			}))
+			Expect(got[1].CreatedAt).To(BeTemporally("~", nulls.CreatedAt, time.Millisecond))
 			Expect(got[0].DocumentType).To(Equal(models.DocumentTypeForm0781))
 		})
 	})
@@ -351,6 +353,67 @@ var _ = Describe("ApplyPollResults", func() {
 			var rows []models.UploadPollState
 			Expect(gdb.Find(&rows).Error).To(Succeed())
 			Expect(rows).To(ConsistOf(SatisfyAll(HaveField("UploadID", upload.ID), HaveField("UnknownPollCount", 1))))
+		})
+	})
+
+	Context("when the results carry the adaptive schedule's step", func() {
+		var (
+			next, changed time.Time
+			schedule      func(digest int64) *models.PollSchedule
+		)
+
+		BeforeEach(func() {
+			next, changed = now.Add(2*time.Minute), now.Add(-time.Hour)
+			schedule = func(digest int64) *models.PollSchedule {
+				return &models.PollSchedule{NextPollAt: next, StatusDigest: digest, StatusChangedAt: changed}
+			}
+		})
+
+		It("writes each pending upload's next poll, digest and last move, in the same statement, over a lease", func() {
+			leased := createUpload()
+			Expect(gdb.Exec(`INSERT INTO lighthouse526_upload_poll_states (upload_id, next_poll_at, unknown_poll_count, created_at, updated_at)
+				VALUES (?, ?, 1, ?, ?)`, leased.ID, now.Add(5*time.Minute), now, now).Error).To(Succeed())
+
+			apply(models.PollResult{ID: upload.ID, NewState: models.StatePending, Schedule: schedule(-7)},
+				models.PollResult{ID: leased.ID, NewState: models.StatePending, Unknown: true, Schedule: schedule(42)})
+
+			st := pollState(upload.ID)
+			Expect(st.NextPollAt).To(HaveValue(BeTemporally("==", next)))
+			Expect(st.StatusDigest).To(HaveValue(BeEquivalentTo(-7)), "all 64 bits, the sign bit too")
+			Expect(st.StatusChangedAt).To(HaveValue(BeTemporally("==", changed)))
+			Expect(st.UnknownPollCount).To(BeZero())
+			st = pollState(leased.ID)
+			Expect(st.NextPollAt).To(HaveValue(BeTemporally("==", next)), "the lease gives way to the schedule")
+			Expect(st.StatusDigest).To(HaveValue(BeEquivalentTo(42)))
+			Expect(st.UnknownPollCount).To(Equal(2))
+		})
+
+		It("writes none for an upload that left pending in the write, or was already final", func() {
+			final := createUpload()
+			setState(final.ID, models.StateFailed)
+			status := statusJSON(upload.LighthouseDocumentRequestID, "SUCCESS", &startedAt, &endedAt, "")
+
+			apply(models.PollResult{ID: upload.ID, NewState: models.StateCompleted, SaveStatus: true,
+				StartedAt: &startedAt, EndedAt: &endedAt, LastStatusResponse: status, Schedule: schedule(1)},
+				models.PollResult{ID: final.ID, NewState: models.StatePending, Schedule: schedule(1)})
+
+			Expect(reload(upload.ID).AasmState).To(Equal(models.StateCompleted))
+			Expect(pollState(upload.ID)).To(BeNil())
+			Expect(pollState(final.ID)).To(BeNil())
+		})
+
+		It("keeps the stored schedule of an upload whose result has none (fixed), and writes no row for one without", func() {
+			scheduled, plain := createUpload(), createUpload()
+			apply(models.PollResult{ID: scheduled.ID, NewState: models.StatePending, Schedule: schedule(3)})
+
+			apply(models.PollResult{ID: scheduled.ID, NewState: models.StatePending, Unknown: true},
+				models.PollResult{ID: plain.ID, NewState: models.StatePending})
+
+			st := pollState(scheduled.ID)
+			Expect(st.NextPollAt).To(HaveValue(BeTemporally("==", next)))
+			Expect(st.StatusDigest).To(HaveValue(BeEquivalentTo(3)))
+			Expect(st.UnknownPollCount).To(Equal(1))
+			Expect(pollState(plain.ID)).To(BeNil(), "fixed writes no more than before")
 		})
 	})
 

@@ -11,8 +11,8 @@ import (
 
 // UploadPollState is the worker's own state of one upload, kept in its own
 // table because the application owns lighthouse526_document_uploads. An
-// upload without a row has no state. Today the state is its quarantine and
-// how many polls in a row found it unknown to Lighthouse.
+// upload without a row has no state. The state is its quarantine, how many
+// polls in a row found it unknown to Lighthouse, and its adaptive schedule.
 type UploadPollState struct {
 	UploadID int64 `gorm:"primaryKey;autoIncrement:false"`
 	// QuarantinedAt is set while the upload is left out of every poll.
@@ -22,8 +22,14 @@ type UploadPollState struct {
 	// UnknownPollCount is how many consecutive polls found the upload unknown
 	// to Lighthouse (the batch write keeps it).
 	UnknownPollCount int
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
+	// The adaptive schedule (POLL_STRATEGY=adaptive; nil under fixed): when
+	// the upload is due next (or a cycle's lease on it ends), the digest of
+	// the status last found, and when that status last moved.
+	NextPollAt      *time.Time
+	StatusDigest    *int64
+	StatusChangedAt *time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 }
 
 // TableName is this worker's own table.

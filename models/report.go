@@ -78,6 +78,10 @@ type StuckUpload struct {
 	// LighthouseUnknownPollCount is the worker's own count (its upload poll
 	// state), under the name operators know.
 	LighthouseUnknownPollCount int `json:"lighthouse_unknown_poll_count"`
+	// NextPollAt is when the adaptive schedule polls it next (the end of a
+	// cycle's lease while a batch holds it); nil under the fixed strategy,
+	// or before its first poll under the adaptive one.
+	NextPollAt *time.Time `json:"next_poll_at,omitempty"`
 	// Reason: pending_too_long, unknown_to_lighthouse, quarantined, or
 	// several joined by ",".
 	Reason string `json:"reason"`
@@ -97,6 +101,7 @@ func StuckUploads(ctx context.Context, db *gorm.DB, createdBefore time.Time, unk
 SELECT u.id, u.form526_submission_id, u.lighthouse_document_request_id,
        coalesce(u.document_type, '') AS document_type, u.created_at,
        u.status_last_polled_at, coalesce(ps.unknown_poll_count, 0) AS lighthouse_unknown_poll_count,
+       ps.next_poll_at,
        concat_ws(',',
          CASE WHEN ps.quarantined_at IS NOT NULL THEN 'quarantined' END,
          CASE WHEN u.created_at < @before THEN 'pending_too_long' END,

@@ -17,14 +17,16 @@ type DryRunResult struct {
 
 // DryRun walks the uploads due in a cycle scheduled at scheduledAt as Run
 // does, page by page in id order, and hands each batch's request ids to poll,
-// writing nothing itself: no cycle row, no cursor, no quarantine (an upload
-// whose request id no batch may carry is counted as unpollable). With a
+// writing nothing itself: no cycle row, no cursor, no claim or lease, no
+// quarantine (an upload whose request id no batch may carry is counted as
+// unpollable). Under the adaptive strategy the uploads are those its
+// schedule says are due at scheduledAt, all of them (no budget cap). With a
 // StatusBatchHandler whose updater is a DryRun one, `worker poll --dry-run`
 // asks Lighthouse what the Ruby job would and changes nothing, so the two can
 // run side by side.
 func (c *Cycle) DryRun(ctx context.Context, scheduledAt time.Time, poll func(ctx context.Context, requestIDs []string) error) (DryRunResult, error) {
 	var res DryRunResult
-	dueBefore, err := c.dueBefore(ctx, scheduledAt)
+	next, err := c.dryRunPages(ctx, scheduledAt)
 	if err != nil {
 		return res, err
 	}
@@ -35,7 +37,7 @@ func (c *Cycle) DryRun(ctx context.Context, scheduledAt time.Time, poll func(ctx
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		due, err := models.NextDueBatch(ctx, c.DB, cursor, dueBefore, pageRows)
+		due, err := next(ctx, cursor, pageRows)
 		if err != nil || len(due) == 0 {
 			return res, err
 		}
@@ -43,11 +45,28 @@ func (c *Cycle) DryRun(ctx context.Context, scheduledAt time.Time, poll func(ctx
 		good, bad := ScreenDue(due)
 		res.DocumentsDue += len(due)
 		res.Unpollable += len(bad)
-		for start := 0; start < len(good); start += size {
+		for _, part := range Split(good, size) {
 			res.Batches++
-			if err := poll(ctx, UniqueRequestIDs(good[start:min(start+size, len(good))])); err != nil {
+			if err := poll(ctx, UniqueRequestIDs(part)); err != nil {
 				return res, err
 			}
 		}
 	}
+}
+
+// dryRunPages reads what a cycle scheduled at scheduledAt would poll, in id
+// order, claiming nothing.
+func (c *Cycle) dryRunPages(ctx context.Context, scheduledAt time.Time) (page, error) {
+	if c.Adaptive != nil {
+		return func(ctx context.Context, afterID int64, limit int) ([]models.DueUpload, error) {
+			return models.NextDueAdaptive(ctx, c.DB, afterID, scheduledAt, limit)
+		}, nil
+	}
+	dueBefore, err := c.dueBefore(ctx, scheduledAt)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, afterID int64, limit int) ([]models.DueUpload, error) {
+		return models.NextDueBatch(ctx, c.DB, afterID, dueBefore, limit)
+	}, nil
 }

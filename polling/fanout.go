@@ -16,7 +16,8 @@ import (
 )
 
 // Cycle fans one polling run out into batches: it streams the due uploads in
-// id order (keyset pagination, constant memory) and hands each batch to
+// id order (keyset pagination, constant memory), or under the adaptive
+// strategy claims them most overdue first, and hands each batch to
 // dispatch, recording its progress in lighthouse526_polling_cycles so that a
 // retried run resumes after the last dispatched batch instead of starting over.
 type Cycle struct {
@@ -30,6 +31,13 @@ type Cycle struct {
 	// StaleAfter: a previous cycle that made no progress for this long is
 	// taken as dead, not running.
 	StaleAfter time.Duration
+	// Adaptive, when set (POLL_STRATEGY=adaptive), makes scheduled and
+	// manual cycles poll what the adaptive schedule says is due, within the
+	// rate budget; Window and Grace are then unused. Nil: fixed.
+	Adaptive *Adaptive
+	// KeepCycles is how long cycle rows are kept; a cron cycle deletes those
+	// scheduled longer ago (zero: none are deleted).
+	KeepCycles time.Duration
 }
 
 // Batch is one batch of a cycle's fan-out.
@@ -60,6 +68,9 @@ type CycleResult struct {
 	// Quarantined is how many uploads this run of the fan-out quarantined
 	// because no batch may carry their request id.
 	Quarantined int `json:"quarantined,omitempty"`
+	// Capped: an adaptive cycle handed on its share of the rate budget and
+	// left the rest due for the next cycle.
+	Capped bool `json:"capped,omitempty"`
 }
 
 // fanOutPageRows is how many due uploads one fan-out page reads: several
@@ -72,9 +83,12 @@ const fanOutPageRows = 1000
 func (c *Cycle) Run(ctx context.Context, log *slog.Logger, id string, scheduledAt time.Time, dispatch Dispatch) (CycleResult, error) {
 	log = log.With("cycle_id", id)
 	res := CycleResult{CycleID: id}
-	dueBefore, err := c.dueBefore(ctx, scheduledAt)
-	if err != nil {
-		return res, err
+	dueBefore := scheduledAt // adaptive: unused
+	if c.Adaptive == nil {
+		var err error
+		if dueBefore, err = c.dueBefore(ctx, scheduledAt); err != nil {
+			return res, err
+		}
 	}
 	row, err := models.StartCycle(ctx, c.DB, id, scheduledAt, dueBefore, c.Now())
 	if err != nil {
@@ -97,17 +111,27 @@ func (c *Cycle) Run(ctx context.Context, log *slog.Logger, id string, scheduledA
 		}
 	}
 
-	due := func(ctx context.Context, afterID int64, limit int) ([]models.DueUpload, error) {
-		return models.NextDueBatch(ctx, c.DB, afterID, row.DueBefore, limit)
+	src := c.scan(row)
+	if c.Adaptive != nil {
+		src = c.claim(row)
 	}
-	if err := c.fanOut(ctx, log, row, &res, due, dispatch); err != nil {
+	if err := c.fanOut(ctx, log, row, &res, src, dispatch); err != nil {
 		return res, err
 	}
+	if c.Adaptive != nil && strings.HasPrefix(id, CronCyclePrefix) {
+		c.reportDeferred(ctx, log, res.Capped, src.oldest)
+	}
+	c.prune(ctx, log, id)
 	c.Metrics.DocumentsDue.Set(float64(row.DocumentsDue))
 	c.Metrics.LastCycleFanOutTimestamp.Set(float64(c.Now().Unix()))
-	if row.DocumentsDue == 0 {
+	switch {
+	case row.DocumentsDue == 0 && c.Adaptive != nil:
+		// Under the adaptive schedule most cycles find nothing due yet: not
+		// the original's warning that nothing is pending.
+		log.DebugContext(ctx, "polling cycle found nothing due")
+	case row.DocumentsDue == 0:
 		log.WarnContext(ctx, LogNoDocumentsToPoll)
-	} else {
+	default:
 		log.InfoContext(ctx, "polling cycle fanned out", "documents_due", row.DocumentsDue, "batches", row.BatchesEnqueued)
 	}
 	return res, nil
@@ -140,18 +164,66 @@ func (c *Cycle) RunList(ctx context.Context, log *slog.Logger, id string, at tim
 		i, _ := slices.BinarySearchFunc(good, afterID+1, func(u models.DueUpload, id int64) int { return cmp.Compare(u.ID, id) })
 		return good[i:min(i+limit, len(good))], nil
 	}
-	err = c.fanOut(ctx, log, row, &res, list, dispatch)
+	err = c.fanOut(ctx, log, row, &res, &source{next: list}, dispatch)
 	return res, err
 }
 
 // page reads the next page of a fan-out: up to limit uploads with an id
-// above afterID, in id order.
+// above afterID, in id order, or (a claim) the next limit due uploads.
 type page func(ctx context.Context, afterID int64, limit int) ([]models.DueUpload, error)
+
+// source is where a fan-out reads its uploads.
+type source struct {
+	next page
+	// claims: reading a page takes its uploads (models.ClaimDue), so no page
+	// is read twice: after quarantining some of a page, the rest of it is
+	// handed on, not read again.
+	claims bool
+	// maxBatches, when positive, is how many batches the cycle may hand on
+	// in all, retries included: its share of the rate budget.
+	maxBatches int
+	// oldest is when the most overdue upload the source claimed fell due.
+	oldest time.Time
+}
+
+// scan is the fixed strategy's source: a keyset scan of the uploads not
+// polled since the cycle's due-before time.
+func (c *Cycle) scan(row *models.PollingCycle) *source {
+	return &source{next: func(ctx context.Context, afterID int64, limit int) ([]models.DueUpload, error) {
+		return models.NextDueBatch(ctx, c.DB, afterID, row.DueBefore, limit)
+	}}
+}
+
+// claim is the adaptive strategy's source: claims of the uploads due now,
+// most overdue first, each leased for Adaptive.Lease; a cron cycle's are
+// capped at its share of the budget (a manual run polls everything due).
+func (c *Cycle) claim(row *models.PollingCycle) *source {
+	src := &source{claims: true}
+	if strings.HasPrefix(row.ID, CronCyclePrefix) {
+		src.maxBatches = CallsPerCycle(c.Adaptive.BudgetPerMinute, c.Adaptive.Period(row.ScheduledAt))
+	}
+	src.next = func(ctx context.Context, _ int64, limit int) ([]models.DueUpload, error) {
+		now := c.Now()
+		claimed, err := models.ClaimDue(ctx, c.DB, now, now.Add(c.Adaptive.Lease), limit)
+		if err != nil || len(claimed) == 0 {
+			return nil, err
+		}
+		if src.oldest.IsZero() {
+			src.oldest = claimed[0].DueAt
+		}
+		due := make([]models.DueUpload, len(claimed))
+		for i := range claimed {
+			due[i] = claimed[i].DueUpload
+		}
+		return due, nil
+	}
+	return src
+}
 
 // fanOut is the one fan-out of every cycle: it reads the cycle's uploads page
 // by page after its cursor, quarantines those no batch may carry, hands the
 // rest on in batches, records its progress and marks the fan-out done.
-func (c *Cycle) fanOut(ctx context.Context, log *slog.Logger, row *models.PollingCycle, res *CycleResult, next page, dispatch Dispatch) error {
+func (c *Cycle) fanOut(ctx context.Context, log *slog.Logger, row *models.PollingCycle, res *CycleResult, src *source, dispatch Dispatch) error {
 	quarantined := map[int64]bool{}
 	size := max(c.BatchSize, 1)
 	pageRows := max(fanOutPageRows/size, 1) * size
@@ -159,19 +231,31 @@ func (c *Cycle) fanOut(ctx context.Context, log *slog.Logger, row *models.Pollin
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("cycle %s interrupted after %d batches: %w", row.ID, row.BatchesEnqueued, err)
 		}
-		due, err := next(ctx, row.CursorUploadID, pageRows)
+		limit := pageRows
+		if src.maxBatches > 0 {
+			left := src.maxBatches - row.BatchesEnqueued
+			if left <= 0 {
+				res.Capped = true
+				break
+			}
+			limit = min(limit, left*size)
+		}
+		due, err := src.next(ctx, row.CursorUploadID, limit)
 		if err != nil {
 			return err
 		}
 		if len(due) == 0 {
 			break
 		}
-		if n, err := c.quarantineInvalid(ctx, log, due, quarantined); err != nil {
+		if good, n, err := c.quarantineInvalid(ctx, log, due, quarantined); err != nil {
 			return err
 		} else if n > 0 {
-			// The scan leaves them out now: read the page again, full.
 			res.Quarantined += n
-			continue
+			if !src.claims {
+				// The scan leaves them out now: read the page again, full.
+				continue
+			}
+			due = good
 		}
 		if err := c.dispatchPage(ctx, row, due, size, dispatch); err != nil {
 			return err
@@ -187,22 +271,22 @@ func (c *Cycle) fanOut(ctx context.Context, log *slog.Logger, row *models.Pollin
 
 // quarantineInvalid quarantines the due uploads whose request id no batch
 // may carry (lighthouse.ValidRequestID; Lighthouse would refuse the whole
-// call), and returns how many it found: one more statement, only for a page
-// holding such an upload. done holds the uploads this run quarantined, so
-// that one still due after its quarantine (which the scan should have left
-// out) stops the fan-out instead of looping on it.
-func (c *Cycle) quarantineInvalid(ctx context.Context, log *slog.Logger, due []models.DueUpload, done map[int64]bool) (int, error) {
-	_, bad := ScreenDue(due)
+// call), and returns the others and how many it quarantined: one more
+// statement, only for a page holding such an upload. done holds the uploads
+// this run quarantined, so that one still due after its quarantine (which
+// the scan should have left out) stops the fan-out instead of looping on it.
+func (c *Cycle) quarantineInvalid(ctx context.Context, log *slog.Logger, due []models.DueUpload, done map[int64]bool) ([]models.DueUpload, int, error) {
+	good, bad := ScreenDue(due)
 	if len(bad) == 0 {
-		return 0, nil
+		return due, 0, nil
 	}
 	for _, q := range bad {
 		if done[q.UploadID] {
-			return 0, fmt.Errorf("cycle: upload %d is still due after its quarantine", q.UploadID)
+			return nil, 0, fmt.Errorf("cycle: upload %d is still due after its quarantine", q.UploadID)
 		}
 		done[q.UploadID] = true
 	}
-	return len(bad), Quarantine(ctx, c.DB, c.Metrics, log, bad, c.Now())
+	return good, len(bad), Quarantine(ctx, c.DB, c.Metrics, log, bad, c.Now())
 }
 
 // dueBefore is the polled-at time before which a pending upload is due in
@@ -236,11 +320,10 @@ func (c *Cycle) dueBefore(ctx context.Context, scheduledAt time.Time) (time.Time
 // not wait for the WAL flush (models.AdvanceCycle), which is what made one
 // record per batch slow.
 func (c *Cycle) dispatchPage(ctx context.Context, row *models.PollingCycle, due []models.DueUpload, size int, dispatch Dispatch) error {
-	for start := 0; start < len(due); start += size {
+	for _, part := range Split(due, size) {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("cycle %s interrupted after %d batches: %w", row.ID, row.BatchesEnqueued, err)
 		}
-		part := due[start:min(start+size, len(due))]
 		batch := Batch{Seq: row.BatchesEnqueued, FirstUploadID: part[0].ID, RequestIDs: UniqueRequestIDs(part)}
 		if err := dispatch(ctx, batch); err != nil {
 			return fmt.Errorf("cycle %s: dispatch batch %d: %w", row.ID, batch.Seq, err)
@@ -255,8 +338,10 @@ func (c *Cycle) dispatchPage(ctx context.Context, row *models.PollingCycle, due 
 
 // reportPrevious sets the previous cycle's gauges, and says whether this
 // scheduled cycle must be skipped because another one (earlier, or a later
-// one that started first) is still running: its batches cover the same
-// uploads, and two cycles would poll them twice.
+// one that started first) is still running: under the fixed strategy its
+// batches cover the same uploads, and two cycles would poll them twice.
+// Under the adaptive strategy no cycle is skipped: each claims what it
+// polls, leased, so overlapping cycles never hand on the same upload.
 func (c *Cycle) reportPrevious(ctx context.Context, log *slog.Logger, row *models.PollingCycle) (bool, error) {
 	if !strings.HasPrefix(row.ID, CronCyclePrefix) {
 		return false, nil
@@ -269,6 +354,9 @@ func (c *Cycle) reportPrevious(ctx context.Context, log *slog.Logger, row *model
 		c.Metrics.PreviousCycleCompleted.Set(float64(prev.CompletedCount))
 		c.Metrics.PreviousCycleFailed.Set(float64(prev.FailedCount))
 	}
+	if c.Adaptive != nil {
+		return false, nil
+	}
 	running, err := models.ClaimCycle(ctx, c.DB, row, CronCyclePrefix, c.Now(), c.StaleAfter)
 	if err != nil || running == nil {
 		return false, err
@@ -277,6 +365,18 @@ func (c *Cycle) reportPrevious(ctx context.Context, log *slog.Logger, row *model
 	log.WarnContext(ctx, "skipping this polling cycle: another one still has batches in flight",
 		"running_cycle_id", running.ID, "running_batches_enqueued", running.BatchesEnqueued, "running_batches_done", running.BatchesDone)
 	return true, nil
+}
+
+// prune deletes the cycle rows older than KeepCycles, from a cron cycle
+// (a cycle a minute under the adaptive strategy is 1440 rows a day). A
+// failure costs nothing but the rows: the next cycle prunes them.
+func (c *Cycle) prune(ctx context.Context, log *slog.Logger, id string) {
+	if c.KeepCycles <= 0 || !strings.HasPrefix(id, CronCyclePrefix) {
+		return
+	}
+	if _, err := models.PruneCycles(ctx, c.DB, c.Now().Add(-c.KeepCycles)); err != nil {
+		log.WarnContext(ctx, "could not delete old polling cycle rows", "error", err.Error())
+	}
 }
 
 // UniqueRequestIDs returns the batch's request ids, each once (two uploads

@@ -33,6 +33,12 @@ type Metrics struct {
 	CyclesSkipped            prometheus.Counter
 	LastCycleFanOutTimestamp prometheus.Gauge
 	BatchesEnqueued          prometheus.Counter
+	// The adaptive strategy's backlog: uploads a cron cycle left due for a
+	// later one because it reached its share of the rate budget, and how
+	// long the most overdue upload it claimed had been due. Both grow while
+	// the budget is short of what the schedule asks.
+	DocumentsDeferred prometheus.Gauge
+	OldestOverdue     prometheus.Gauge
 
 	// Failure follow-ups.
 	NotificationsEnqueued *prometheus.CounterVec
@@ -93,6 +99,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		LastCycleFanOutTimestamp: f.NewGauge(prometheus.GaugeOpts{
 			Name: "form526_document_upload_last_cycle_fan_out_timestamp_seconds",
 			Help: "Unix time at which the latest cycle finished enqueueing its batches.",
+		}),
+		DocumentsDeferred: f.NewGauge(prometheus.GaugeOpts{
+			Name: "form526_document_upload_cycle_documents_deferred",
+			Help: "POLL_STRATEGY=adaptive: uploads due that the latest cron cycle left for a later cycle because it reached its share of LIGHTHOUSE_RATE_BUDGET.",
+		}),
+		OldestOverdue: f.NewGauge(prometheus.GaugeOpts{
+			Name: "form526_document_upload_cycle_oldest_overdue_seconds",
+			Help: "POLL_STRATEGY=adaptive: how long the most overdue upload the latest cron cycle claimed had been due (0 when it claimed none).",
 		}),
 		BatchesEnqueued: f.NewCounter(prometheus.CounterOpts{
 			Name: "form526_document_upload_batches_enqueued_total",

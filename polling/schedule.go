@@ -40,7 +40,7 @@ type Rung struct {
 // one before.
 type Ladder []Rung
 
-// DefaultLadder: every 2 minutes for an upload's first 10 minutes (most
+// DefaultLadder polls every 2 minutes for an upload's first 10 minutes (most
 // documents finish within the hour, median 15 minutes), backing off to
 // hourly by 4 hours, every 4 hours after a day and daily after a week.
 const DefaultLadder = "0:2m,10m:5m,30m:10m,1h:20m,2h:40m,4h:1h,24h:4h,168h:24h"

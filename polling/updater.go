@@ -39,6 +39,9 @@ type StatusUpdater struct {
 	NotificationsEnabled bool
 	// DryRun decides and reports, and writes nothing (worker poll --dry-run).
 	DryRun bool
+	// Schedule, when set (POLL_STRATEGY=adaptive), gives each polled upload
+	// its next poll time in the write; nil (fixed) writes none.
+	Schedule *Schedule
 }
 
 // BatchSummary says what one batch did.
@@ -209,6 +212,7 @@ func (u *StatusUpdater) Write(ctx context.Context, log *slog.Logger, cycleID str
 		}
 		results[j] = models.PollResult{ID: up.ID, NewState: models.StatePending}
 	}
+	u.schedule(uploads, results, decisions, now)
 
 	// Written in id order, so concurrent writers lock rows in one order:
 	// LoadPending returns them so, and the write gets a sorted copy if not.

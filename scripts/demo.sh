@@ -78,6 +78,7 @@ export LIGHTHOUSE_HOST="http://127.0.0.1:$FAKE_PORT"
 export LIGHTHOUSE_CLIENT_ID=lighthouse526-local
 export LIGHTHOUSE_RSA_KEY=.local/lighthouse_rsa_key.pem
 export LIGHTHOUSE_RATE_LIMIT_PER_MINUTE=6000
+export LIGHTHOUSE_RATE_BUDGET=6000
 export POLL_CRON="* * * * *"
 export POLL_WINDOW=30s
 export POLL_WINDOW_GRACE=5s

@@ -16,6 +16,7 @@ type upload struct {
 	documentType string     // default BDD Instructions
 	polledAt     *time.Time // status_last_polled_at; nil = never polled
 	state        string     // default pending
+	createdAt    *time.Time // default now
 }
 
 // seedUploads inserts one submission and the uploads, and returns their ids
@@ -32,6 +33,9 @@ func seedUploads(ctx context.Context, ups ...upload) []int64 {
 			DocumentType:                u.documentType,
 			CreatedAt:                   now,
 			UpdatedAt:                   now,
+		}
+		if u.createdAt != nil {
+			row.CreatedAt = u.createdAt.UTC()
 		}
 		if row.DocumentType == "" {
 			row.DocumentType = models.DocumentTypeBDDInstructions

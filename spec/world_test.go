@@ -34,15 +34,20 @@ type world struct {
 	env map[string]string
 }
 
-// newWorld starts a fake and registers the cleanup of everything the spec
-// leaves in Redis (never a flush: other suites share the server).
-func newWorld() *world {
+// newWorld starts a fake (its options changed by opts) and registers the
+// cleanup of everything the spec leaves in Redis (never a flush: other
+// suites share the server).
+func newWorld(opts ...func(*fake.Options)) *world {
 	suffix := randomHex(5)
 	w := &world{
 		queue:  fmt.Sprintf("spec%d_%s", GinkgoParallelProcess(), suffix),
 		prefix: fmt.Sprintf("spec:%d:%s:", GinkgoParallelProcess(), suffix),
 	}
-	w.fake = fake.New(fake.Options{PublicKey: &rsaKey.PublicKey, ClientID: clientID, AudClaimURL: audClaim})
+	fo := fake.Options{PublicKey: &rsaKey.PublicKey, ClientID: clientID, AudClaimURL: audClaim}
+	for _, o := range opts {
+		o(&fo)
+	}
+	w.fake = fake.New(fo)
 	var err error
 	w.host, err = w.fake.Start()
 	Expect(err).NotTo(HaveOccurred())
@@ -61,6 +66,7 @@ func newWorld() *world {
 		"LIGHTHOUSE_RSA_KEY":               keyFile,
 		"LIGHTHOUSE_AUD_CLAIM_URL":         audClaim,
 		"LIGHTHOUSE_RATE_LIMIT_PER_MINUTE": "6000",
+		"LIGHTHOUSE_RATE_BUDGET":           "6000",
 		"LIGHTHOUSE_TIMEOUT":               "10s",
 		"QUEUE_NAME":                       w.queue,
 		"POLL_CRON":                        "* * * * *",

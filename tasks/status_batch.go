@@ -57,6 +57,11 @@ func newStatusBatchTask(queue, cycleID, taskID string, requestIDs []string) (*as
 	return statusBatchKind.encode(queue, taskID, p)
 }
 
+// StatusBatchTimeout bounds one attempt of a batch task: an adaptive
+// cycle's lease on the uploads it hands on is measured from it
+// (polling.LeaseFor).
+func StatusBatchTimeout() time.Duration { return statusBatchKind.Timeout }
+
 // StatusFetcher is the part of the Lighthouse client a batch needs.
 type StatusFetcher interface {
 	GetUploadStatuses(ctx context.Context, requestIDs []string) (*lighthouse.StatusResponse, error)

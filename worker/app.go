@@ -86,10 +86,32 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, role s
 		DB: a.db, Metrics: a.metrics, Now: now,
 		BatchSize: cfg.PollBatchSize, Window: cfg.PollWindow, Grace: cfg.PollWindowGrace,
 		StaleAfter: 30 * time.Minute,
+		KeepCycles: keepCycles,
+	}
+	if cfg.PollStrategy == polling.StrategyAdaptive {
+		a.cycle.Adaptive = adaptive(cfg)
+		a.updater.Schedule = &a.cycle.Adaptive.Schedule
 	}
 	a.batch = &tasks.StatusBatchHandler{Lighthouse: a.lighthouse, Updater: a.updater, Relay: a.relay, Metrics: a.metrics, Logger: logger}
 	a.exhaustion = &runner.Exhaustion{Redis: a.rdb, KeyPrefix: cfg.RedisKeyPrefix, DB: a.db, Metrics: a.taskMetrics, Polling: a.metrics, Logger: logger, Now: now}
 	return a, nil
+}
+
+// keepCycles is how long cycle rows are kept (a week of cron cycles: 168
+// rows hourly, 10,080 a minute apart), for `worker poll --wait` and the
+// operator looking into a recent cycle.
+const keepCycles = 7 * 24 * time.Hour
+
+// adaptive is the adaptive strategy's part of the cycle (POLL_STRATEGY).
+func adaptive(cfg *config.Config) *polling.Adaptive {
+	period := func(t time.Time) time.Duration { return cfg.PollSchedule.Next(t).Sub(t) }
+	first := cfg.PollSchedule.Next(time.Now())
+	return &polling.Adaptive{
+		Schedule:        cfg.Schedule(),
+		BudgetPerMinute: cfg.LighthouseCallsPerMinute(),
+		Period:          period,
+		Lease:           polling.LeaseFor(tasks.StatusBatchTimeout(), period(first)),
+	}
 }
 
 // newServer is the asynq server of the process: retry policy, failure rule,

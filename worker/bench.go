@@ -44,7 +44,7 @@ func parseBenchFlags(args []string, stdout io.Writer) (*benchFlags, error) {
 	fs.IntVar(&o.Workers, "workers", 2, "worker processes (`worker run --no-scheduler`); 0 runs one asynq server in this process")
 	fs.IntVar(&o.Concurrency, "concurrency", 2, "WORKER_CONCURRENCY of each worker (default sized to a 2-core database: one batch more than --db-conns, so one is fetching while the other reads and writes)")
 	fs.IntVar(&o.DBConns, "db-conns", 1, "DB_MAX_OPEN_CONNS of each worker (default sized to a 2-core database: with the default 2 workers, one statement per core; more at once only adds contention)")
-	fs.StringVar(&f.rateLimit, "rate-limit", "", "N/min: the fake enforces N calls a minute and the workers share LIGHTHOUSE_RATE_LIMIT_PER_MINUTE=N")
+	fs.StringVar(&f.rateLimit, "rate-limit", "", "N/min: the fake enforces N calls a minute and the workers share LIGHTHOUSE_RATE_LIMIT_PER_MINUTE=LIGHTHOUSE_RATE_BUDGET=N")
 	fs.StringVar(&o.AdminURL, "admin-url", defaultAdminURL(), "maintenance database used to drop and create --database")
 	fs.StringVar(&o.Database, "database", "lh526_bench", "the bench's own database (dropped and recreated)")
 	fs.StringVar(&o.RedisURL, "redis-url", envOr("REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis (the run uses its own queue and key prefix, deleted afterwards)")

@@ -98,10 +98,10 @@ func uploadsCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		return writeJSONOut(stdout, stuck)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tREQUEST ID\tSUBMISSION\tTYPE\tCREATED\tLAST POLLED\tUNKNOWN POLLS\tREASON\tQUARANTINE")
+	fmt.Fprintln(tw, "ID\tREQUEST ID\tSUBMISSION\tTYPE\tCREATED\tLAST POLLED\tNEXT POLL\tUNKNOWN POLLS\tREASON\tQUARANTINE")
 	for _, s := range stuck {
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\t%d\t%s\t%s\n", s.ID, shownRequestID(s.LighthouseDocumentRequestID), s.Form526SubmissionID,
-			strconv.Quote(s.DocumentType), stamp(&s.CreatedAt), stamp(s.StatusLastPolledAt), s.LighthouseUnknownPollCount, printable(s.Reason), printable(quarantineText(s)))
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", s.ID, shownRequestID(s.LighthouseDocumentRequestID), s.Form526SubmissionID,
+			strconv.Quote(s.DocumentType), stamp(&s.CreatedAt), stamp(s.StatusLastPolledAt), stamp(s.NextPollAt), s.LighthouseUnknownPollCount, printable(s.Reason), printable(quarantineText(s)))
 	}
 	fmt.Fprintf(tw, "%d stuck upload(s)\n", len(stuck))
 	return tw.Flush()

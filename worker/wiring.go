@@ -163,7 +163,7 @@ func newLighthouse(cfg *config.Config, rdb redis.UniversalClient, reg prometheus
 		PrivateKey:         cfg.LighthousePrivateKey,
 		KeyID:              cfg.LighthouseKeyID,
 		Timeout:            cfg.LighthouseTimeout,
-		RateLimitPerMinute: cfg.LighthouseRateLimit,
+		RateLimitPerMinute: cfg.LighthouseCallsPerMinute(),
 		MaxRateLimitWait:   cfg.LighthouseMaxRateLimitWait,
 		RedisPrefix:        cfg.RedisKeyPrefix,
 	}, rdb, lighthouse.WithRegisterer(reg), lighthouse.WithLogger(logger))

@@ -209,6 +209,24 @@ func (s *Server) Requests() []Request {
 	return append([]Request(nil), s.requests...)
 }
 
+// PollTimes returns, per request id, when the status calls asking for it
+// arrived and were answered 200, in order: how often each document was
+// polled. Other answers (a 429, a fault) polled nothing.
+func (s *Server) PollTimes() map[string][]time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string][]time.Time{}
+	for _, r := range s.requests {
+		if r.Path != APIPrefix+"/uploads/status" || r.StatusCode != http.StatusOK {
+			continue
+		}
+		for _, id := range r.RequestIDs {
+			out[id] = append(out[id], r.At)
+		}
+	}
+	return out
+}
+
 // ResetRequests clears the request log.
 func (s *Server) ResetRequests() {
 	s.mu.Lock()

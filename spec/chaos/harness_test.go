@@ -111,6 +111,7 @@ func (s *scenario) env(slug string, extra map[string]string) []string {
 		"LIGHTHOUSE_AUD_CLAIM_URL":         audClaim,
 		"LIGHTHOUSE_TIMEOUT":               "2s",
 		"LIGHTHOUSE_RATE_LIMIT_PER_MINUTE": "100000",
+		"LIGHTHOUSE_RATE_BUDGET":           "100000",
 		"LIGHTHOUSE_MAX_RATE_LIMIT_WAIT":   "1s",
 		"POLL_WINDOW":                      "1s",
 		"POLL_WINDOW_GRACE":                "0s",

@@ -37,7 +37,8 @@ type Options struct {
 	InProcess func(ctx context.Context, environ []string) (stop func(), err error)
 
 	// RateLimit, when set, is both the fake's limit and the workers' shared
-	// LIGHTHOUSE_RATE_LIMIT_PER_MINUTE; 0 leaves the fake unlimited.
+	// LIGHTHOUSE_RATE_LIMIT_PER_MINUTE and LIGHTHOUSE_RATE_BUDGET; 0 leaves
+	// the fake unlimited.
 	RateLimit int
 	// Env is extra worker settings (e.g. LIGHTHOUSE_MAX_RATE_LIMIT_WAIT).
 	Env map[string]string

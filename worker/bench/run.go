@@ -109,6 +109,7 @@ func (r *run) workerEnv(host, keyPEM string) map[string]string {
 		"LIGHTHOUSE_RSA_KEY":               keyPEM,
 		"LIGHTHOUSE_AUD_CLAIM_URL":         benchAud,
 		"LIGHTHOUSE_RATE_LIMIT_PER_MINUTE": strconv.Itoa(rate),
+		"LIGHTHOUSE_RATE_BUDGET":           strconv.Itoa(rate),
 		"POLL_BATCH_SIZE":                  strconv.Itoa(r.o.BatchSize),
 		"QUEUE_NAME":                       r.queue,
 		"NOTIFICATION_QUEUE":               r.queue + "_notifications",
