@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"time"
 
 	"gorm.io/gorm"
@@ -21,13 +22,28 @@ type ClaimedUpload struct {
 
 // adaptiveDueSQL selects (id, due_at) of every pending, not quarantined
 // upload due at @now under the adaptive schedule: due at its next_poll_at
-// when it has one, else at its created_at. Two branches, so that the
-// scheduled ones are read in due order from the partial index
-// index_lighthouse526_upload_poll_states_due (migration 00009); the ones
-// without a next poll time yet (new uploads, and every upload the day the
-// strategy switches to adaptive) are the pending uploads without one, read
-// from the pending uploads' partial index. @limit bounds each branch.
-const adaptiveDueSQL = `
+// when it has one. One without (a new upload, and every upload the day the
+// strategy switches to adaptive) is due at its first poll: with firstPoll
+// positive, the first multiple of firstPoll after its created_at (counted
+// from 0001-01-01, as polling.Schedule.Next counts), so new uploads share
+// the calls of the uploads on the ladder's first rung instead of each
+// costing a call of its own; with firstPoll zero, at its created_at.
+//
+// Two branches, so that the scheduled ones are read in due order from the
+// partial index index_lighthouse526_upload_poll_states_due (migration
+// 00009), and the unscheduled ones are the pending uploads without a next
+// poll time, read from the pending uploads' partial index (the grid's test
+// is on created_at itself: the first multiple after created_at is at or
+// before @now exactly when created_at is before @now's multiple). @limit
+// bounds each branch.
+func adaptiveDueSQL(firstPoll time.Duration) string {
+	firstDue, created := "u.created_at", "u.created_at <= @now"
+	if firstPoll > 0 {
+		bin := "make_interval(secs => " + strconv.FormatFloat(firstPoll.Seconds(), 'f', -1, 64) + ")"
+		firstDue = "date_bin(" + bin + ", u.created_at, " + gridOrigin + ") + " + bin
+		created = "u.created_at < date_bin(" + bin + ", CAST(@now AS timestamp), " + gridOrigin + ")"
+	}
+	return `
   (SELECT ps.upload_id AS id, ps.next_poll_at AS due_at
      FROM lighthouse526_upload_poll_states ps
      JOIN lighthouse526_document_uploads u ON u.id = ps.upload_id
@@ -35,13 +51,17 @@ const adaptiveDueSQL = `
     ORDER BY ps.next_poll_at, ps.upload_id
     LIMIT @limit)
   UNION ALL
-  (SELECT u.id, u.created_at
+  (SELECT u.id, ` + firstDue + `
      FROM lighthouse526_document_uploads u
-    WHERE u.aasm_state = @pending AND u.created_at <= @now
+    WHERE u.aasm_state = @pending AND ` + created + `
       AND NOT EXISTS (SELECT 1 FROM lighthouse526_upload_poll_states ps
                        WHERE ps.upload_id = u.id AND (ps.next_poll_at IS NOT NULL OR ps.quarantined_at IS NOT NULL))
-    ORDER BY u.created_at, u.id
+    ORDER BY 2, 1
     LIMIT @limit)`
+}
+
+// gridOrigin is Go's zero time, from which time.Truncate counts multiples.
+const gridOrigin = "TIMESTAMP '0001-01-01 00:00:00'"
 
 // ClaimDue claims up to limit uploads due at now under the adaptive
 // schedule, the most overdue first, then by id (polling.Due's order), and
@@ -58,13 +78,13 @@ const adaptiveDueSQL = `
 // first's row lock, or its insert), so the second claim leaves the upload
 // out of what it returns. Rows are locked in id order, as the batch write
 // locks them.
-func ClaimDue(ctx context.Context, db *gorm.DB, now, leaseUntil time.Time, limit int) ([]ClaimedUpload, error) {
+func ClaimDue(ctx context.Context, db *gorm.DB, now, leaseUntil time.Time, firstPoll time.Duration, limit int) ([]ClaimedUpload, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
 	out, err := pgraw.Rows(ctx, db, limit, `
 WITH due AS (
-  SELECT d.id, d.due_at FROM (`+adaptiveDueSQL+`) d
+  SELECT d.id, d.due_at FROM (`+adaptiveDueSQL(firstPoll)+`) d
    ORDER BY d.due_at, d.id
    LIMIT @limit
 ), leased AS (
@@ -94,11 +114,11 @@ func scanClaimedUpload(rows *sql.Rows, u *ClaimedUpload) error {
 // NextDueAdaptive returns up to limit uploads with id > afterID that are due
 // at now under the adaptive schedule, in id order, claiming nothing: one
 // page of `worker poll --dry-run`'s walk of what a cycle would claim.
-func NextDueAdaptive(ctx context.Context, db *gorm.DB, afterID int64, now time.Time, limit int) ([]DueUpload, error) {
+func NextDueAdaptive(ctx context.Context, db *gorm.DB, afterID int64, now time.Time, firstPoll time.Duration, limit int) ([]DueUpload, error) {
 	out, err := pgraw.Rows(ctx, db, limit, `
 SELECT u.id, u.lighthouse_document_request_id
   FROM lighthouse526_document_uploads u
- WHERE u.id IN (SELECT d.id FROM (`+adaptiveDueSQL+`) d WHERE d.id > @after)
+ WHERE u.id IN (SELECT d.id FROM (`+adaptiveDueSQL(firstPoll)+`) d WHERE d.id > @after)
  ORDER BY u.id
  LIMIT @page`, scanDueUpload, map[string]any{
 		// Each branch unbounded: the page is taken by id, not due order.
@@ -112,9 +132,9 @@ SELECT u.id, u.lighthouse_document_request_id
 
 // CountDue is how many uploads are due at now under the adaptive schedule:
 // what a cycle that reached its share of the rate budget left for the next.
-func CountDue(ctx context.Context, db *gorm.DB, now time.Time) (int, error) {
+func CountDue(ctx context.Context, db *gorm.DB, now time.Time, firstPoll time.Duration) (int, error) {
 	var n int
-	err := db.WithContext(ctx).Raw(`SELECT count(*) FROM (`+adaptiveDueSQL+`) d`,
+	err := db.WithContext(ctx).Raw(`SELECT count(*) FROM (`+adaptiveDueSQL(firstPoll)+`) d`,
 		map[string]any{"now": now.UTC(), "pending": StatePending, "limit": nil}).Scan(&n).Error
 	if err != nil {
 		return 0, fmt.Errorf("models: count due uploads: %w", err)

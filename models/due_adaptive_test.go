@@ -9,6 +9,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/vagov/lighthouse526/models"
+	"github.com/vagov/lighthouse526/polling"
 )
 
 func withCreatedAt(t time.Time) func(*models.Lighthouse526DocumentUpload) {
@@ -58,7 +59,7 @@ var _ = Describe("ClaimDue", func() {
 		})
 
 		It("returns those due, the most overdue first, with when each fell due", func() {
-			got, err := models.ClaimDue(ctx, gdb, now, lease, 10)
+			got, err := models.ClaimDue(ctx, gdb, now, lease, 0, 10)
 
 			Expect(err).NotTo(HaveOccurred())
 			Expect(claimedIDs(got)).To(Equal([]int64{scheduledEarly.ID, createdEarly.ID, newest.ID, scheduledLate.ID}))
@@ -68,27 +69,27 @@ var _ = Describe("ClaimDue", func() {
 		})
 
 		It("takes at most limit, and leaves the rest due, in order, for the next claim", func() {
-			first, err := models.ClaimDue(ctx, gdb, now, lease, 2)
+			first, err := models.ClaimDue(ctx, gdb, now, lease, 0, 2)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(claimedIDs(first)).To(Equal([]int64{scheduledEarly.ID, createdEarly.ID}))
 
-			rest, err := models.ClaimDue(ctx, gdb, now, lease, 10)
+			rest, err := models.ClaimDue(ctx, gdb, now, lease, 0, 10)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(claimedIDs(rest)).To(Equal([]int64{newest.ID, scheduledLate.ID}))
 		})
 
 		It("leases what it claims until leaseUntil, and it falls due again then", func() {
-			_, err := models.ClaimDue(ctx, gdb, now, lease, 10)
+			_, err := models.ClaimDue(ctx, gdb, now, lease, 0, 10)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(pollState(newest.ID).NextPollAt).To(HaveValue(BeTemporally("==", lease)))
 			Expect(pollState(scheduledEarly.ID).NextPollAt).To(HaveValue(BeTemporally("==", lease)))
 			Expect(pollState(notYet.ID).NextPollAt).To(HaveValue(BeTemporally("==", now.Add(time.Minute))), "not claimed, not touched")
 
-			again, err := models.ClaimDue(ctx, gdb, now.Add(4*time.Minute), lease.Add(4*time.Minute), 10)
+			again, err := models.ClaimDue(ctx, gdb, now.Add(4*time.Minute), lease.Add(4*time.Minute), 0, 10)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(claimedIDs(again)).To(Equal([]int64{notYet.ID}), "within the lease only the upload that fell due since")
 
-			after, err := models.ClaimDue(ctx, gdb, lease, lease.Add(5*time.Minute), 10)
+			after, err := models.ClaimDue(ctx, gdb, lease, lease.Add(5*time.Minute), 0, 10)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(claimedIDs(after)).To(ConsistOf(scheduledEarly.ID, createdEarly.ID, newest.ID, scheduledLate.ID))
 		})
@@ -104,7 +105,7 @@ var _ = Describe("ClaimDue", func() {
 		completed := createUpload(withCreatedAt(now.Add(-time.Hour)))
 		setState(completed.ID, models.StateCompleted)
 
-		got, err := models.ClaimDue(ctx, gdb, now, lease, 10)
+		got, err := models.ClaimDue(ctx, gdb, now, lease, 0, 10)
 
 		Expect(err).NotTo(HaveOccurred())
 		Expect(claimedIDs(got)).To(Equal([]int64{due.ID}))
@@ -118,7 +119,7 @@ var _ = Describe("ClaimDue", func() {
 		Expect(gdb.Exec(`INSERT INTO lighthouse526_upload_poll_states (upload_id, unknown_poll_count, created_at, updated_at)
 			VALUES (?, 2, ?, ?)`, u.ID, now, now).Error).To(Succeed())
 
-		got, err := models.ClaimDue(ctx, gdb, now, lease, 10)
+		got, err := models.ClaimDue(ctx, gdb, now, lease, 0, 10)
 
 		Expect(err).NotTo(HaveOccurred())
 		Expect(claimedIDs(got)).To(Equal([]int64{u.ID}))
@@ -147,7 +148,7 @@ var _ = Describe("ClaimDue", func() {
 					defer GinkgoRecover()
 					defer wg.Done()
 					for {
-						got, err := models.ClaimDue(ctx, gdb, now, lease, limit)
+						got, err := models.ClaimDue(ctx, gdb, now, lease, 0, limit)
 						Expect(err).NotTo(HaveOccurred())
 						if len(got) == 0 {
 							return
@@ -181,13 +182,13 @@ var _ = Describe("NextDueAdaptive and CountDue", func() {
 		d := createUpload(withCreatedAt(now.Add(-time.Hour)))
 		quarantineUpload(d.ID)
 
-		page, err := models.NextDueAdaptive(ctx, gdb, 0, now, 10)
+		page, err := models.NextDueAdaptive(ctx, gdb, 0, now, 0, 10)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(idsOf(page)).To(Equal([]int64{a.ID, b.ID}))
-		page, err = models.NextDueAdaptive(ctx, gdb, a.ID, now, 10)
+		page, err = models.NextDueAdaptive(ctx, gdb, a.ID, now, 0, 10)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(idsOf(page)).To(Equal([]int64{b.ID}))
-		n, err := models.CountDue(ctx, gdb, now)
+		n, err := models.CountDue(ctx, gdb, now, 0)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(n).To(Equal(2))
 
@@ -211,5 +212,37 @@ var _ = Describe("PruneCycles", func() {
 		var left []string
 		Expect(gdb.Raw(`SELECT id FROM lighthouse526_polling_cycles`).Scan(&left).Error).To(Succeed())
 		Expect(left).To(Equal([]string{"cron:" + now.Add(-time.Hour).Format(time.RFC3339)}))
+	})
+})
+
+var _ = Describe("ClaimDue of uploads never polled, first due on the ladder's grid", func() {
+	It("takes each when polling.Schedule.Next says, the first multiple of the first rung after its creation", func(ctx SpecContext) {
+		// 7 minutes: its multiples counted from the zero time (as
+		// time.Truncate counts) are not those counted from the Unix epoch,
+		// so a wrong origin in SQL fails this.
+		const first = 7 * time.Minute
+		schedule := polling.Schedule{Ladder: polling.Ladder{{From: 0, Every: first}}}
+		at := now.Truncate(first).Add(first + 3*time.Second)
+		var want []models.ClaimedUpload
+		for _, age := range []time.Duration{30 * time.Minute, 16 * time.Minute, 9 * time.Minute, 5 * time.Minute, time.Minute, 2 * time.Second} {
+			created := at.Add(-age).Truncate(time.Microsecond)
+			u := createUpload(withCreatedAt(created))
+			if due := schedule.Next(created, created); !due.After(at) {
+				want = append(want, models.ClaimedUpload{DueUpload: models.DueUpload{ID: u.ID, LighthouseDocumentRequestID: u.LighthouseDocumentRequestID}, DueAt: due})
+			}
+		}
+		Expect(len(want)).To(BeNumerically(">=", 3), "some uploads due, some not yet")
+		Expect(len(want)).To(BeNumerically("<", 6))
+
+		n, err := models.CountDue(ctx, gdb, at, first)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(n).To(Equal(len(want)))
+		got, err := models.ClaimDue(ctx, gdb, at, at.Add(5*time.Minute), first, 10)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(got).To(HaveLen(len(want)))
+		for i := range want {
+			Expect(got[i].ID).To(Equal(want[i].ID))
+			Expect(got[i].DueAt).To(BeTemporally("==", want[i].DueAt), "upload %d", i)
+		}
 	})
 })

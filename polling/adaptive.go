@@ -31,6 +31,13 @@ type Adaptive struct {
 	Lease time.Duration
 }
 
+// FirstPoll is the interval whose first multiple after an upload's
+// creation is its first poll: the ladder's first rung, as Schedule.Next
+// gives for an upload of age 0.
+func (a *Adaptive) FirstPoll() time.Duration {
+	return a.Schedule.Interval(0)
+}
+
 // LeaseFor is the lease of a claimed upload: one attempt of its batch task
 // (batchTimeout: asynq cuts an attempt off then) plus one cron period, how
 // long a cycle's batches, which are capped at one period's budget, may wait
@@ -110,7 +117,7 @@ func (u *StatusUpdater) schedule(uploads []models.PendingUpload, results []model
 func (c *Cycle) reportDeferred(ctx context.Context, log *slog.Logger, capped bool, oldest time.Time) {
 	deferred := 0
 	if capped {
-		n, err := models.CountDue(ctx, c.DB, c.Now())
+		n, err := models.CountDue(ctx, c.DB, c.Now(), c.Adaptive.FirstPoll())
 		if err != nil {
 			log.WarnContext(ctx, "could not count the uploads left due for a later cycle", "error", err.Error())
 			return

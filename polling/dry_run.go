@@ -59,7 +59,7 @@ func (c *Cycle) DryRun(ctx context.Context, scheduledAt time.Time, poll func(ctx
 func (c *Cycle) dryRunPages(ctx context.Context, scheduledAt time.Time) (page, error) {
 	if c.Adaptive != nil {
 		return func(ctx context.Context, afterID int64, limit int) ([]models.DueUpload, error) {
-			return models.NextDueAdaptive(ctx, c.DB, afterID, scheduledAt, limit)
+			return models.NextDueAdaptive(ctx, c.DB, afterID, scheduledAt, c.Adaptive.FirstPoll(), limit)
 		}, nil
 	}
 	dueBefore, err := c.dueBefore(ctx, scheduledAt)

@@ -204,7 +204,7 @@ func (c *Cycle) claim(row *models.PollingCycle) *source {
 	}
 	src.next = func(ctx context.Context, _ int64, limit int) ([]models.DueUpload, error) {
 		now := c.Now()
-		claimed, err := models.ClaimDue(ctx, c.DB, now, now.Add(c.Adaptive.Lease), limit)
+		claimed, err := models.ClaimDue(ctx, c.DB, now, now.Add(c.Adaptive.Lease), c.Adaptive.FirstPoll(), limit)
 		if err != nil || len(claimed) == 0 {
 			return nil, err
 		}

@@ -9,11 +9,14 @@ import (
 	"github.com/vagov/lighthouse526/polling"
 )
 
+// specLadder is the ladder the schedule's specs read their figures off.
+const specLadder = "0:2m,10m:5m,30m:10m,1h:20m,2h:40m,4h:1h,24h:4h,168h:24h"
+
 var _ = Describe("Schedule", func() {
 	var s polling.Schedule
 
 	BeforeEach(func() {
-		l, err := polling.ParseLadder(polling.DefaultLadder)
+		l, err := polling.ParseLadder(specLadder)
 		Expect(err).NotTo(HaveOccurred())
 		s = polling.Schedule{Ladder: l, Floor: 24 * time.Hour}
 	})
@@ -64,7 +67,7 @@ var _ = Describe("Schedule", func() {
 	)
 
 	It("writes a ladder as it reads it", func() {
-		l, err := polling.ParseLadder(polling.DefaultLadder)
+		l, err := polling.ParseLadder(specLadder)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(l.String()).To(Equal("0:2m0s,10m0s:5m0s,30m0s:10m0s,1h0m0s:20m0s,2h0m0s:40m0s,4h0m0s:1h0m0s,24h0m0s:4h0m0s,168h0m0s:24h0m0s"))
 		again, err := polling.ParseLadder(l.String())
@@ -104,7 +107,7 @@ var _ = Describe("Schedule.After", func() {
 	)
 
 	BeforeEach(func() {
-		l, err := polling.ParseLadder(polling.DefaultLadder)
+		l, err := polling.ParseLadder(specLadder)
 		Expect(err).NotTo(HaveOccurred())
 		s = polling.Schedule{Ladder: l, Floor: 24 * time.Hour}
 		created = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)

@@ -15,9 +15,12 @@ import (
 	"github.com/vagov/lighthouse526/tasks"
 )
 
-// specSchedule is the default policy with a daily floor.
+// specLadder is the ladder the adaptive specs read their figures off.
+const specLadder = "0:2m,10m:5m,30m:10m,1h:20m,2h:40m,4h:1h,24h:4h,168h:24h"
+
+// specSchedule is specLadder with a daily floor.
 func specSchedule() polling.Schedule {
-	l, err := polling.ParseLadder(polling.DefaultLadder)
+	l, err := polling.ParseLadder(specLadder)
 	Expect(err).NotTo(HaveOccurred())
 	return polling.Schedule{Ladder: l, Floor: 24 * time.Hour}
 }
