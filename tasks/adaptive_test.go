@@ -49,7 +49,10 @@ var _ = Describe("Cycle.Run under the adaptive strategy", func() {
 
 	BeforeEach(func(ctx SpecContext) {
 		o = newObserved()
-		clock = time.Now().UTC().Add(time.Minute) // every upload seeded is due
+		// Every upload seeded is due: a new upload's first poll is the first
+		// rung's grid point after its creation, at most one rung from now
+		// (plus a minute, for uploads created as a grid point passes).
+		clock = time.Now().UTC().Add(specSchedule().Interval(0) + time.Minute)
 		cycle = &polling.Cycle{
 			DB: gdb, Metrics: o.Metrics, Now: func() time.Time { return clock }, BatchSize: 2,
 			StaleAfter: 30 * time.Minute, KeepCycles: 7 * 24 * time.Hour,
