@@ -2,6 +2,14 @@
 
 package main
 
+import "github.com/vagov/lighthouse526/worker/simulate/picture"
+
+// writePicture draws `worker simulate`'s picture (gonum/plot, dev build
+// only), and defaultSimulateOut is where by default.
+var writePicture = picture.Write
+
+const defaultSimulateOut = "simulation.svg"
+
 // devCommands are the subcommands of a dev build (make build, the specs):
 // the bench harness, the fake Lighthouse and the demo's helpers. They link
 // the fake Lighthouse and the bench, which a production build (the image,

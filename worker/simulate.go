@@ -53,7 +53,7 @@ func parseSimulateFlags(args []string, stdout io.Writer) (*simulateFlags, error)
 	fs.StringVar(&f.firstPoll, "first-poll", string(simulate.FirstPollOnGrid), "adaptive: when a new upload is first polled: grid (the ladder's first grid point after its creation, as the due scan does) or created (due at once, the next cycle)")
 	fs.DurationVar(&o.Schedule.Floor, "floor", simulate.DefaultFloor, "adaptive: the longest any upload waits between polls")
 	fs.DurationVar(&o.FixedPeriod, "fixed-cron-period", simulate.DefaultFixedPeriod, "fixed: the cron period (a cycle at :15 of each)")
-	fs.StringVar(&f.out, "out", "simulation.svg", "the picture: a .svg or .png file (empty: none)")
+	fs.StringVar(&f.out, "out", defaultSimulateOut, "the picture: a .svg or .png file (empty: none; drawn by the dev build only, make build)")
 	fs.BoolVar(&f.asJSON, "json", false, "print the figures as JSON")
 	if err := parseFlags(fs, args, stdout, simulateSynopsis, 0); err != nil {
 		return nil, err
@@ -87,7 +87,10 @@ func parseSimulateFlags(args []string, stdout io.Writer) (*simulateFlags, error)
 			check = append(check, "--mixture: "+err.Error())
 		}
 	}
-	if f.out != "" && !simulate.PictureFormat(f.out) {
+	switch {
+	case f.out != "" && writePicture == nil:
+		check = append(check, fmt.Sprintf("--out %q: this is a production build, which draws no pictures (build with make build, or use --json)", f.out))
+	case f.out != "" && !simulate.PictureFormat(f.out):
 		check = append(check, fmt.Sprintf("--out %q: want a .svg or .png file", f.out))
 	}
 	return f, check.err()
@@ -108,7 +111,7 @@ func simulateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	if f.out != "" {
-		if err := simulate.WritePicture(f.out, res); err != nil {
+		if err := writePicture(f.out, res); err != nil {
 			return err
 		}
 	}

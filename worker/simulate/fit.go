@@ -50,13 +50,13 @@ func (e *Empirical) FailedShare() float64 {
 func (e *Empirical) Describe() string {
 	sorted := slices.Clone(e.Durations)
 	slices.Sort(sorted)
-	q := func(p float64) string { return shortDuration(sorted[rank(len(sorted), p)].Round(time.Second)) }
+	q := func(p float64) string { return ShortDuration(sorted[rank(len(sorted), p)].Round(time.Second)) }
 	never := percent(e.Never) + " never (pending over a week, of all uploads)"
 	if !e.NeverFromDB {
 		never = percent(e.Never) + " never (the default: no upload pending over a week)"
 	}
 	return fmt.Sprintf("fitted from the database: %s finished uploads (median %s, p90 %s, p99 %s), %s of them FAILED; %s",
-		thousands(float64(len(sorted))), q(0.5), q(0.9), q(0.99), percent(e.FailedShare()), never)
+		Thousands(float64(len(sorted))), q(0.5), q(0.9), q(0.99), percent(e.FailedShare()), never)
 }
 
 // TooFewRowsError is --fit-from-db's refusal: the database has fewer

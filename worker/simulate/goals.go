@@ -10,28 +10,28 @@ type Goal struct {
 	Detail string `json:"detail"`
 }
 
-// The goals' thresholds: detection latency in minutes.
+// The goals' thresholds (issue 17): detection latency in minutes.
 const (
-	goalMedianMinutes = 10
-	goalP90Minutes    = 60
+	GoalMedianMinutes = 10
+	GoalP90Minutes    = 60
 )
 
 func goals(fixed, adaptive *StrategyResult, budget int) []Goal {
 	return []Goal{
 		{
-			Name:   fmt.Sprintf("median detection latency ≤ %d min", goalMedianMinutes),
-			Met:    adaptive.LatencyP50 <= goalMedianMinutes,
+			Name:   fmt.Sprintf("median detection latency ≤ %d min", GoalMedianMinutes),
+			Met:    adaptive.LatencyP50 <= GoalMedianMinutes,
 			Detail: fmt.Sprintf("%.1f min (fixed %.1f)", adaptive.LatencyP50, fixed.LatencyP50),
 		},
 		{
-			Name:   fmt.Sprintf("p90 detection latency ≤ %d min", goalP90Minutes),
-			Met:    adaptive.LatencyP90 <= goalP90Minutes,
+			Name:   fmt.Sprintf("p90 detection latency ≤ %d min", GoalP90Minutes),
+			Met:    adaptive.LatencyP90 <= GoalP90Minutes,
 			Detail: fmt.Sprintf("%.1f min (fixed %.1f)", adaptive.LatencyP90, fixed.LatencyP90),
 		},
 		{
 			Name:   "calls ≤ fixed's",
 			Met:    adaptive.Calls <= fixed.Calls,
-			Detail: fmt.Sprintf("%s a day against %s", thousands(adaptive.CallsPerDay), thousands(fixed.CallsPerDay)),
+			Detail: fmt.Sprintf("%s a day against %s", Thousands(adaptive.CallsPerDay), Thousands(fixed.CallsPerDay)),
 		},
 		{
 			Name:   fmt.Sprintf("peak calls a minute ≤ budget (%d)", budget),
@@ -41,7 +41,7 @@ func goals(fixed, adaptive *StrategyResult, budget int) []Goal {
 		{
 			Name:   "never-finishing uploads polled at least daily",
 			Met:    adaptive.NeverFinishing == 0 || adaptive.NeverPolledDaily == 1,
-			Detail: fmt.Sprintf("%s of %s; longest wait %s", percent(adaptive.NeverPolledDaily), thousands(float64(adaptive.NeverFinishing)), minutesText(adaptive.NeverLongestGap)),
+			Detail: fmt.Sprintf("%s of %s; longest wait %s", percent(adaptive.NeverPolledDaily), Thousands(float64(adaptive.NeverFinishing)), minutesText(adaptive.NeverLongestGap)),
 		},
 	}
 }

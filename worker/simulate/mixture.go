@@ -127,7 +127,7 @@ func (m *Mixture) Draw(r *rand.Rand) (time.Duration, bool, bool) {
 func (m *Mixture) Describe() string {
 	parts := make([]string, 0, len(m.Components)+1)
 	for _, c := range m.Components {
-		parts = append(parts, fmt.Sprintf("%s within %s (median %s)", percent(c.Share), shortDuration(c.Within), shortDuration(c.Median)))
+		parts = append(parts, fmt.Sprintf("%s within %s (median %s)", percent(c.Share), ShortDuration(c.Within), ShortDuration(c.Median)))
 	}
 	parts = append(parts, percent(m.Never)+" never")
 	return fmt.Sprintf("mixture: %s; %s of finishes FAILED", strings.Join(parts, ", "), percent(m.Failed))
@@ -137,8 +137,8 @@ func percent(f float64) string {
 	return strconv.FormatFloat(math.Round(1000*f)/10, 'f', -1, 64) + "%"
 }
 
-// shortDuration writes d without zero minutes and seconds: 4h, not 4h0m0s.
-func shortDuration(d time.Duration) string {
+// ShortDuration writes d without zero minutes and seconds: 4h, not 4h0m0s.
+func ShortDuration(d time.Duration) string {
 	s := d.String()
 	if strings.HasSuffix(s, "m0s") {
 		s = strings.TrimSuffix(s, "0s")

@@ -8,9 +8,10 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/vagov/lighthouse526/worker/simulate"
+	"github.com/vagov/lighthouse526/worker/simulate/picture"
 )
 
-var _ = Describe("WritePicture", func() {
+var _ = Describe("picture.Write", func() {
 	var res *simulate.Result
 
 	BeforeEach(func() {
@@ -19,7 +20,7 @@ var _ = Describe("WritePicture", func() {
 
 	It("writes an SVG with both panels", func() {
 		path := filepath.Join(GinkgoT().TempDir(), "simulation.svg")
-		Expect(simulate.WritePicture(path, res)).To(Succeed())
+		Expect(picture.Write(path, res)).To(Succeed())
 		b, err := os.ReadFile(path)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(string(b)).To(ContainSubstring("<svg"))
@@ -30,7 +31,7 @@ var _ = Describe("WritePicture", func() {
 
 	It("writes a PNG when the name ends .png", func() {
 		path := filepath.Join(GinkgoT().TempDir(), "simulation.PNG")
-		Expect(simulate.WritePicture(path, res)).To(Succeed())
+		Expect(picture.Write(path, res)).To(Succeed())
 		b, err := os.ReadFile(path)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(len(b)).To(BeNumerically(">", 10_000))
@@ -39,7 +40,7 @@ var _ = Describe("WritePicture", func() {
 
 	It("refuses another format and writes nothing", func() {
 		path := filepath.Join(GinkgoT().TempDir(), "simulation.gif")
-		Expect(simulate.WritePicture(path, res)).To(MatchError(ContainSubstring("want a .svg or .png file")))
+		Expect(picture.Write(path, res)).To(MatchError(ContainSubstring("want a .svg or .png file")))
 		Expect(path).NotTo(BeAnExistingFile())
 	})
 })

@@ -18,30 +18,30 @@ func WriteText(w io.Writer, r *Result) error {
 	o := &r.Options
 	fx, ad := r.Fixed(), r.Adaptive()
 	p := &printer{w: w}
-	p.f("simulated %d days after a %s warm-up (not measured), seed %d\n", o.Days, shortDuration(o.Warmup), o.Seed)
-	p.f("arrivals:   %s uploads in all, %s a day on average, weekday business-hours peak (Eastern)\n", thousands(float64(r.Uploads)), thousands(o.PerDay))
+	p.f("simulated %d days after a %s warm-up (not measured), seed %d\n", o.Days, ShortDuration(o.Warmup), o.Seed)
+	p.f("arrivals:   %s uploads in all, %s a day on average, weekday business-hours peak (Eastern)\n", Thousands(float64(r.Uploads)), Thousands(o.PerDay))
 	p.f("processing: %s\n", o.Processing.Describe())
 	p.f("policy:     budget %d calls/min, batch size %d; fixed: every %s at :%02d; adaptive: every minute, ladder %s, floor %s\n\n",
-		o.Budget, o.BatchSize, shortDuration(o.FixedPeriod), int((fixedOffset % o.FixedPeriod).Minutes()), ladderText(o.Schedule.Ladder), shortDuration(o.Schedule.Floor))
+		o.Budget, o.BatchSize, ShortDuration(o.FixedPeriod), int((fixedOffset % o.FixedPeriod).Minutes()), ladderText(o.Schedule.Ladder), ShortDuration(o.Schedule.Floor))
 
 	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', tabwriter.AlignRight)
 	row := func(name, a, b string) { fmt.Fprintf(tw, "%s\t%s\t%s\t\n", name, a, b) }
 	both := func(name string, v func(*StrategyResult) string) { row(name, v(fx), v(ad)) }
-	row("", "fixed ("+shortDuration(o.FixedPeriod)+")", "adaptive")
-	both("uploads Lighthouse ended in the window", func(s *StrategyResult) string { return thousands(float64(s.Finished)) })
+	row("", "fixed ("+ShortDuration(o.FixedPeriod)+")", "adaptive")
+	both("uploads Lighthouse ended in the window", func(s *StrategyResult) string { return Thousands(float64(s.Finished)) })
 	both("  of which not detected", func(s *StrategyResult) string { return strconv.Itoa(s.Undetected) })
 	both("detection latency p50", func(s *StrategyResult) string { return minutesText(s.LatencyP50) })
 	both("detection latency p90", func(s *StrategyResult) string { return minutesText(s.LatencyP90) })
 	both("detection latency p99", func(s *StrategyResult) string { return minutesText(s.LatencyP99) })
 	both("detection latency max", func(s *StrategyResult) string { return minutesText(s.LatencyMax) })
-	both("calls per day", func(s *StrategyResult) string { return thousands(s.CallsPerDay) })
+	both("calls per day", func(s *StrategyResult) string { return Thousands(s.CallsPerDay) })
 	both("peak calls per minute", func(s *StrategyResult) string { return strconv.Itoa(s.PeakCallsPerMinute) })
 	both("ids per call", func(s *StrategyResult) string { return fmt.Sprintf("%.1f", s.IDsPerCall) })
 	both("polls per upload, mean", func(s *StrategyResult) string { return fmt.Sprintf("%.1f", s.PollsPerUploadMean) })
 	both("polls per upload, p99", func(s *StrategyResult) string { return strconv.Itoa(s.PollsPerUploadP99) })
 	both("oldest never-final upload: age", func(s *StrategyResult) string { return minutesText(s.OldestPendingAge) })
 	both("oldest never-final upload: poll interval", func(s *StrategyResult) string { return minutesText(s.OldestPendingInterval) })
-	both("never-finishing uploads pending", func(s *StrategyResult) string { return thousands(float64(s.NeverFinishing)) })
+	both("never-finishing uploads pending", func(s *StrategyResult) string { return Thousands(float64(s.NeverFinishing)) })
 	both("  polled at least daily", func(s *StrategyResult) string { return percent(s.NeverPolledDaily) })
 	both("  longest wait between polls", func(s *StrategyResult) string { return minutesText(s.NeverLongestGap) })
 	if err := tw.Flush(); err != nil {
@@ -107,9 +107,9 @@ func ladderText(l polling.Ladder) string {
 	for i, r := range l {
 		from := "0"
 		if r.From > 0 {
-			from = shortDuration(r.From)
+			from = ShortDuration(r.From)
 		}
-		parts[i] = from + ":" + shortDuration(r.Every)
+		parts[i] = from + ":" + ShortDuration(r.Every)
 	}
 	return strings.Join(parts, ",")
 }
@@ -127,8 +127,8 @@ func minutesText(m float64) string {
 	return fmt.Sprintf("%.1f d", m/(24*60))
 }
 
-// thousands writes v rounded, with thousands separators.
-func thousands(v float64) string {
+// Thousands writes v rounded, with thousands separators.
+func Thousands(v float64) string {
 	s := strconv.FormatInt(int64(math.Round(v)), 10)
 	neg := len(s) > 0 && s[0] == '-'
 	if neg {

@@ -1,4 +1,9 @@
-package simulate
+// Package picture draws a `worker simulate` run with gonum/plot. It is
+// linked into the dev build only (worker/dev_commands.go): the plotting
+// library brings fonts parsed at start-up, image codecs and megabytes of
+// binary that a production worker has no use for, and the production
+// build's simulate prints the same figures and JSON without the picture.
+package picture
 
 import (
 	"fmt"
@@ -16,6 +21,7 @@ import (
 	"gonum.org/v1/plot/vg/vgsvg"
 
 	"github.com/vagov/lighthouse526/polling"
+	"github.com/vagov/lighthouse526/worker/simulate"
 )
 
 // The strategies' colours in the picture.
@@ -25,11 +31,11 @@ var (
 	goalColor     = color.Gray{Y: 0x90}
 )
 
-// WritePicture draws the run in two panels, the two strategies' detection
+// Write draws the run in two panels, the two strategies' detection
 // latency CDFs (log-scale minutes) above their calls per hour over the
 // measured days, as SVG or PNG by path's extension.
-func WritePicture(path string, r *Result) error {
-	if !PictureFormat(path) {
+func Write(path string, r *simulate.Result) error {
+	if !simulate.PictureFormat(path) {
 		return fmt.Errorf("picture %s: want a .svg or .png file", path)
 	}
 	ext := strings.ToLower(filepath.Ext(path))
@@ -37,23 +43,16 @@ func WritePicture(path string, r *Result) error {
 	if err != nil {
 		return err
 	}
-	if err := DrawPicture(f, ext[1:], r); err != nil {
+	if err := Draw(f, ext[1:], r); err != nil {
 		_ = f.Close()
 		return fmt.Errorf("picture %s: %w", path, err)
 	}
 	return f.Close()
 }
 
-// PictureFormat says whether WritePicture can write path: a .svg or .png
-// file.
-func PictureFormat(path string) bool {
-	ext := strings.ToLower(filepath.Ext(path))
-	return ext == ".svg" || ext == ".png"
-}
-
-// DrawPicture writes the picture of WritePicture to w in format "svg" or
+// Draw writes the picture of Write to w in format "svg" or
 // "png".
-func DrawPicture(w io.Writer, format string, r *Result) error {
+func Draw(w io.Writer, format string, r *simulate.Result) error {
 	latency, err := latencyPlot(r)
 	if err != nil {
 		return err
@@ -87,7 +86,7 @@ func DrawPicture(w io.Writer, format string, r *Result) error {
 // within seconds of the end) are drawn at it.
 const minLatency = 0.1
 
-func latencyPlot(r *Result) (*plot.Plot, error) {
+func latencyPlot(r *simulate.Result) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = "Detection latency: Lighthouse's end time to the worker's transition"
 	p.X.Label.Text = "minutes (log scale); dashed: the goals for the median (10) and p90 (60)"
@@ -98,12 +97,12 @@ func latencyPlot(r *Result) (*plot.Plot, error) {
 	p.Legend.Top, p.Legend.Left = true, true
 	maxX := minLatency * 10
 	for _, s := range r.Strategies {
-		if n := len(s.latencies); n > 0 {
-			maxX = max(maxX, s.latencies[n-1])
+		if n := len(s.Latencies()); n > 0 {
+			maxX = max(maxX, s.Latencies()[n-1])
 		}
 	}
 	p.X.Min, p.X.Max = minLatency, maxX
-	for _, g := range []float64{goalMedianMinutes, goalP90Minutes} {
+	for _, g := range []float64{simulate.GoalMedianMinutes, simulate.GoalP90Minutes} {
 		goal, err := plotter.NewLine(plotter.XYs{{X: g, Y: 0}, {X: g, Y: 1}})
 		if err != nil {
 			return nil, err
@@ -112,7 +111,7 @@ func latencyPlot(r *Result) (*plot.Plot, error) {
 		p.Add(goal)
 	}
 	for _, s := range r.Strategies {
-		line, err := plotter.NewLine(cdf(s.latencies))
+		line, err := plotter.NewLine(cdf(s.Latencies()))
 		if err != nil {
 			return nil, err
 		}
@@ -138,7 +137,7 @@ func cdf(sorted []float64) plotter.XYs {
 	return append(xys, plotter.XY{X: max(sorted[n-1], minLatency), Y: 1})
 }
 
-func callsPlot(r *Result) (*plot.Plot, error) {
+func callsPlot(r *simulate.Result) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("Lighthouse calls per hour over the %d measured days", r.Options.Days)
 	p.X.Label.Text = "day (from a Monday, 00:00 Eastern)"
@@ -156,21 +155,21 @@ func callsPlot(r *Result) (*plot.Plot, error) {
 		}
 		line.Color, line.Width = strategyColor(s), vg.Points(1)
 		p.Add(line)
-		p.Legend.Add(fmt.Sprintf("%s: %s calls a day", legendName(r, &s), thousands(s.CallsPerDay)), line)
+		p.Legend.Add(fmt.Sprintf("%s: %s calls a day", legendName(r, &s), simulate.Thousands(s.CallsPerDay)), line)
 	}
 	return p, nil
 }
 
-func strategyColor(s StrategyResult) color.Color {
+func strategyColor(s simulate.StrategyResult) color.Color {
 	if s.Strategy == polling.StrategyFixed {
 		return fixedColor
 	}
 	return adaptiveColor
 }
 
-func legendName(r *Result, s *StrategyResult) string {
+func legendName(r *simulate.Result, s *simulate.StrategyResult) string {
 	if s.Strategy == polling.StrategyFixed {
-		return "fixed (every " + shortDuration(r.Options.FixedPeriod) + ")"
+		return "fixed (every " + simulate.ShortDuration(r.Options.FixedPeriod) + ")"
 	}
 	return "adaptive"
 }
