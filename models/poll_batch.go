@@ -353,19 +353,16 @@ WITH p AS (
   FROM v, p
   WHERE u.id = v.id AND u.aasm_state = p.pending
   RETURNING u.id, u.aasm_state
-), sched AS (
-  SELECT v.id, v.next_poll_at, v.status_changed_at, v.status_digest
-    FROM v JOIN upd ON upd.id = v.id CROSS JOIN p
-   WHERE v.next_poll_at IS NOT NULL AND upd.aasm_state = p.pending
 ), states AS (
   INSERT INTO lighthouse526_upload_poll_states AS s
          (upload_id, unknown_poll_count, next_poll_at, status_changed_at, status_digest, created_at, updated_at)
   SELECT v.id, CASE WHEN v.unknown THEN 1 ELSE 0 END,
-         sched.next_poll_at, sched.status_changed_at, sched.status_digest, p.now, p.now
+         CASE WHEN upd.aasm_state = p.pending THEN v.next_poll_at END,
+         CASE WHEN upd.aasm_state = p.pending THEN v.status_changed_at END,
+         CASE WHEN upd.aasm_state = p.pending THEN v.status_digest END, p.now, p.now
     FROM v JOIN upd ON upd.id = v.id CROSS JOIN p
-    LEFT JOIN sched ON sched.id = v.id
     LEFT JOIN lighthouse526_upload_poll_states ps ON ps.upload_id = v.id
-   WHERE (v.unknown OR ps.unknown_poll_count > 0 OR sched.id IS NOT NULL)
+   WHERE (v.unknown OR ps.unknown_poll_count > 0 OR (v.next_poll_at IS NOT NULL AND upd.aasm_state = p.pending))
      AND v.id <> ALL(coalesce(CAST($17 AS bigint[]), '{}'))
   ON CONFLICT (upload_id) DO UPDATE SET
     unknown_poll_count = CASE WHEN EXCLUDED.unknown_poll_count > 0 THEN s.unknown_poll_count + 1 ELSE 0 END,
