@@ -118,7 +118,7 @@ SELECT column_name, data_type, is_nullable
 			Expect(defs).To(ConsistOf(
 				ContainSubstring("UNIQUE INDEX lighthouse526_upload_poll_states_pkey"),
 				SatisfyAll(ContainSubstring("(upload_id)"), ContainSubstring("WHERE (quarantined_at IS NOT NULL)")),
-				SatisfyAll(ContainSubstring("(next_poll_at, upload_id)"), ContainSubstring("WHERE (quarantined_at IS NULL)")),
+				SatisfyAll(ContainSubstring("(next_poll_at, upload_id)"), ContainSubstring("WHERE ((quarantined_at IS NULL) AND (next_poll_at IS NOT NULL))")),
 			))
 		})
 

@@ -130,12 +130,14 @@ SELECT u.id, u.lighthouse_document_request_id
 	return out, nil
 }
 
-// CountDue is how many uploads are due at now under the adaptive schedule:
-// what a cycle that reached its share of the rate budget left for the next.
-func CountDue(ctx context.Context, db *gorm.DB, now time.Time, firstPoll time.Duration) (int, error) {
+// CountDue is how many uploads are due at now under the adaptive schedule,
+// counting no further than limit: what a cycle that reached its share of
+// the rate budget left for the next. The limit keeps a backlog's count (a
+// cycle asks every minute while there is one) to a bounded read.
+func CountDue(ctx context.Context, db *gorm.DB, now time.Time, firstPoll time.Duration, limit int) (int, error) {
 	var n int
-	err := db.WithContext(ctx).Raw(`SELECT count(*) FROM (`+adaptiveDueSQL(firstPoll)+`) d`,
-		map[string]any{"now": now.UTC(), "pending": StatePending, "limit": nil}).Scan(&n).Error
+	err := db.WithContext(ctx).Raw(`SELECT count(*) FROM (SELECT 1 FROM (`+adaptiveDueSQL(firstPoll)+`) d LIMIT @limit) c`,
+		map[string]any{"now": now.UTC(), "pending": StatePending, "limit": limit}).Scan(&n).Error
 	if err != nil {
 		return 0, fmt.Errorf("models: count due uploads: %w", err)
 	}

@@ -188,7 +188,7 @@ var _ = Describe("NextDueAdaptive and CountDue", func() {
 		page, err = models.NextDueAdaptive(ctx, gdb, a.ID, now, 0, 10)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(idsOf(page)).To(Equal([]int64{b.ID}))
-		n, err := models.CountDue(ctx, gdb, now, 0)
+		n, err := models.CountDue(ctx, gdb, now, 0, 100)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(n).To(Equal(2))
 
@@ -234,9 +234,12 @@ var _ = Describe("ClaimDue of uploads never polled, first due on the ladder's gr
 		Expect(len(want)).To(BeNumerically(">=", 3), "some uploads due, some not yet")
 		Expect(len(want)).To(BeNumerically("<", 6))
 
-		n, err := models.CountDue(ctx, gdb, at, first)
+		n, err := models.CountDue(ctx, gdb, at, first, 100)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(n).To(Equal(len(want)))
+		n, err = models.CountDue(ctx, gdb, at, first, 2)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(n).To(Equal(2), "counted no further than the limit")
 		got, err := models.ClaimDue(ctx, gdb, at, at.Add(5*time.Minute), first, 10)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(got).To(HaveLen(len(want)))
@@ -244,5 +247,37 @@ var _ = Describe("ClaimDue of uploads never polled, first due on the ladder's gr
 			Expect(got[i].ID).To(Equal(want[i].ID))
 			Expect(got[i].DueAt).To(BeTemporally("==", want[i].DueAt), "upload %d", i)
 		}
+	})
+})
+
+var _ = Describe("an upload a batch settles", func() {
+	It("leaves the schedule: its lease is cleared, so the due index holds pending uploads only", func(ctx SpecContext) {
+		settled := createUpload(withCreatedAt(now.Add(-time.Hour)))
+		pending := createUpload(withCreatedAt(now.Add(-time.Hour)))
+		claimed, err := models.ClaimDue(ctx, gdb, now, now.Add(5*time.Minute), 0, 10)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(claimedIDs(claimed)).To(ConsistOf(settled.ID, pending.ID))
+
+		start, end := now.Add(-50*time.Minute), now.Add(-time.Minute)
+		next := now.Add(10 * time.Minute)
+		schedule := &models.PollSchedule{NextPollAt: next, StatusDigest: 1, StatusChangedAt: now.Add(-time.Hour)}
+		_, err = models.WriteBatch(ctx, gdb, models.BatchWrite{Results: []models.PollResult{
+			{ID: settled.ID, NewState: models.StateCompleted, SaveStatus: true, StartedAt: &start, EndedAt: &end, Schedule: schedule},
+			{ID: pending.ID, NewState: models.StatePending, Schedule: schedule},
+		}}, now)
+		Expect(err).NotTo(HaveOccurred())
+
+		var rows []models.UploadPollState
+		Expect(gdb.WithContext(ctx).Order("upload_id").Find(&rows, []int64{settled.ID, pending.ID}).Error).To(Succeed())
+		Expect(rows).To(HaveLen(2))
+		Expect(rows[0].UploadID).To(Equal(settled.ID))
+		Expect(rows[0].NextPollAt).To(BeNil())
+		Expect(rows[1].NextPollAt).NotTo(BeNil())
+		Expect(*rows[1].NextPollAt).To(BeTemporally("==", next))
+		var indexed int64
+		Expect(gdb.WithContext(ctx).Raw(`SELECT count(*) FROM lighthouse526_upload_poll_states
+			WHERE quarantined_at IS NULL AND next_poll_at IS NOT NULL AND upload_id IN (?, ?)`, settled.ID, pending.ID).
+			Scan(&indexed).Error).To(Succeed())
+		Expect(indexed).To(Equal(int64(1)))
 	})
 })

@@ -357,12 +357,11 @@ WITH p AS (
   INSERT INTO lighthouse526_upload_poll_states AS s
          (upload_id, unknown_poll_count, next_poll_at, status_changed_at, status_digest, created_at, updated_at)
   SELECT v.id, CASE WHEN v.unknown THEN 1 ELSE 0 END,
-         CASE WHEN upd.aasm_state = p.pending THEN v.next_poll_at END,
-         CASE WHEN upd.aasm_state = p.pending THEN v.status_changed_at END,
-         CASE WHEN upd.aasm_state = p.pending THEN v.status_digest END, p.now, p.now
+         v.next_poll_at, v.status_changed_at, v.status_digest, p.now, p.now
     FROM v JOIN upd ON upd.id = v.id CROSS JOIN p
     LEFT JOIN lighthouse526_upload_poll_states ps ON ps.upload_id = v.id
-   WHERE (v.unknown OR ps.unknown_poll_count > 0 OR (v.next_poll_at IS NOT NULL AND upd.aasm_state = p.pending))
+   WHERE upd.aasm_state = p.pending
+     AND (v.unknown OR ps.unknown_poll_count > 0 OR v.next_poll_at IS NOT NULL)
      AND v.id <> ALL(coalesce(CAST($17 AS bigint[]), '{}'))
   ON CONFLICT (upload_id) DO UPDATE SET
     unknown_poll_count = CASE WHEN EXCLUDED.unknown_poll_count > 0 THEN s.unknown_poll_count + 1 ELSE 0 END,
@@ -370,6 +369,17 @@ WITH p AS (
     status_changed_at = coalesce(EXCLUDED.status_changed_at, s.status_changed_at),
     status_digest = coalesce(EXCLUDED.status_digest, s.status_digest),
     updated_at = EXCLUDED.updated_at
+), settled AS (
+  -- An upload this batch completed or failed leaves the schedule: its lease
+  -- or next poll time would otherwise stay in the due index, in the past,
+  -- ahead of every due upload, for ever. (states and settled never touch
+  -- one row: one takes the uploads still pending, the other the rest.)
+  UPDATE lighthouse526_upload_poll_states ps
+     SET next_poll_at = NULL, unknown_poll_count = 0, updated_at = p.now
+    FROM upd, p
+   WHERE ps.upload_id = upd.id AND upd.aasm_state <> p.pending
+     AND (ps.next_poll_at IS NOT NULL OR ps.unknown_poll_count > 0)
+     AND upd.id <> ALL(coalesce(CAST($17 AS bigint[]), '{}'))
 ), outbox AS (
   INSERT INTO lighthouse526_notification_outbox (upload_id, task_type, payload, created_at)
   SELECT v.id, v.notification_type, v.notification_payload, p.now

@@ -110,6 +110,10 @@ func (u *StatusUpdater) schedule(uploads []models.PendingUpload, results []model
 	}
 }
 
+// maxCountedDue is as far as the deferred gauge counts: past it, the gauge
+// says "at least this many", which is all an operator needs to act.
+const maxCountedDue = 10_000
+
 // reportDeferred sets the gauges of an adaptive cron cycle's backlog: how
 // many uploads it left due for a later cycle because it reached its share
 // of the budget (capped), and how long the most overdue upload it claimed
@@ -117,7 +121,7 @@ func (u *StatusUpdater) schedule(uploads []models.PendingUpload, results []model
 func (c *Cycle) reportDeferred(ctx context.Context, log *slog.Logger, capped bool, oldest time.Time) {
 	deferred := 0
 	if capped {
-		n, err := models.CountDue(ctx, c.DB, c.Now(), c.Adaptive.FirstPoll())
+		n, err := models.CountDue(ctx, c.DB, c.Now(), c.Adaptive.FirstPoll(), maxCountedDue)
 		if err != nil {
 			log.WarnContext(ctx, "could not count the uploads left due for a later cycle", "error", err.Error())
 			return

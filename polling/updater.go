@@ -70,6 +70,17 @@ func (s *BatchSummary) Add(o BatchSummary) {
 	s.Notifications += o.Notifications
 }
 
+// loggedFailureStep is the failure_step of the failed-status warning: the
+// error's step as Lighthouse sent it, as the original logs error.step (the
+// StatsD key and the label take it lower-cased), or the synthesized error's
+// step when Lighthouse sent none.
+func (d *decision) loggedFailureStep() string {
+	if d.status != nil && d.status.Error != nil && strings.TrimSpace(d.status.Error.Step) != "" {
+		return d.status.Error.Step
+	}
+	return d.failedStep
+}
+
 // decision is what applying one status to one upload means for metrics and
 // logs once the write says what really happened; its write is the upload's
 // models.PollResult.
@@ -338,7 +349,7 @@ func (u *StatusUpdater) report(ctx context.Context, log *slog.Logger, sum *Batch
 				log.WarnContext(ctx, LogFailedUploadStatus,
 					"form526_submission_id", up.Form526SubmissionID,
 					"document_type", up.DocumentType,
-					"failure_step", strings.ToUpper(d.failedStep),
+					"failure_step", d.loggedFailureStep(),
 					"lighthouse_document_request_id", up.LighthouseDocumentRequestID,
 					"user_uuid", deref(up.UserUUID))
 			}

@@ -18,9 +18,12 @@ ALTER TABLE lighthouse526_upload_poll_states
     ADD COLUMN IF NOT EXISTS status_changed_at timestamp(6) without time zone,
     ADD COLUMN IF NOT EXISTS status_digest bigint;
 -- The scheduled uploads in due order, as a cycle claims them (models.ClaimDue):
--- the most overdue first, quarantined ones left out.
+-- the most overdue first, quarantined ones left out. A batch that completes
+-- or fails an upload sets its next_poll_at to NULL, so the index holds the
+-- pending uploads only, however many have been settled.
 CREATE INDEX IF NOT EXISTS index_lighthouse526_upload_poll_states_due
-    ON lighthouse526_upload_poll_states (next_poll_at, upload_id) WHERE quarantined_at IS NULL;
+    ON lighthouse526_upload_poll_states (next_poll_at, upload_id)
+    WHERE quarantined_at IS NULL AND next_poll_at IS NOT NULL;
 
 -- +goose Down
 DROP INDEX IF EXISTS index_lighthouse526_upload_poll_states_due;

@@ -94,9 +94,6 @@ func (e *engine) run() {
 		}
 		t = e.nextEvent(t)
 	}
-	if e.snap == nil {
-		e.takeSnapshot()
-	}
 }
 
 // admit adds the uploads created by t. A new upload has no next-poll time

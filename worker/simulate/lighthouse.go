@@ -1,11 +1,11 @@
 package simulate
 
 import (
-	"hash/fnv"
 	"time"
 
 	"github.com/vagov/lighthouse526/lighthouse"
 	"github.com/vagov/lighthouse526/models"
+	"github.com/vagov/lighthouse526/polling"
 )
 
 // The simulated Lighthouse's workflow steps.
@@ -46,7 +46,6 @@ func (u *Upload) poll(t time.Time) (state string, digest uint64) {
 	case lighthouse.StatusFailed:
 		asked, ended, errorMessage = models.StateFailed, &u.Ended, failedError
 	}
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(status + "/" + step))
-	return models.NextState(models.StatePending, asked, ended, errorMessage), h.Sum64()
+	digest = polling.StatusDigest(status, []lighthouse.Step{{Name: step, Status: status}})
+	return models.NextState(models.StatePending, asked, ended, errorMessage), digest
 }

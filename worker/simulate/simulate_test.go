@@ -147,12 +147,17 @@ var _ = Describe("Run", func() {
 		Expect(grid.PollsPerUploadMean).To(BeNumerically("<", created.PollsPerUploadMean))
 	})
 
-	It("judges the goals from the figures", func() {
+	It("judges the goals from the figures: an hourly first rung misses the median", func() {
+		ladder, err := polling.ParseLadder("0:1h,24h:4h")
+		Expect(err).NotTo(HaveOccurred())
+		o.Schedule.Ladder = ladder
 		res := run(o)
 		Expect(res.Goals).To(HaveLen(5))
-		calls := res.Goals[2]
-		Expect(calls.Met).To(Equal(res.Adaptive().Calls <= res.Fixed().Calls))
-		Expect(res.Met()).To(Equal(!slices.ContainsFunc(res.Goals, func(g simulate.Goal) bool { return !g.Met })))
+		median := res.Goals[0]
+		Expect(median.Name).To(ContainSubstring("median detection latency"))
+		Expect(res.Adaptive().LatencyP50).To(BeNumerically(">", simulate.GoalMedianMinutes))
+		Expect(median.Met).To(BeFalse())
+		Expect(res.Met()).To(BeFalse())
 	})
 
 	DescribeTable("refuses options it cannot run",
