@@ -16,14 +16,14 @@ type Source string
 
 // The sources of a variable, in the order the environment is built.
 const (
-	FromImage         Source = "image"          // the image's ENV
-	FromConfigMap     Source = "configMap"      // envFrom or configMapKeyRef
-	FromSecret        Source = "secret"         // envFrom or secretKeyRef
-	FromValue         Source = "value"          // a literal value, $(VAR) expanded
-	FromField         Source = "field"          // fieldRef (downward API)
-	FromResourceField Source = "resourceField"  // resourceFieldRef
-	FromService       Source = "serviceLinks"   // the kubernetes Service's variables
-	fromNothing       Source = "(not set)"      // an optional reference that found nothing
+	FromImage         Source = "image"         // the image's ENV
+	FromConfigMap     Source = "configMap"     // envFrom or configMapKeyRef
+	FromSecret        Source = "secret"        // envFrom or secretKeyRef
+	FromValue         Source = "value"         // a literal value, $(VAR) expanded
+	FromField         Source = "field"         // fieldRef (downward API)
+	FromResourceField Source = "resourceField" // resourceFieldRef
+	FromService       Source = "serviceLinks"  // the kubernetes Service's variables
+	fromNothing       Source = "(not set)"     // an optional reference that found nothing
 )
 
 // Var is one variable of a container's environment.
