@@ -131,8 +131,8 @@ var _ = Describe("StatsD settings at start", func() {
 		return strings.Count(string(s.Err.Contents()), msg)
 	}
 	const (
-		unset      = `"msg":"STATSD_ADDR is not set: none of the original's StatsD metrics are sent`
-		unresolved = `"msg":"StatsD address does not resolve: retrying in the background`
+		unset      = `"message":"STATSD_ADDR is not set: none of the original's StatsD metrics are sent`
+		unresolved = `"message":"StatsD address does not resolve: retrying in the background`
 	)
 
 	Context("when STATSD_ADDR names a host that does not resolve", func() {
@@ -166,7 +166,7 @@ var _ = Describe("StatsD settings at start", func() {
 			p := w.startWorker("--no-scheduler")
 			p.signal(syscall.SIGTERM)
 			Eventually(p.session).WithTimeout(20 * time.Second).Should(gexec.Exit(0))
-			Expect(p.session.Err.Contents()).To(ContainSubstring(`"msg":"worker started"`))
+			Expect(p.session.Err.Contents()).To(ContainSubstring(`"message":"worker started"`))
 			Expect(linesSaying(p.session, "STATSD_ADDR")).To(BeZero())
 			Expect(linesSaying(p.session, "StatsD")).To(BeZero())
 		})
