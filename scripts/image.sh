@@ -98,5 +98,5 @@ buildah build --quiet --timestamp "$CREATED" \
   -f Containerfile -t "$IMAGE:$IMAGE_TAG" "$context" >/dev/null
 # The tag deploy/kubernetes names; a registry gets the version's tag.
 buildah tag "$IMAGE:$IMAGE_TAG" "$IMAGE:latest"
-size=$(buildah images --format '{{.Size}}' "$IMAGE:$IMAGE_TAG" | head -n 1)
+size=$(buildah images --format '{{.Size}}' "$IMAGE:$IMAGE_TAG" | awk 'NR == 1')
 echo "$IMAGE:$IMAGE_TAG ($size), also tagged $IMAGE:latest"
