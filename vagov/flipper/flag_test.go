@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"sync"
 	"time"
 
@@ -221,6 +222,33 @@ var _ = Describe("Flag", func() {
 			Expect(said[0]).To(And(HaveKeyWithValue("level", "WARN"),
 				HaveKeyWithValue("unreadable_gates", ConsistOf(`percentage_of_time="most"`))))
 			Expect(errorsOf(reg, "unreadable_gate")).To(Equal(1.0))
+		})
+	})
+
+	Context("when the worker's role may not read Flipper's tables", func() {
+		It("fails the read, which worker run turns into a refusal to start, rather than reading the flag as absent", func(ctx SpecContext) {
+			role := fmt.Sprintf("lh526_flipper_noread_%d", GinkgoParallelProcess())
+			Expect(gdb.Exec(`DROP ROLE IF EXISTS ` + role).Error).To(Succeed())
+			Expect(gdb.Exec(`CREATE ROLE ` + role + ` NOLOGIN`).Error).To(Succeed())
+			DeferCleanup(func() { Expect(gdb.Exec(`DROP ROLE IF EXISTS ` + role).Error).To(Succeed()) })
+			// The session takes the role at connection time, as a role of
+			// its own would connect.
+			u, err := url.Parse(dbURL)
+			Expect(err).NotTo(HaveOccurred())
+			q := u.Query()
+			q.Set("options", "--role="+role)
+			u.RawQuery = q.Encode()
+			limited, err := db.Open(ctx, db.Options{URL: u.String(), MaxOpenConns: 1})
+			Expect(err).NotTo(HaveOccurred())
+			DeferCleanup(db.Close, limited)
+			limitedSQL, err := limited.DB()
+			Expect(err).NotTo(HaveOccurred())
+			flag = newOn(flipper.Config{DB: limitedSQL})
+
+			_, err = flag.Read(ctx)
+			Expect(err).To(MatchError(ContainSubstring("permission denied")))
+			Expect(errorsOf(reg, "read_failed")).To(Equal(1.0))
+			Expect(log.lines(flipper.LogFlagState)).To(BeEmpty())
 		})
 	})
 
