@@ -11,8 +11,6 @@ import (
 	"github.com/onsi/gomega/gexec"
 	"gorm.io/gorm"
 
-	"github.com/vagov/lighthouse526/db"
-	"github.com/vagov/lighthouse526/db/dbtest"
 	"github.com/vagov/lighthouse526/lighthouse/fake"
 	"github.com/vagov/lighthouse526/models"
 	"github.com/vagov/lighthouse526/vagov/flipper"
@@ -37,13 +35,7 @@ var _ = Describe("Failure emails under Flipper's flag", func() {
 
 	BeforeEach(func(ctx SpecContext) {
 		w = newWorld()
-		var err error
-		vagov, vagovURL, err = dbtest.VAGovDatabase(ctx, fmt.Sprintf("spec_flipper_%d", GinkgoParallelProcess()))
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(func(ctx context.Context) {
-			Expect(db.Close(vagov)).To(Succeed())
-			Expect(dbtest.DropDatabase(ctx, vagovURL)).To(Succeed())
-		})
+		vagov, vagovURL = vagovDatabase(ctx, "spec_flipper")
 		w.env["DATABASE_URL"] = vagovURL
 		side = newSidekiqSide(w, "", true)
 		side.start()

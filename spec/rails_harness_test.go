@@ -5,14 +5,31 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"gorm.io/gorm"
 
+	"github.com/vagov/lighthouse526/db"
+	"github.com/vagov/lighthouse526/db/dbtest"
 	"github.com/vagov/lighthouse526/lighthouse/fake"
 	"github.com/vagov/lighthouse526/vagov/rails"
 )
+
+// vagovDatabase is a database of the spec's own where ActiveRecord made
+// VA.gov's tables (dbtest.VAGovDatabase), dropped after the spec, and its URL.
+func vagovDatabase(ctx context.Context, name string) (*gorm.DB, string) {
+	GinkgoHelper()
+	gdb, url, err := dbtest.VAGovDatabase(ctx, fmt.Sprintf("%s_%d", name, GinkgoParallelProcess()))
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func(ctx context.Context) {
+		Expect(db.Close(gdb)).To(Succeed())
+		Expect(dbtest.DropDatabase(ctx, url)).To(Succeed())
+	})
+	return gdb, url
+}
 
 // railsUpload is one row of lighthouse526_document_uploads as vets-api's
 // Rails reads it: vagov/rails/read_uploads.rb, through ActiveRecord models

@@ -1,9 +1,7 @@
 package spec_test
 
 import (
-	"context"
 	"encoding/json"
-	"fmt"
 	"strings"
 	"time"
 
@@ -12,7 +10,6 @@ import (
 	"github.com/onsi/gomega/gexec"
 	"gorm.io/gorm"
 
-	"github.com/vagov/lighthouse526/db"
 	"github.com/vagov/lighthouse526/db/dbtest"
 	"github.com/vagov/lighthouse526/lighthouse/fake"
 	"github.com/vagov/lighthouse526/models"
@@ -38,13 +35,7 @@ var _ = Describe("A database where only VA.gov's tables exist, made by ActiveRec
 
 	BeforeEach(func(ctx SpecContext) {
 		w = newWorld()
-		var err error
-		vagov, vagovURL, err = dbtest.VAGovDatabase(ctx, fmt.Sprintf("spec_vagov_%d", GinkgoParallelProcess()))
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(func(ctx context.Context) {
-			Expect(db.Close(vagov)).To(Succeed())
-			Expect(dbtest.DropDatabase(ctx, vagovURL)).To(Succeed())
-		})
+		vagov, vagovURL = vagovDatabase(ctx, "spec_vagov")
 		w.env["DATABASE_URL"] = vagovURL
 
 		// Lighthouse's times carry milliseconds, which the original cut to
@@ -74,6 +65,7 @@ INSERT INTO lighthouse526_document_uploads (form526_submission_id, form_attachme
             (1, NULL, ?, 'pending', 'Form 0781a', now(), now()),
             (1, NULL, '987654', 'pending', 'Form 0781a', now(), now())
 `, done[0], done[1], failed, inProgress).Error).To(Succeed())
+		var err error
 		before, err = dbtest.VAGovTables(ctx, vagov)
 		Expect(err).NotTo(HaveOccurred())
 	})
