@@ -113,8 +113,8 @@ var _ = Describe("Failure emails under Flipper's flag", func() {
 
 	It("emails no failure while the flag is absent or off, and starts and stops with it, with no restart", func(ctx SpecContext) {
 		By("the flag absent: said once at start, and no email")
-		Eventually(proc.logsWithFunc(flipper.LogFlagState)).Should(ContainElement(And(
-			HaveKeyWithValue("emails", "off"), HaveKeyWithValue("reason", "the flag is not in flipper_features"))))
+		Eventually(proc.logsWithFunc(flipper.LogFlagState)).Should(ContainElement(And(HaveKeyWithValue("level", "warn"),
+			havePayload(HaveKeyWithValue("emails", "off"), HaveKeyWithValue("reason", "the flag is not in flipper_features")))))
 		before := fail(ctx)
 		Eventually(func() string { return stateOf(before) }).WithTimeout(30 * time.Second).Should(Equal(models.StateFailed))
 		Expect(emailed(before)).To(BeFalse())
@@ -144,7 +144,7 @@ var _ = Describe("Failure emails under Flipper's flag", func() {
 		states := proc.logsWith(flipper.LogFlagState)
 		var said []string
 		for _, e := range states {
-			said = append(said, fmt.Sprint(e["emails"]))
+			said = append(said, fmt.Sprint(e.payload()["emails"]))
 		}
 		Expect(said).To(Equal([]string{"off", "on", "off", "100% of checks"}), "the state said once, and at each change")
 	})
