@@ -64,7 +64,7 @@ type Config struct {
 	// MaxRetryAfter caps the pause a 429 sets for every process (its
 	// Retry-After or RateLimit-Reset); default DefaultMaxRetryAfter.
 	MaxRetryAfter time.Duration
-	RedisPrefix      string        // prefix of this product's Redis keys; default "lighthouse526:"
+	RedisPrefix   string // prefix of this product's Redis keys; default "lighthouse526:"
 }
 
 // Option customises a Client.
