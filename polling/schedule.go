@@ -204,7 +204,18 @@ type Seen struct {
 // young again (polled often: its next step is likely soon); a first poll is
 // not a move, so switching to this schedule does not make every old upload
 // young at once.
+//
+// A creation time after now is not believed (a clock set wrong, a hand-made
+// row): the upload counts as created at its first poll, so it is polled as
+// a new one, then less often, instead of never (its creation years ahead)
+// or as a new one for ever (every poll counting from a creation still ahead).
 func (s Schedule) After(now, created time.Time, prev Seen, digest uint64) (time.Time, Seen) {
+	if created.After(now) {
+		created = now
+		if !prev.ChangedAt.IsZero() {
+			created = prev.ChangedAt
+		}
+	}
 	seen := Seen{Digest: digest, ChangedAt: prev.ChangedAt}
 	switch {
 	case prev.ChangedAt.IsZero():

@@ -90,7 +90,8 @@ func uploadsCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	if args[0] == "release" {
 		return releaseUpload(ctx, gdb, requestID, stdout, *asJSON)
 	}
-	stuck, err := models.StuckUploads(ctx, gdb, time.Now().Add(-*olderThan), *unknownPolls, *limit)
+	now := time.Now()
+	stuck, err := models.StuckUploads(ctx, gdb, now, now.Add(-*olderThan), *unknownPolls, *limit)
 	if err != nil {
 		return err
 	}
