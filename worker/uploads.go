@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 
@@ -192,17 +193,35 @@ func printUpload(w io.Writer, s shownUpload) {
 		return
 	}
 	// Everything below is Lighthouse's text: escaped before the terminal.
-	fmt.Fprintf(w, "Lighthouse status: %s (started %s, ended %s)\n", printable(tl.Status), stamp(tl.StartedAt), stamp(tl.EndedAt))
+	fmt.Fprintf(w, "Lighthouse status: %s (started %s, ended %s)\n", printable(cutText(tl.Status, shownTextBytes)), stamp(tl.StartedAt), stamp(tl.EndedAt))
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for i, st := range tl.Steps {
 		note := ""
 		if tl.Error != nil && tl.Error.Step == st.Name {
-			note = "<- " + printable(tl.Error.Detail)
+			note = "<- " + printable(cutText(tl.Error.Detail, shownTextBytes))
 		}
-		fmt.Fprintf(tw, "  %d.\t%s\t%s\t%s\n", i+1, printable(st.Name), printable(st.Status), note)
+		fmt.Fprintf(tw, "  %d.\t%s\t%s\t%s\n", i+1, printable(cutText(st.Name, shownTextBytes)), printable(cutText(st.Status, shownTextBytes)), note)
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(w)
+}
+
+// shownTextBytes caps each of Lighthouse's texts `uploads show` prints: a
+// row stored before fields were cut (lighthouse.MaxFieldBytes), by this
+// worker or the Ruby job, may hold a 5 MB error.detail.
+const shownTextBytes = 2 << 10
+
+// cutText is s cut to at most n bytes on a character boundary, saying how
+// long it was when cut.
+func cutText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… [%d bytes in all; --json prints what is stored]", s[:cut], len(s))
 }
 
 func stamp(t *time.Time) string {
