@@ -41,7 +41,8 @@ var (
 )
 
 // makeHostile makes each of statuses hostile with probability f.HostileRate,
-// of a kind drawn from f.HostileKinds, and counts what it served. The
+// of the next kind of f.HostileKinds in turn (so a run of as many hostile
+// entries as kinds serves every kind), and counts what it served. The
 // statuses are the documents' rendered bytes, which it never changes in
 // place (they are cached).
 func (s *Server) makeHostile(statuses []json.RawMessage, f Faults) []json.RawMessage {
@@ -56,23 +57,29 @@ func (s *Server) makeHostile(statuses []json.RawMessage, f Faults) []json.RawMes
 			out = append(out, st)
 			continue
 		}
-		kind := kinds[s.pick(len(kinds))]
+		s.mu.Lock()
+		kind := kinds[s.hostileSeq%len(kinds)]
+		if kind == HostileHugeField && huge && len(kinds) > 1 {
+			s.hostileSeq++
+			kind = kinds[s.hostileSeq%len(kinds)]
+		}
+		s.hostileSeq++
 		if kind == HostileHugeField && huge {
+			s.mu.Unlock()
 			out = append(out, st)
 			continue
 		}
+		if s.hostileServed == nil {
+			s.hostileServed = map[string]int{}
+		}
+		s.hostileServed[kind]++
+		s.mu.Unlock()
 		huge = huge || kind == HostileHugeField
 		bad := hostile(st, kind)
 		out = append(out, bad)
 		if kind == HostileDuplicate {
 			out = append(out, bad)
 		}
-		s.mu.Lock()
-		if s.hostileServed == nil {
-			s.hostileServed = map[string]int{}
-		}
-		s.hostileServed[kind]++
-		s.mu.Unlock()
 	}
 	return out
 }

@@ -101,6 +101,7 @@ type Server struct {
 	inWindow int       // calls counted in it
 	// hostileServed counts the hostile entries served, by kind.
 	hostileServed map[string]int
+	hostileSeq    int // the next hostile kind, in turn
 
 	httpSrv *http.Server
 	ln      net.Listener
