@@ -195,14 +195,19 @@ func printUpload(w io.Writer, s shownUpload) {
 	// Everything below is Lighthouse's text: escaped before the terminal.
 	fmt.Fprintf(w, "Lighthouse status: %s (started %s, ended %s)\n", printable(cutText(tl.Status, shownTextBytes)), stamp(tl.StartedAt), stamp(tl.EndedAt))
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	noted := false
 	for i, st := range tl.Steps {
 		note := ""
 		if tl.Error != nil && tl.Error.Step == st.Name {
-			note = "<- " + printable(cutText(tl.Error.Detail, shownTextBytes))
+			note, noted = "<- "+printable(cutText(tl.Error.Detail, shownTextBytes)), true
 		}
 		fmt.Fprintf(tw, "  %d.\t%s\t%s\t%s\n", i+1, printable(cutText(st.Name, shownTextBytes)), printable(cutText(st.Status, shownTextBytes)), note)
 	}
 	_ = tw.Flush()
+	if tl.Error != nil && !noted {
+		// No step to hang it on (none listed, or another name).
+		fmt.Fprintf(w, "  error at %s: %s\n", printable(cutText(tl.Error.Step, shownTextBytes)), printable(cutText(tl.Error.Detail, shownTextBytes)))
+	}
 	fmt.Fprintln(w)
 }
 
