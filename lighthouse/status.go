@@ -305,10 +305,10 @@ func decodeStatus(raw []byte, now time.Time) (Status, error) {
 	return s, nil
 }
 
-// Plausible times: a status time before EarliestTime or more than
-// MaxTimeAhead after now is no time Lighthouse can have seen (an endTime of
-// 9999999999999999 is past Postgres's timestamp range and failed the whole
-// batch's write), and neither is an end before its start.
+// EarliestTime is the earliest plausible status time: one before it, or
+// more than MaxTimeAhead after now, is no time Lighthouse can have seen (an
+// endTime of 9999999999999999 is past Postgres's timestamp range and failed
+// the whole batch's write), and neither is an end before its start.
 var EarliestTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // MaxTimeAhead is how far ahead of the worker's clock a status time may be
