@@ -95,7 +95,15 @@ type Config struct {
 	// Observability.
 	MetricsAddr string `env:"METRICS_ADDR" envDefault:"127.0.0.1:9464"`
 	LogLevel    string `env:"LOG_LEVEL" envDefault:"info"`
-	LogFormat   string `env:"LOG_FORMAT" envDefault:"json"`
+	// LogFormat is the envelope of every log line: LogFormatSemanticLogger
+	// (vets-api's rails_semantic_logger JSON, which its Datadog facets and
+	// monitors read), LogFormatSlog (slog's JSON) or LogFormatText (slog's
+	// text, for people).
+	LogFormat string `env:"LOG_FORMAT" envDefault:"semantic_logger"`
+	// semantic_logger's application and environment of every line (the
+	// environment left out when empty).
+	LogApplication string `env:"LOG_APPLICATION" envDefault:"lighthouse526-worker"`
+	LogEnvironment string `env:"LOG_ENVIRONMENT"`
 	// The original's StatsD keys, to the Datadog agent (DogStatsD, UDP
 	// host:port; empty: off), with optional constant tags (env:prod,...).
 	StatsDAddr string   `env:"STATSD_ADDR"`

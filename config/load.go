@@ -228,7 +228,7 @@ func (v *validator) validate(c *Config) {
 		}
 	}
 	v.oneOf("LOG_LEVEL", c.LogLevel, "debug", "info", "warn", "error")
-	v.oneOf("LOG_FORMAT", c.LogFormat, "json", "text")
+	v.logFormat(c.LogFormat)
 	v.statsd(c)
 	v.api(c)
 	v.monitor(c)
@@ -402,6 +402,23 @@ func (v *validator) oneOf(name, got string, allowed ...string) {
 		}
 	}
 	v.add(name, "must be one of %s, got %q", strings.Join(allowed, "|"), got)
+}
+
+// The values of LOG_FORMAT.
+const (
+	LogFormatSemanticLogger = "semantic_logger"
+	LogFormatSlog           = "slog"
+	LogFormatText           = "text"
+)
+
+// logFormat refuses a LOG_FORMAT that names no envelope; "json", the former
+// default (slog's JSON), is refused with what to say instead.
+func (v *validator) logFormat(got string) {
+	if got == "json" {
+		v.add("LOG_FORMAT", "must be one of semantic_logger|slog|text, got \"json\": json was slog's JSON, now slog; the default is semantic_logger, vets-api's envelope")
+		return
+	}
+	v.oneOf("LOG_FORMAT", got, LogFormatSemanticLogger, LogFormatSlog, LogFormatText)
 }
 
 func (v *validator) queueName(name, q string) {

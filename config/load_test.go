@@ -43,7 +43,9 @@ var _ = Describe("Load", func() {
 			Expect(cfg.ProcessingTimeout).To(Equal(24 * time.Hour))
 			Expect(cfg.LighthouseTimeout).To(Equal(lighthouse.DefaultTimeout)) // one default: the client's
 			Expect(cfg.LighthouseRateLimit).To(Equal(60))
-			Expect(cfg.LogFormat).To(Equal("json"))
+			Expect(cfg.LogFormat).To(Equal(config.LogFormatSemanticLogger))
+			Expect(cfg.LogApplication).To(Equal("lighthouse526-worker"))
+			Expect(cfg.LogEnvironment).To(BeEmpty())
 			Expect(cfg.Queues).To(Equal(map[string]int{"lighthouse_document_status": 1}))
 		})
 
@@ -143,6 +145,29 @@ var _ = Describe("Load", func() {
 		)
 	})
 
+	Context("when LOG_FORMAT is set", func() {
+		DescribeTable("keeps each envelope's name",
+			func(format string) {
+				cfg, err := config.Load(append(environ, "LOG_FORMAT="+format, "LOG_APPLICATION=vets-api-worker", "LOG_ENVIRONMENT=production"))
+				Expect(err).NotTo(HaveOccurred())
+
+				Expect(cfg.LogFormat).To(Equal(format))
+				Expect(cfg.LogApplication).To(Equal("vets-api-worker"))
+				Expect(cfg.LogEnvironment).To(Equal("production"))
+			},
+			Entry("vets-api's", config.LogFormatSemanticLogger),
+			Entry("slog's JSON", config.LogFormatSlog),
+			Entry("slog's text", config.LogFormatText),
+		)
+
+		It("refuses json, the former default, saying what it became", func() {
+			_, err := config.Load(append(environ, "LOG_FORMAT=json"))
+
+			Expect(problemVars(err)).To(ConsistOf("LOG_FORMAT"))
+			Expect(err).To(MatchError(ContainSubstring(`got "json": json was slog's JSON, now slog`)))
+		})
+	})
+
 	Context("when several other values are bad at once", func() {
 		BeforeEach(func() {
 			environ = append(environ,
@@ -164,7 +189,7 @@ var _ = Describe("Load", func() {
 
 			Expect(err).To(MatchError(And(
 				ContainSubstring("LIGHTHOUSE_TIMEOUT: not a valid duration"),
-				ContainSubstring("LOG_FORMAT: must be one of json|text"),
+				ContainSubstring(`LOG_FORMAT: must be one of semantic_logger|slog|text, got "xml"`),
 				ContainSubstring("POLL_CRON: not a cron schedule"),
 				ContainSubstring("WORKER_QUEUES: must be name=weight pairs"),
 			)))

@@ -72,3 +72,35 @@ func UnsentOutboxCount(ctx context.Context, db *gorm.DB) (int64, error) {
 	err := db.WithContext(ctx).Model(&OutboxEntry{}).Where("enqueued_at IS NULL").Count(&n).Error
 	return n, err
 }
+
+// OutboxStatus is what the outbox holds: the follow-ups handed to their
+// target, those not yet (and how many of them failed an attempt), the oldest
+// of those, and the first few of them.
+type OutboxStatus struct {
+	Sent         int64
+	Unsent       int64
+	Failing      int64 // unsent after at least one failed attempt
+	OldestUnsent *time.Time
+	Entries      []OutboxEntry // unsent, oldest first, at most the limit asked
+}
+
+// ReadOutbox reads the outbox's counts in one statement, and up to limit of
+// its unsent entries.
+func ReadOutbox(ctx context.Context, db *gorm.DB, limit int) (OutboxStatus, error) {
+	var s OutboxStatus
+	row := db.WithContext(ctx).Raw(`SELECT
+	count(*) FILTER (WHERE enqueued_at IS NOT NULL),
+	count(*) FILTER (WHERE enqueued_at IS NULL),
+	count(*) FILTER (WHERE enqueued_at IS NULL AND attempts > 0),
+	min(created_at) FILTER (WHERE enqueued_at IS NULL)
+FROM lighthouse526_notification_outbox`).Row()
+	if err := row.Scan(&s.Sent, &s.Unsent, &s.Failing, &s.OldestUnsent); err != nil {
+		return OutboxStatus{}, fmt.Errorf("models: read outbox: %w", err)
+	}
+	if s.Unsent > 0 && limit > 0 {
+		if err := db.WithContext(ctx).Where("enqueued_at IS NULL").Order("created_at, id").Limit(limit).Find(&s.Entries).Error; err != nil {
+			return OutboxStatus{}, fmt.Errorf("models: read outbox: %w", err)
+		}
+	}
+	return s, nil
+}

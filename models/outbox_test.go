@@ -203,3 +203,33 @@ var _ = Describe("RelayOutbox", func() {
 		})
 	})
 })
+
+var _ = Describe("ReadOutbox", func() {
+	It("counts sent, unsent and failing entries, and lists the unsent oldest first up to the limit", func(ctx SpecContext) {
+		entries := createOutboxEntries(4)
+		// The first is handed over; the second fails once.
+		_, _, err := models.RelayOutbox(ctx, gdb, 1, now, func(context.Context, models.OutboxEntry) error { return nil })
+		Expect(err).NotTo(HaveOccurred())
+		_, failed, err := models.RelayOutbox(ctx, gdb, 1, now, func(context.Context, models.OutboxEntry) error { return errors.New("redis down") })
+		Expect(err).NotTo(HaveOccurred())
+		Expect(failed).To(Equal(1))
+
+		s, err := models.ReadOutbox(ctx, gdb, 2)
+		Expect(err).NotTo(HaveOccurred())
+
+		Expect(s.Sent).To(BeEquivalentTo(1))
+		Expect(s.Unsent).To(BeEquivalentTo(3))
+		Expect(s.Failing).To(BeEquivalentTo(1))
+		Expect(*s.OldestUnsent).To(BeTemporally("==", now))
+		Expect(s.Entries).To(HaveLen(2))
+		Expect([]int64{s.Entries[0].ID, s.Entries[1].ID}).To(Equal([]int64{entries[1].ID, entries[2].ID}))
+		Expect(*s.Entries[0].LastError).To(Equal("redis down"))
+	})
+
+	It("reads an empty outbox as zeros without a date", func(ctx SpecContext) {
+		s, err := models.ReadOutbox(ctx, gdb, 10)
+		Expect(err).NotTo(HaveOccurred())
+
+		Expect(s).To(Equal(models.OutboxStatus{}))
+	})
+})

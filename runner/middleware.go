@@ -9,6 +9,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/vagov/lighthouse526/tasks"
+	"github.com/vagov/lighthouse526/vagov/semanticlogger"
 )
 
 // Instrument is the server's middleware: it gives each task a logger with
@@ -48,4 +49,6 @@ func (a asynqLogger) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...)) }
 func (a asynqLogger) Info(args ...any)  { a.l.Info(fmt.Sprint(args...)) }
 func (a asynqLogger) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...)) }
 func (a asynqLogger) Error(args ...any) { a.l.Error(fmt.Sprint(args...)) }
-func (a asynqLogger) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...), "fatal", true) }
+func (a asynqLogger) Fatal(args ...any) {
+	a.l.Log(context.Background(), semanticlogger.LevelFatal, fmt.Sprint(args...))
+}

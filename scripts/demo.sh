@@ -93,7 +93,7 @@ export MONITOR_ADDR="127.0.0.1:$MONITOR_PORT"
 export MONITOR_USERNAME=demo
 export MONITOR_PASSWORD="$MONITOR_PASS"
 export MONITOR_PROMETHEUS_ADDR=
-export LOG_FORMAT=json
+export LOG_FORMAT=semantic_logger
 export LOG_LEVEL=info
 
 say "services (PostgreSQL, Redis) and a fresh $DEMO_DB database"

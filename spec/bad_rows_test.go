@@ -207,7 +207,7 @@ var _ = Describe("POLL_CRON", func() {
 		Expect(string(config.Out.Contents())).To(ContainSubstring("CRON_TZ=America/New_York 15 9 * * *"))
 
 		worker := w.startWorker()
-		Expect(worker.logsWith("worker started")).To(ContainElement(HaveKeyWithValue("poll_cron", "CRON_TZ=America/New_York 15 9 * * *")))
+		Expect(worker.logsWith("worker started")).To(ContainElement(havePayload(HaveKeyWithValue("poll_cron", "CRON_TZ=America/New_York 15 9 * * *"))))
 	})
 
 	It("allows a sub-minute schedule with POLL_CRON_ALLOW_SUBMINUTE=true", func() {

@@ -19,10 +19,10 @@ import (
 // subcommands is every command `worker help` lists, with the verbs of those
 // that have them: the --help table covers each.
 var subcommands = []string{
-	"api", "bench", "config", "demo-seed", "demo-watch",
+	"api", "bench", "config", "cutover", "cutover check", "demo-seed", "demo-watch",
 	"enqueue", "enqueue track", "enqueue poll",
 	"fake-lighthouse", "migrate", "migrate up", "migrate down", "migrate status",
-	"monitor", "poll", "run", "simulate",
+	"monitor", "outbox", "outbox show", "outbox drain", "poll", "run", "simulate",
 	"uploads", "uploads show", "uploads stuck", "uploads release",
 	"version",
 }
@@ -86,6 +86,11 @@ var _ = Describe("The worker's command line", func() {
 		Entry(nil, "fake-lighthouse --fail-bgs 1.5", "--fail-bgs must be between 0 and 1"),
 		Entry(nil, "enqueue poll --submission-id 0", "--submission-id must be a positive number, got 0"),
 		Entry(nil, "enqueue track --submission-id -3 --request-id 634 --document-code L228", "--submission-id must be a positive number, got -3"),
+		Entry(nil, "cutover check --interval 0s", "--interval must be a positive duration"),
+		Entry(nil, "cutover check --wait -1m", "--wait must not be negative"),
+		Entry(nil, "outbox show --limit 0", "--limit must be a positive number, got 0"),
+		Entry(nil, "outbox drain --timeout 0s", "--timeout must be a positive duration"),
+		Entry(nil, "outbox drain --timeout 2h", "--timeout must be at most 1h0m0s"),
 	)
 
 	DescribeTable("refuses extra arguments, exit 2",
@@ -108,6 +113,9 @@ var _ = Describe("The worker's command line", func() {
 		Entry(nil, "uploads stuck extra"),
 		Entry(nil, "uploads show 634 extra"),
 		Entry(nil, "simulate extra"),
+		Entry(nil, "cutover check extra"),
+		Entry(nil, "outbox show extra"),
+		Entry(nil, "outbox drain extra"),
 	)
 
 	DescribeTable("refuses a simulation it cannot run, naming the flag, exit 2",

@@ -51,6 +51,6 @@ var _ = Describe("worker poll --dry-run", func() {
 			Expect(n).To(BeZero(), table)
 		}
 		// Its lines say they changed nothing, for log monitors to leave out.
-		Expect(logsOf(session)).To(And(Not(BeEmpty()), HaveEach(HaveKeyWithValue("dry_run", true))))
+		Expect(logsOf(session)).To(And(Not(BeEmpty()), HaveEach(havePayload(HaveKeyWithValue("dry_run", true)))))
 	})
 })

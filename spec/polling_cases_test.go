@@ -91,8 +91,9 @@ var _ = Describe("The polling job", func() {
 			w.pollWait()
 			Expect(w.statusCalls(404)).To(ConsistOf(ConsistOf("99001", "99002")))
 			Eventually(worker.logsWithFunc(logStatusEndpointError)).Should(ConsistOf(SatisfyAll(
-				HaveKeyWithValue("response_status", BeNumerically("==", 404)),
-				WithTransform(func(e logEntry) []string { return stringsOf(e["lighthouse_document_request_ids"]) }, ConsistOf("99001", "99002")),
+				HaveKeyWithValue("level", "warn"),
+				havePayload(HaveKeyWithValue("response_status", BeNumerically("==", 404))),
+				WithTransform(func(e logEntry) []string { return stringsOf(e.payload()["lighthouse_document_request_ids"]) }, ConsistOf("99001", "99002")),
 			)))
 			Expect(worker.metric(metricPollingErrors, nil)).To(BeNumerically("==", 1))
 			for _, u := range loadUploads(ctx) {
@@ -115,9 +116,11 @@ var _ = Describe("The polling job", func() {
 			w.pollWait()
 			Eventually(worker.metricFunc(metricDocumentStatus, map[string]string{"document_type": "bdd_instructions", "outcome": "complete"})).Should(BeNumerically("==", 1))
 			Expect(worker.logsWith(logStatusEndpointError)).To(ConsistOf(SatisfyAll(
-				HaveKeyWithValue("response_status", BeNumerically("==", 404)),
-				HaveKeyWithValue("response_body", "Upload Request Async Status Not Found"),
-				WithTransform(func(e logEntry) []string { return stringsOf(e["lighthouse_document_request_ids"]) }, Equal([]string{"99003"})),
+				havePayload(
+					HaveKeyWithValue("response_status", BeNumerically("==", 404)),
+					HaveKeyWithValue("response_body", "Upload Request Async Status Not Found"),
+				),
+				WithTransform(func(e logEntry) []string { return stringsOf(e.payload()["lighthouse_document_request_ids"]) }, Equal([]string{"99003"})),
 			)))
 			Expect(worker.metric(metricPollingErrors, map[string]string{"reason": "not_found"})).To(BeNumerically("==", 1))
 		})
@@ -131,12 +134,12 @@ var _ = Describe("The polling job", func() {
 
 		It("logs a polling error, archives the batch without retry and counts its exhaustion once", func(ctx SpecContext) {
 			w.pollWait()
-			Expect(worker.logsWith(logStatusEndpointError)).To(ConsistOf(HaveKeyWithValue("response_status", BeNumerically("==", 400))))
+			Expect(worker.logsWith(logStatusEndpointError)).To(ConsistOf(havePayload(HaveKeyWithValue("response_status", BeNumerically("==", 400)))))
 			Expect(worker.metric(metricPollingErrors, map[string]string{"reason": "http_400"})).To(BeNumerically("==", 1))
 
 			exhausted := worker.metricFunc(metricExhausted, map[string]string{"task_type": typeStatusBatch})
 			Eventually(exhausted).Should(BeNumerically("==", 1))
-			Expect(worker.logsWith(logRetriesExhausted)).To(ConsistOf(SatisfyAll(
+			Expect(worker.logsWith(logRetriesExhausted)).To(ConsistOf(havePayload(
 				HaveKeyWithValue("task_type", typeStatusBatch),
 				HaveKeyWithValue("error_class", "lighthouse.APIError"),
 				HaveKey("job_id"),

@@ -55,7 +55,7 @@ var _ = Describe("A batch archived by asynq's recoverer after its worker was kil
 			HaveField("ID", taskID),
 			HaveField("LastErr", asynq.ErrLeaseExpired.Error()),
 		)))
-		Expect(second.logsWith(logRetriesExhausted)).To(ConsistOf(SatisfyAll(
+		Expect(second.logsWith(logRetriesExhausted)).To(ConsistOf(havePayload(
 			HaveKeyWithValue("job_id", taskID),
 			HaveKeyWithValue("error_class", "asynq.ErrLeaseExpired"),
 		)))

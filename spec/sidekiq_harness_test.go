@@ -89,8 +89,12 @@ func (s *sidekiqSide) deleteKeys(ctx context.Context) {
 // rubyEnv is the environment of Sidekiq and the Ruby scripts.
 func (s *sidekiqSide) rubyEnv() []string {
 	return []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "REDIS_URL=" + s.url,
-		"SIDEKIQ_NAMESPACE=" + s.namespace, "SPEC_PERFORMED_KEY=" + s.record}
+		"SIDEKIQ_NAMESPACE=" + s.namespace, "SPEC_PERFORMED_KEY=" + s.record, "SPEC_MODE_KEY=" + s.modeKey()}
 }
+
+// modeKey is the key that says what the stand-in polling job's runs do
+// (spec/sidekiq/polling_job.rb).
+func (s *sidekiqSide) modeKey() string { return s.w.prefix + "polling_mode" }
 
 // script is the path of a Ruby file of spec/sidekiq.
 func script(name string) string {
@@ -99,9 +103,13 @@ func script(name string) string {
 	return p
 }
 
-// start runs a Sidekiq process on the side's queue until the spec ends.
-func (s *sidekiqSide) start() *gexec.Session {
-	cmd := exec.Command("sidekiq", "-r", script("jobs.rb"), "-q", s.queue, "-c", "2", "-t", "3", "-e", "test")
+// start runs a Sidekiq process on the side's queue until the spec ends,
+// with the stand-in jobs of spec/sidekiq/jobs.rb.
+func (s *sidekiqSide) start() *gexec.Session { return s.startWith("jobs.rb") }
+
+// startWith is start with the jobs of another file of spec/sidekiq.
+func (s *sidekiqSide) startWith(jobs string) *gexec.Session {
+	cmd := exec.Command("sidekiq", "-r", script(jobs), "-q", s.queue, "-c", "2", "-t", "3", "-e", "test")
 	cmd.Env = s.rubyEnv()
 	session, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
 	Expect(err).NotTo(HaveOccurred())

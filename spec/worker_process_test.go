@@ -16,6 +16,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gexec"
+	"github.com/onsi/gomega/types"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -165,8 +166,20 @@ func (p *workerProc) metricFunc(name string, labels map[string]string) func() (f
 	return func() (float64, error) { return p.metric(name, labels) }
 }
 
-// logEntry is one JSON log line of the worker.
+// logEntry is one log line of the worker: vets-api's envelope
+// (rails_semantic_logger's JSON), its fields under "payload".
 type logEntry map[string]any
+
+// payload is the line's payload, empty when it has none.
+func (e logEntry) payload() map[string]any {
+	p, _ := e["payload"].(map[string]any)
+	return p
+}
+
+// havePayload matches a line whose payload satisfies every matcher.
+func havePayload(matchers ...types.GomegaMatcher) types.GomegaMatcher {
+	return HaveKeyWithValue("payload", SatisfyAll(matchers...))
+}
 
 // logs parses the worker's JSON log lines (its stderr) so far.
 func logsOf(s *gexec.Session) []logEntry {
@@ -186,7 +199,7 @@ func logsOf(s *gexec.Session) []logEntry {
 func (p *workerProc) logsWith(msg string) []logEntry {
 	var out []logEntry
 	for _, e := range logsOf(p.session) {
-		if e["msg"] == msg {
+		if e["message"] == msg {
 			out = append(out, e)
 		}
 	}

@@ -72,7 +72,7 @@ func newWorld(opts ...func(*fake.Options)) *world {
 		"POLL_CRON":                        "* * * * *",
 		"POLL_BATCH_SIZE":                  "100",
 		"SHUTDOWN_TIMEOUT":                 "3s",
-		"LOG_FORMAT":                       "json",
+		"LOG_FORMAT":                       "semantic_logger",
 		"LOG_LEVEL":                        "info",
 	}
 	return w

@@ -24,6 +24,7 @@ import (
 	"github.com/vagov/lighthouse526/models"
 	"github.com/vagov/lighthouse526/polling"
 	"github.com/vagov/lighthouse526/tasks"
+	"github.com/vagov/lighthouse526/vagov/semanticlogger"
 )
 
 const benchBatch = 100
@@ -106,7 +107,7 @@ func BenchmarkStatusUpdaterApply(b *testing.B) {
 		ProcessingTimeout: 24 * time.Hour, NotificationsEnabled: true,
 	}
 	resp, ids := benchAnswer(b, benchBatch), benchIDs(benchBatch)
-	ctx, log := context.Background(), slog.New(slog.NewJSONHandler(io.Discard, nil))
+	ctx, log := context.Background(), slog.New(semanticlogger.NewHandler(io.Discard, nil))
 	b.ReportAllocs()
 	for b.Loop() {
 		b.StopTimer()

@@ -72,7 +72,7 @@ var _ = Describe("Failure follow-ups", func() {
 						`{"form526_submission_id":%d}`, upload.Form526SubmissionID)))),
 				)))
 				Expect(o.Logs.WithMessage(msgFailedUploadStatus)).To(ConsistOf(SatisfyAll(
-					HaveKeyWithValue("level", "WARN"),
+					HaveKeyWithValue("level", "warn"),
 					HaveKeyWithValue("form526_submission_id", beNumber(float64(upload.Form526SubmissionID))),
 					HaveKeyWithValue("document_type", docType),
 					HaveKeyWithValue("failure_step", "CLAIMS_EVIDENCE"),

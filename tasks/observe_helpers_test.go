@@ -15,6 +15,7 @@ import (
 
 	"github.com/vagov/lighthouse526/polling"
 	"github.com/vagov/lighthouse526/runner"
+	"github.com/vagov/lighthouse526/vagov/semanticlogger"
 )
 
 // testNow is the clock of the specs that inject one.
@@ -30,7 +31,8 @@ const (
 	msgNoStatuses          = "Lighthouse::UpdateDocumentsStatusService found no statuses in response"
 )
 
-// logSink collects JSON log lines written by a *slog.Logger.
+// logSink collects the log lines the worker writes: vets-api's envelope
+// (vagov/semanticlogger), as in production.
 type logSink struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
@@ -42,7 +44,20 @@ func (s *logSink) Write(p []byte) (int, error) {
 	return s.buf.Write(p)
 }
 
-// Entries returns every record logged so far, decoded.
+// envelopeKeys are the members a line may have outside its payload.
+var envelopeKeys = map[string]bool{
+	"host": true, "application": true, "environment": true, "timestamp": true, "level": true, "level_index": true,
+	"pid": true, "file": true, "line": true, "duration_ms": true, "duration": true, "name": true, "message": true,
+	"payload": true, "exception": true,
+}
+
+// Entries returns every line logged so far, decoded, each with its
+// payload's members beside the envelope's (level, message, exception), so
+// that specs of what a line says read its fields by name; a payload member
+// named as the envelope's (the original's timestamp) is the one kept. Every
+// member outside the payload must be the envelope's: a field logged
+// anywhere but the payload fails the spec. (The envelope itself is
+// specified by vagov/semanticlogger's specs and spec/log_envelope_test.go.)
 func (s *logSink) Entries() []map[string]any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -52,16 +67,27 @@ func (s *logSink) Entries() []map[string]any {
 	for sc.Scan() {
 		var e map[string]any
 		Expect(json.Unmarshal(sc.Bytes(), &e)).To(Succeed(), "log line %q", sc.Text())
-		out = append(out, e)
+		flat := map[string]any{}
+		for k, v := range e {
+			Expect(envelopeKeys).To(HaveKey(k), "a member outside the payload in %s", sc.Text())
+			if k != "payload" {
+				flat[k] = v
+			}
+		}
+		payload, _ := e["payload"].(map[string]any)
+		for k, v := range payload {
+			flat[k] = v
+		}
+		out = append(out, flat)
 	}
 	return out
 }
 
-// WithMessage returns the records whose msg is msg.
+// WithMessage returns the lines whose message is msg.
 func (s *logSink) WithMessage(msg string) []map[string]any {
 	var out []map[string]any
 	for _, e := range s.Entries() {
-		if e["msg"] == msg {
+		if e["message"] == msg {
 			out = append(out, e)
 		}
 	}
@@ -92,7 +118,7 @@ func newObserved() *observed {
 	o := &observed{Reg: prometheus.NewRegistry(), Logs: &logSink{}}
 	o.Metrics = polling.NewMetrics(o.Reg)
 	o.Tasks = runner.NewMetrics(o.Reg)
-	o.Logger = slog.New(slog.NewJSONHandler(o.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	o.Logger = slog.New(semanticlogger.NewHandler(o.Logs, &semanticlogger.Options{Level: slog.LevelDebug}))
 	return o
 }
 

@@ -160,7 +160,7 @@ var _ = Describe("StatusBatchHandler", func() {
 			// The original's fields: its update service reported the
 			// unknown ids as a 404 with this body.
 			Expect(o.Logs.WithMessage(msgStatusEndpointError)).To(ConsistOf(SatisfyAll(
-				HaveKeyWithValue("level", "WARN"),
+				HaveKeyWithValue("level", "warn"),
 				HaveKeyWithValue("response_status", beNumber(404)),
 				HaveKeyWithValue("response_body", "Upload Request Async Status Not Found"),
 				HaveKeyWithValue("lighthouse_document_request_ids", Equal([]any{"4242"})),

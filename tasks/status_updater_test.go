@@ -65,7 +65,7 @@ var _ = Describe("StatusUpdater", func() {
 		It("logs the update with the status and the status response", func() {
 			apply([]string{"22"}, statusBody([]string{recordedSuccess}))
 			Expect(o.Logs.WithMessage(msgStatusUpdated)).To(ConsistOf(SatisfyAll(
-				HaveKeyWithValue("level", "INFO"),
+				HaveKeyWithValue("level", "info"),
 				HaveKeyWithValue("status", "SUCCESS"),
 				HaveKeyWithValue("status_response", HaveKeyWithValue("requestId", beNumber(22))),
 				HaveKey("updated_at"),
@@ -271,7 +271,7 @@ var _ = Describe("StatusUpdater", func() {
 				Expect(o.DocumentStatus("veteran_upload", "failed", "unknown")).To(Equal(1.0))
 				Expect(o.Malformed("failed_without_error")).To(Equal(1.0))
 				Expect(o.Logs.WithKind("failed_without_error")).To(ConsistOf(SatisfyAll(
-					HaveKeyWithValue("level", "WARN"),
+					HaveKeyWithValue("level", "warn"),
 					HaveKeyWithValue("lighthouse_document_request_id", "41"))))
 			},
 			Entry("no error key", fmt.Sprintf(`{"requestId":41,"time":{"startTime":%d,"endTime":%d},"status":"FAILED","steps":[]}`, start, end)),
@@ -359,7 +359,7 @@ var _ = Describe("StatusUpdater", func() {
 			Expect(o.Malformed("missing_from_answer")).To(BeZero(), "its entry was there, only unusable")
 			Expect(o.Logs.WithKind("invalid_entry")).To(ConsistOf(SatisfyAll(
 				HaveKeyWithValue("lighthouse_document_request_id", "92"),
-				HaveKeyWithValue("error", ContainSubstring(`\u0000`)),
+				HaveKeyWithValue("exception", HaveKeyWithValue("message", ContainSubstring(`\u0000`))),
 			)))
 		})
 

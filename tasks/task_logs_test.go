@@ -11,6 +11,7 @@ import (
 	"github.com/vagov/lighthouse526/lighthouse/fake"
 	"github.com/vagov/lighthouse526/models"
 	"github.com/vagov/lighthouse526/polling"
+	"github.com/vagov/lighthouse526/runner"
 	"github.com/vagov/lighthouse526/tasks"
 )
 
@@ -41,5 +42,22 @@ var _ = Describe("A batch task's logs", func() {
 				HaveKeyWithValue("task_id", info.ID),
 				HaveKeyWithValue("task_type", tasks.TypeStatusBatch),
 			)))
+	})
+})
+
+// asynq's own lines go through runner.AsynqLogger into the process's
+// handler: in vets-api's envelope, named asynq, its Fatal at fatal.
+var _ = Describe("asynq's logger", func() {
+	It("writes asynq's lines in the worker's envelope, named asynq", func() {
+		o := newObserved()
+		l := runner.AsynqLogger(o.Logger)
+
+		l.Warn("lease expired for task ", "t-1")
+		l.Fatal("cannot continue")
+
+		Expect(o.Logs.Entries()).To(HaveExactElements(
+			SatisfyAll(HaveKeyWithValue("name", "asynq"), HaveKeyWithValue("level", "warn"), HaveKeyWithValue("message", "lease expired for task t-1"), Not(HaveKey("component"))),
+			SatisfyAll(HaveKeyWithValue("name", "asynq"), HaveKeyWithValue("level", "fatal"), HaveKeyWithValue("level_index", 5.0), HaveKeyWithValue("message", "cannot continue")),
+		))
 	})
 })

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -32,9 +31,7 @@ func inProcessWorker(logPath string) func(ctx context.Context, environ []string)
 			}
 			out = logFile
 		}
-		var level slog.Level
-		_ = level.UnmarshalText([]byte(cfg.LogLevel))
-		logger := slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: level})).With("service", "lighthouse526-worker")
+		logger := buildLogger(cfg, out)
 
 		a, err := newApp(ctx, cfg, logger, "bench-worker")
 		if err != nil {

@@ -35,6 +35,8 @@ var commands = append([]command{
 	{"api", "serve the HTTP enqueue API (POST /v1/uploads, POST /v1/polls) on API_ADDR", apiCmd},
 	{"monitor", "serve the asynqmon web UI on MONITOR_ADDR, behind authentication (read-only unless MONITOR_READ_ONLY=false)", monitorCmd},
 	{"migrate", "apply the schema migrations: migrate up | down | status", migrateCmd},
+	{"cutover", "cutover check [--wait 50m]: is a run of the Ruby polling job still running, queued or retrying on VA.gov's Sidekiq?", cutoverCmd},
+	{"outbox", "outbox show | drain [--timeout 2m]: the failure emails not yet handed to their target; drain pushes them (before a rollback)", outboxCmd},
 	{"simulate", "compare fixed and adaptive polling over a simulated fortnight: latency, calls, a picture (--fit-from-db: on this database's history)", simulateCmd},
 	{"config", "print the resolved configuration, secrets redacted", configCmd},
 	{"version", "print the worker's version and the Go release it was built with", versionCmd},

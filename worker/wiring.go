@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/vagov/lighthouse526/lighthouse"
 	"github.com/vagov/lighthouse526/polling"
 	"github.com/vagov/lighthouse526/tasks"
+	"github.com/vagov/lighthouse526/vagov/semanticlogger"
 	"github.com/vagov/lighthouse526/vagov/sidekiq"
 )
 
@@ -30,22 +32,35 @@ func loadConfig() (*config.Config, error) {
 	return cfg, nil
 }
 
-// newLogger builds the process logger: JSON in production, text for people.
+// newLogger builds the process logger, on stderr, and routes go-redis's
+// own messages to it.
 func newLogger(cfg *config.Config) *slog.Logger {
-	logger := buildLogger(cfg)
+	logger := buildLogger(cfg, os.Stderr)
 	redis.SetLogger(redisLogger{logger})
 	return logger
 }
 
-func buildLogger(cfg *config.Config) *slog.Logger {
+// buildLogger is the logger of LOG_FORMAT writing to w: by default vets-api's
+// envelope (rails_semantic_logger's JSON, vagov/semanticlogger), which its
+// Datadog facets and log monitors read; slog's JSON or text otherwise.
+func buildLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
-	opts := &slog.HandlerOptions{Level: level}
-	var h slog.Handler = slog.NewJSONHandler(os.Stderr, opts)
-	if cfg.LogFormat == "text" {
-		h = slog.NewTextHandler(os.Stderr, opts)
+	switch cfg.LogFormat {
+	case config.LogFormatSlog, config.LogFormatText:
+		opts := &slog.HandlerOptions{Level: level, ReplaceAttr: semanticlogger.SlogLevelNames}
+		var h slog.Handler = slog.NewJSONHandler(w, opts)
+		if cfg.LogFormat == config.LogFormatText {
+			h = slog.NewTextHandler(w, opts)
+		}
+		return slog.New(h).With("service", cfg.LogApplication)
+	default:
+		return slog.New(semanticlogger.NewHandler(w, &semanticlogger.Options{
+			Level:       level,
+			Application: cfg.LogApplication,
+			Environment: cfg.LogEnvironment,
+		}))
 	}
-	return slog.New(h).With("service", "lighthouse526-worker")
 }
 
 // openDB opens Postgres with the configured pool.

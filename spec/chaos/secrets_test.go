@@ -135,7 +135,7 @@ var _ = Describe("Secrets in the worker's output", func() {
 			logs, err := os.ReadFile(s.workers[0].logPath)
 			Expect(err).NotTo(HaveOccurred())
 			// The spec saw what it means to: debug lines, a token refresh, error bodies.
-			Expect(string(logs)).To(ContainSubstring(`"level":"DEBUG"`))
+			Expect(string(logs)).To(ContainSubstring(`"level":"debug"`))
 			Expect(string(logs)).To(ContainSubstring("lighthouse token refreshed"))
 			Expect(string(logs)).To(ContainSubstring("status endpoint error"))
 

@@ -118,7 +118,7 @@ var _ = Describe("The image's binary, run from its root filesystem as its user",
 			"LIGHTHOUSE_AUD_CLAIM_URL=" + audClaim,
 			"POLL_CRON=* * * * *",
 			"SHUTDOWN_TIMEOUT=5s",
-			"LOG_FORMAT=json",
+			"LOG_FORMAT=semantic_logger",
 		}
 	})
 

@@ -118,7 +118,7 @@ func (r *run) workerEnv(host, keyPEM string) map[string]string {
 		"WORKER_CONCURRENCY":               strconv.Itoa(r.o.Concurrency),
 		"FAILURE_NOTIFICATIONS_ENABLED":    strconv.FormatBool(r.o.Notifications),
 		"LOG_LEVEL":                        r.o.LogLevel,
-		"LOG_FORMAT":                       "json",
+		"LOG_FORMAT":                       "semantic_logger",
 	}
 	for k, v := range r.o.Env {
 		env[k] = v

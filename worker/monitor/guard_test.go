@@ -19,6 +19,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/vagov/lighthouse526/db/dbtest"
+	"github.com/vagov/lighthouse526/vagov/semanticlogger"
 	"github.com/vagov/lighthouse526/worker/monitor"
 )
 
@@ -34,15 +35,19 @@ func (b *logBuffer) Write(p []byte) (int, error) {
 	return b.buf.Write(p)
 }
 
-// entries returns the logged entries with message msg.
+// entries returns the payloads of the logged lines with message msg (the
+// worker's envelope, vagov/semanticlogger: the fields under payload).
 func (b *logBuffer) entries(msg string) []map[string]any {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var out []map[string]any
 	for _, line := range strings.Split(b.buf.String(), "\n") {
-		var e map[string]any
-		if json.Unmarshal([]byte(line), &e) == nil && e["msg"] == msg {
-			out = append(out, e)
+		var e struct {
+			Message string         `json:"message"`
+			Payload map[string]any `json:"payload"`
+		}
+		if json.Unmarshal([]byte(line), &e) == nil && e.Message == msg {
+			out = append(out, e.Payload)
 		}
 	}
 	return out
@@ -64,7 +69,7 @@ var _ = Describe("Guard", func() {
 		guard = monitor.Guard{
 			Root: "/monitor", Addr: "127.0.0.1:9480",
 			ScriptHashes: []string{"'sha256-abc='"},
-			Logger:       slog.New(slog.NewJSONHandler(logs, nil)),
+			Logger:       slog.New(semanticlogger.NewHandler(logs, nil)),
 		}
 	})
 
@@ -222,7 +227,7 @@ var _ = Describe("Auth's login throttle", func() {
 				Expect(rdb.Del(ctx, keys...).Err()).To(Succeed())
 			}
 		})
-		log := slog.New(slog.NewJSONHandler(logs, nil))
+		log := slog.New(semanticlogger.NewHandler(logs, nil))
 		guarded := monitor.Guard{Root: "/monitor", Addr: "127.0.0.1:9480", Logger: log}.Wrap(
 			http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("monitor")) }))
 		var err error
