@@ -34,8 +34,9 @@ var _ = Describe("The worker under hostile answers", func() {
 			for c := range cycles {
 				s.cycle(ctx, func(context.Context) {
 					// The short form's few hundred uploads need more than 1%
-					// for every kind to be served.
-					f := fake.Faults{HostileRate: sizes(0.05, 0.01)}
+					// for every kind to be served: about 35 hostile entries
+					// where 8 are needed (the kinds are served in turn).
+					f := fake.Faults{HostileRate: sizes(0.10, 0.01)}
 					if c == 0 {
 						f.Next = []fake.Fault{{Endpoint: "uploads_status", Status: http.StatusTooManyRequests, Shape: fake.ShapeGateway,
 							Headers: map[string]string{"Retry-After": "99999999999"}}}
@@ -47,7 +48,7 @@ var _ = Describe("The worker under hostile answers", func() {
 			}
 			served := s.fake.HostileServed()
 			s.fault("%d cycles with %.0f%% of status entries hostile (served: %s), the first also a 429 with Retry-After: 99999999999 (LIGHTHOUSE_MAX_RETRY_AFTER=%s)",
-				cycles, 100*sizes(0.05, 0.01), describeCounts(served), maxRetryAfter)
+				cycles, 100*sizes(0.10, 0.01), describeCounts(served), maxRetryAfter)
 			for _, kind := range fake.HostileKinds {
 				Expect(served).To(HaveKey(kind), "the run served no %s entry", kind)
 			}
