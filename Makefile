@@ -25,7 +25,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 IMAGE ?= localhost/lighthouse526-worker
 IMAGE_TAG ?= $(VERSION)
 
-.PHONY: services sidekiq build image migrate test vet golangci-lint lint fmt tidy
+.PHONY: services sidekiq rails build image migrate test vet golangci-lint lint fmt tidy
 
 ## services: make sure PostgreSQL and Redis run locally, and the database exists
 services:
@@ -34,6 +34,10 @@ services:
 ## sidekiq: install Debian's Sidekiq when missing (the specs run a real one; scripts/sidekiq.sh)
 sidekiq:
 	scripts/sidekiq.sh
+
+## rails: install Debian's ActiveRecord, ruby-pg and Flipper when missing (the specs make VA.gov's tables with them; scripts/rails.sh)
+rails:
+	scripts/rails.sh
 
 ## build: the worker binary for local use, with the dev subcommands (bench, fake-lighthouse, demo-seed, demo-watch; build tag dev). The image's build has no tag and none of them.
 build:
@@ -48,7 +52,7 @@ migrate: services
 	go run ./worker migrate up
 
 ## test: every Ginkgo suite against real Postgres and Redis; ends with "N passed, N failed"
-test: services sidekiq
+test: services sidekiq rails
 	@mkdir -p "$(TEST_REPORT_DIR)"
 	@rm -f "$(TEST_REPORT_DIR)/report.json" "$(TEST_REPORT_DIR)/summary.txt"
 	@status=0; \

@@ -81,9 +81,13 @@ type Config struct {
 	WorkerConcurrency int           `env:"WORKER_CONCURRENCY" envDefault:"10"`
 	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s"`
 
-	// Failure follow-up.
-	FailureNotificationsEnabled bool   `env:"FAILURE_NOTIFICATIONS_ENABLED" envDefault:"false"`
-	NotificationQueue           string `env:"NOTIFICATION_QUEUE" envDefault:"default"`
+	// Failure follow-up. FAILURE_NOTIFICATIONS_ENABLED unset: each failure's
+	// email is decided by VA.gov's Flipper flag, read at most
+	// FAILURE_NOTIFICATIONS_FLAG_MAX_AGE ago; true or false forces the
+	// decision (places without Flipper). Load resolves FailureEmails.
+	FailureNotificationsEnabled    string        `env:"FAILURE_NOTIFICATIONS_ENABLED"`
+	FailureNotificationsFlagMaxAge time.Duration `env:"FAILURE_NOTIFICATIONS_FLAG_MAX_AGE" envDefault:"1m"`
+	NotificationQueue              string        `env:"NOTIFICATION_QUEUE" envDefault:"default"`
 	// Where the relay sends them: "sidekiq" pushes VA.gov's email jobs onto
 	// its Sidekiq (SIDEKIQ_*), "asynq" enqueues this worker's tasks on
 	// NOTIFICATION_QUEUE for a Go consumer.
@@ -155,6 +159,7 @@ type Config struct {
 	PollSchedule         cron.Schedule   `env:"-"` // POLL_CRON, parsed by ParseSchedule
 	Ladder               polling.Ladder  `env:"-"` // POLL_LADDER, parsed
 	LighthousePrivateKey *rsa.PrivateKey `env:"-"`
+	FailureEmails        FailureEmails   `env:"-"` // FAILURE_NOTIFICATIONS_ENABLED, resolved
 	Queues               map[string]int  `env:"-"`
 	APIPublicKey         *rsa.PublicKey  `env:"-"`
 }

@@ -218,6 +218,7 @@ func (v *validator) validate(c *Config) {
 	v.queueName("QUEUE_NAME", c.QueueName)
 	v.queueName("NOTIFICATION_QUEUE", c.NotificationQueue)
 	v.notificationTarget(c)
+	v.failureEmails(c)
 	c.Queues = v.queues(c.WorkerQueues, c.QueueName)
 	v.intRange("WORKER_CONCURRENCY", c.WorkerConcurrency, 1, 1000)
 	v.durationRange("SHUTDOWN_TIMEOUT", c.ShutdownTimeout, time.Second, time.Hour)

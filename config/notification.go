@@ -1,7 +1,9 @@
 package config
 
 import (
+	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/redis/go-redis/v9"
@@ -17,6 +19,75 @@ const (
 	// deployments with a Go consumer.
 	NotificationTargetAsynq = "asynq"
 )
+
+// FailureEmails says who decides whether a failed upload's veteran is
+// emailed (FAILURE_NOTIFICATIONS_ENABLED).
+type FailureEmails string
+
+const (
+	// FailureEmailsFlipper: VA.gov's Flipper flag decides at each failure,
+	// as the original's Flipper.enabled? did (the variable unset).
+	FailureEmailsFlipper FailureEmails = "flipper"
+	// FailureEmailsOn and FailureEmailsOff force the decision, where there
+	// is no Flipper (true, false).
+	FailureEmailsOn  FailureEmails = "on"
+	FailureEmailsOff FailureEmails = "off"
+)
+
+// Bounds of FAILURE_NOTIFICATIONS_FLAG_MAX_AGE: shorter would query
+// Flipper's tables for nearly every batch, longer would keep emailing long
+// after an operator turned the flag off.
+const (
+	MinFlagMaxAge = time.Second
+	MaxFlagMaxAge = 10 * time.Minute
+)
+
+// EmailsPossible reports whether a failure may be emailed: the flag can be
+// on (Flipper decides), or the emails are forced on.
+func (c *Config) EmailsPossible() bool {
+	return c.FailureEmails != FailureEmailsOff
+}
+
+// failureEmails resolves FAILURE_NOTIFICATIONS_ENABLED and checks the flag's
+// cache age.
+func (v *validator) failureEmails(c *Config) {
+	switch raw := strings.TrimSpace(c.FailureNotificationsEnabled); raw {
+	case "":
+		c.FailureEmails = FailureEmailsFlipper
+	default:
+		on, err := strconv.ParseBool(raw)
+		if err != nil {
+			v.add("FAILURE_NOTIFICATIONS_ENABLED", "must be true or false, or unset to follow Flipper's flag")
+			break
+		}
+		c.FailureEmails = FailureEmailsOff
+		if on {
+			c.FailureEmails = FailureEmailsOn
+		}
+	}
+	v.durationRange("FAILURE_NOTIFICATIONS_FLAG_MAX_AGE", c.FailureNotificationsFlagMaxAge, MinFlagMaxAge, MaxFlagMaxAge)
+}
+
+// RequireEmailTarget refuses what would lose emails silently (`worker run`
+// and `worker poll` check it before they start): with emails possible and
+// NOTIFICATION_TARGET=sidekiq, SIDEKIQ_REDIS_URL must name VA.gov's Sidekiq
+// Redis. Without it the jobs would go into the worker's own Redis, be
+// marked sent, and be run by no Sidekiq.
+func (c *Config) RequireEmailTarget() error {
+	if !c.EmailsPossible() || c.NotificationTarget != NotificationTargetSidekiq || c.SidekiqRedisURL != "" {
+		return nil
+	}
+	why := "FAILURE_NOTIFICATIONS_ENABLED is unset, so Flipper's flag decides and may turn the emails on"
+	if c.FailureEmails == FailureEmailsOn {
+		why = "FAILURE_NOTIFICATIONS_ENABLED=true"
+	}
+	return &Error{Problems: []Problem{{
+		Var: "SIDEKIQ_REDIS_URL",
+		Reason: "required with NOTIFICATION_TARGET=sidekiq when failure emails can be sent (" + why + "): " +
+			"set it to the Redis of VA.gov's Sidekiq (Settings.redis.sidekiq.url; the same URL as REDIS_URL if they share one), " +
+			"or set FAILURE_NOTIFICATIONS_ENABLED=false",
+	}}}
+}
 
 // notificationTarget checks NOTIFICATION_TARGET and the SIDEKIQ_* settings.
 // The Sidekiq ones are checked whatever the target, so a typo is caught

@@ -124,13 +124,14 @@ var _ = Describe("Migrator", func() {
 	})
 
 	Context("when the reference tables already exist with rows", func() {
-		// As VA.gov's application database has them: made by Rails, with
-		// columns this worker does not know, and one row each.
+		// As VA.gov's application database has them: made by ActiveRecord,
+		// with columns this worker does not know, and one row each.
 		BeforeEach(func() {
-			Expect(gdb.Exec(dbtest.VAGovTablesSQL + `
-INSERT INTO form526_submissions (user_uuid, saved_claim_id, form_json, created_at, updated_at)
+			Expect(dbtest.MakeVAGovTables(ctx, url)).To(Succeed())
+			Expect(gdb.Exec(`
+INSERT INTO form526_submissions (user_uuid, saved_claim_id, form_json_ciphertext, created_at, updated_at)
      VALUES ('e6b5f0a8-1b6a-4c53-9c3b-5d5a1c2f8f11', 42, '{}', now(), now());
-INSERT INTO form_attachments (guid, type, file_data, created_at, updated_at)
+INSERT INTO form_attachments (guid, type, file_data_ciphertext, created_at, updated_at)
      VALUES ('2c3e7f0e-0c5a-4d41-9f1e-8d0a7a3b9c21', 'SupportingEvidenceAttachment', '{"filename":"x.pdf"}', now(), now());
 INSERT INTO lighthouse526_document_uploads (form526_submission_id, form_attachment_id, lighthouse_document_request_id,
             aasm_state, document_type, error_message, created_at, updated_at)

@@ -19,16 +19,31 @@ const (
 	typeJSONB     = "jsonb"
 	typeUUID      = "uuid"
 	typeTimestamp = "timestamp without time zone"
+	// typeKey is a key of VA.gov's tables, or a column holding one: vets-api
+	// has integer keys on its Rails 4.2-era tables (form526_submissions,
+	// form_attachments, `id: :serial`) and bigint elsewhere. The worker
+	// holds every key as an int64 and compares across the two types, so it
+	// takes either.
+	typeKey = "integer or bigint"
 )
+
+// typeMatches reports whether a column of data type got is what the worker
+// expects of it (want).
+func typeMatches(want, got string) bool {
+	if want == typeKey {
+		return got == typeInteger || got == typeBigint
+	}
+	return got == want
+}
 
 // expectedColumns are the columns the worker reads or writes, by table, with
 // the type its statements rely on: VA.gov's tables (only the columns the
 // worker touches; the application may have more) and the worker's own.
 var expectedColumns = map[string]map[string]string{
-	"form526_submissions": {"id": typeBigint, "user_uuid": typeVarchar},
-	"form_attachments":    {"id": typeBigint, "guid": typeUUID},
+	"form526_submissions": {"id": typeKey, "user_uuid": typeVarchar},
+	"form_attachments":    {"id": typeKey, "guid": typeUUID},
 	UploadsTable: {
-		"id": typeBigint, "form526_submission_id": typeBigint, "form_attachment_id": typeBigint,
+		"id": typeKey, "form526_submission_id": typeKey, "form_attachment_id": typeKey,
 		"lighthouse_document_request_id": typeVarchar, "aasm_state": typeVarchar, "document_type": typeVarchar,
 		"lighthouse_processing_started_at": typeTimestamp, "lighthouse_processing_ended_at": typeTimestamp,
 		"status_last_polled_at": typeTimestamp, "error_message": typeJSONB, "last_status_response": typeJSONB,
@@ -141,7 +156,7 @@ SELECT c.table_schema, c.table_name, c.column_name, c.data_type
 			switch {
 			case !ok:
 				problems = append(problems, fmt.Sprintf("column %s.%s is missing (want %s)", table, col, want))
-			case got != want:
+			case !typeMatches(want, got):
 				problems = append(problems, fmt.Sprintf("column %s.%s is %s, want %s", table, col, got, want))
 			}
 		}

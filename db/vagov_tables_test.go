@@ -3,6 +3,7 @@ package db_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -12,6 +13,11 @@ import (
 	"github.com/vagov/lighthouse526/db"
 	"github.com/vagov/lighthouse526/db/dbtest"
 )
+
+// railsTables are the tables ActiveRecord makes of vagov/rails/schema.rb:
+// VA.gov's three, Flipper's two and Rails' own two.
+var railsTables = []string{"form526_submissions", "form_attachments", "lighthouse526_document_uploads",
+	"flipper_features", "flipper_gates", "ar_internal_metadata", "schema_migrations"}
 
 // tablesIn lists the tables of a schema.
 func tablesIn(gdb *gorm.DB, schema string) []string {
@@ -32,7 +38,7 @@ var _ = Describe("Migrating a database where VA.gov's tables exist", func() {
 	BeforeEach(func() {
 		ctx = context.Background()
 		gdb, url = emptyDatabase(ctx)
-		Expect(gdb.Exec(dbtest.VAGovTablesSQL).Error).To(Succeed())
+		Expect(dbtest.MakeVAGovTables(ctx, url)).To(Succeed())
 	})
 
 	It("leaves their columns, indexes and constraints exactly as they were", func() {
@@ -43,10 +49,9 @@ var _ = Describe("Migrating a database where VA.gov's tables exist", func() {
 		Expect(err).NotTo(HaveOccurred())
 
 		Expect(dbtest.VAGovTables(ctx, gdb)).To(Equal(before))
-		Expect(tablesIn(gdb, "public")).To(ConsistOf(
-			"form526_submissions", "form_attachments", "lighthouse526_document_uploads",
+		Expect(tablesIn(gdb, "public")).To(ConsistOf(append(railsTables,
 			"lighthouse526_notification_outbox", "lighthouse526_polling_cycles", "lighthouse526_upload_poll_states",
-			db.SetupTable, db.MigrationsTable))
+			db.SetupTable, db.MigrationsTable)))
 		sqlDB, err := gdb.DB()
 		Expect(err).NotTo(HaveOccurred())
 		Expect(db.CreatedReferenceTables(ctx, sqlDB)).To(BeFalse())
@@ -65,7 +70,7 @@ var _ = Describe("Migrating a database where VA.gov's tables exist", func() {
 			_, err = newMigrator(scoped).Up(ctx)
 			Expect(err).NotTo(HaveOccurred())
 
-			Expect(tablesIn(gdb, "public")).To(ConsistOf("form526_submissions", "form_attachments", "lighthouse526_document_uploads"))
+			Expect(tablesIn(gdb, "public")).To(ConsistOf(railsTables))
 			Expect(tablesIn(gdb, "lighthouse526_worker")).To(ConsistOf(
 				"lighthouse526_notification_outbox", "lighthouse526_polling_cycles", "lighthouse526_upload_poll_states",
 				db.SetupTable, db.MigrationsTable))
@@ -88,7 +93,7 @@ var _ = Describe("Migrating a database where VA.gov's tables exist", func() {
 					"column lighthouse526_document_uploads.last_status_response is text, want jsonb; " +
 					"column lighthouse526_document_uploads.status_last_polled_at is missing (want timestamp without time zone). " +
 					"VA.gov's tables must be as its application has them; the worker's own are made by `worker migrate`"))
-			Expect(tablesIn(gdb, "public")).To(ConsistOf("form526_submissions", "form_attachments", "lighthouse526_document_uploads"))
+			Expect(tablesIn(gdb, "public")).To(ConsistOf(railsTables))
 		})
 	})
 })
@@ -192,4 +197,38 @@ VALUES (3, now(), 'invalid_request_id', now(), now());
 		Expect(keys).To(BeZero())
 		Expect(db.CheckSchema(ctx, gdb)).To(Succeed())
 	})
+})
+
+// Migration 00001 makes VA.gov's tables in an empty database (a local, test
+// or bench one) from its own SQL copy; this keeps that copy what
+// ActiveRecord makes of vets-api's schema (vagov/rails/schema.rb), so the
+// worker's own specs, which run on 00001's tables, run on Rails' types.
+var _ = Describe("Migration 00001's copy of VA.gov's tables", func() {
+	It("is what ActiveRecord makes of vets-api's schema: every column, type, default, sequence, index and key", func(ctx SpecContext) {
+		gdb, _ := emptyDatabase(ctx)
+		_, err := newMigrator(gdb).Up(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		sqlDB, err := gdb.DB()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(db.CreatedReferenceTables(ctx, sqlDB)).To(BeTrue())
+		// 00002's recommended indexes are the worker's own addition.
+		Expect(db.DropRecommendedIndexes(ctx, sqlDB)).To(Succeed())
+		made, err := dbtest.VAGovTables(ctx, gdb)
+		Expect(err).NotTo(HaveOccurred())
+
+		railsDB, railsURL, err := dbtest.VAGovDatabase(ctx, fmt.Sprintf("db_rails_%d", GinkgoParallelProcess()))
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(dbtest.DropDatabase, context.WithoutCancel(ctx), railsURL)
+		DeferCleanup(db.Close, railsDB)
+		byRails, err := dbtest.VAGovTables(ctx, railsDB)
+		Expect(err).NotTo(HaveOccurred())
+
+		Expect(made).To(Equal(byRails))
+		Expect(byRails).To(ContainElements(
+			"column public form526_submissions id integer NO nextval('form526_submissions_id_seq'::regclass) 1",
+			"column public form_attachments id integer NO nextval('form_attachments_id_seq'::regclass) 1",
+			"column public lighthouse526_document_uploads id bigint NO nextval('lighthouse526_document_uploads_id_seq'::regclass) 1",
+			"column public lighthouse526_document_uploads status_last_polled_at timestamp(6) without time zone YES - 9",
+		))
+	}, NodeTimeout(3*time.Minute))
 })

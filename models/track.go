@@ -94,9 +94,13 @@ func TrackUpload(ctx context.Context, db *gorm.DB, u Lighthouse526DocumentUpload
 	return nil, false, fmt.Errorf("models: track upload: %w", err)
 }
 
+// referenceExists reports with a *ReferenceError that table has no row id.
+// The id is compared as a bigint: VA.gov's submissions and attachments have
+// integer keys (`id: :serial`), and an id past integer's range must read as
+// one that does not exist, not fail to be sent as an integer.
 func referenceExists(tx *gorm.DB, table, field string, id int64) error {
 	var exists bool
-	if err := tx.Raw("SELECT EXISTS (SELECT 1 FROM "+table+" WHERE id = ?)", id).Scan(&exists).Error; err != nil {
+	if err := tx.Raw("SELECT EXISTS (SELECT 1 FROM "+table+" WHERE id = CAST(? AS bigint))", id).Scan(&exists).Error; err != nil {
 		return err
 	}
 	if !exists {

@@ -156,12 +156,12 @@ type Form526Submission struct {
 func (Form526Submission) TableName() string { return "form526_submissions" }
 
 // FormAttachment is a veteran's stored upload; its guid identifies it to the
-// notification service.
+// notification service. Only the columns the worker uses: the file's
+// pointer (the application's encrypted file_data_ciphertext) is none.
 type FormAttachment struct {
 	ID        int64
 	GUID      string `gorm:"column:guid"`
 	Type      string
-	FileData  *string
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }

@@ -1,6 +1,7 @@
 package polling
 
 import (
+	"context"
 	"encoding/json"
 	"strconv"
 
@@ -40,13 +41,29 @@ var notificationSkipReasons = []string{skipNoFormAttachment, skipNoAttachmentGUI
 // follow-up.
 const logNotificationSkipped = "no failure follow-up for a failed Veteran Upload: it has no form attachment guid to name in the email; the upload is failed all the same"
 
+// EmailFlag decides, at each failure, whether its veteran is emailed, as
+// the original asks
+// Flipper.enabled?(:disability_compensation_email_veteran_on_polled_lighthouse_doc_failure)
+// in its fail callback (../shared/reference/original-system.md, State
+// machine): vagov/flipper.Flag reads that flag; EmailsAlways forces it.
+type EmailFlag interface {
+	Enabled(ctx context.Context) bool
+}
+
+// EmailsAlways is the decision forced on or off
+// (FAILURE_NOTIFICATIONS_ENABLED=true|false, where there is no Flipper).
+type EmailsAlways bool
+
+// Enabled implements EmailFlag.
+func (e EmailsAlways) Enabled(context.Context) bool { return bool(e) }
+
 // notification is the follow-up owed when this upload fails, or nil: BDD
-// Instructions get none, and none is sent while the feature flag is off. A
-// Veteran Upload without an attachment guid gets none either, since the
-// email would name no document: skipped says why, to be logged and counted
-// if it does fail.
-func (u *StatusUpdater) notification(up *models.PendingUpload) (n *models.Notification, skipped string) {
-	if !u.NotificationsEnabled {
+// Instructions get none, and none is sent when the flag says no (asked
+// once per failure, as the original asks Flipper). A Veteran Upload without
+// an attachment guid gets none either, since the email would name no
+// document: skipped says why, to be logged and counted if it does fail.
+func (u *StatusUpdater) notification(ctx context.Context, up *models.PendingUpload) (n *models.Notification, skipped string) {
+	if u.Emails == nil || !u.Emails.Enabled(ctx) {
 		return nil, ""
 	}
 	var (

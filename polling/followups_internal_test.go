@@ -11,7 +11,7 @@ import (
 // attachment row cannot be missing or guid-less in this schema, whose
 // foreign key and NOT NULL forbid it, but the application's may differ).
 func TestNotificationOfVeteranUploadWithoutGUID(t *testing.T) {
-	u := &StatusUpdater{NotificationsEnabled: true}
+	u := &StatusUpdater{Emails: EmailsAlways(true)}
 	attachment, guid, empty := int64(7), "0c2b3ae4-1f4e-4b8e-9a51-3f0a2f8e9c11", ""
 	for _, c := range []struct {
 		name       string
@@ -25,7 +25,7 @@ func TestNotificationOfVeteranUploadWithoutGUID(t *testing.T) {
 		{"its guid", models.PendingUpload{DocumentType: models.DocumentTypeVeteranUpload, FormAttachmentID: &attachment, FormAttachmentGUID: &guid}, "", true},
 		{"a Form 0781, which names no attachment", models.PendingUpload{DocumentType: models.DocumentTypeForm0781}, "", true},
 	} {
-		n, skipped := u.notification(&c.up)
+		n, skipped := u.notification(t.Context(), &c.up)
 		if skipped != c.wantSkip || (n != nil) != c.wantNotify {
 			t.Errorf("%s: notification %v, skipped %q; want a notification %v, skipped %q", c.name, n, skipped, c.wantNotify, c.wantSkip)
 		}

@@ -32,11 +32,14 @@ const unknownStep = "unknown"
 // whatever the batch size: one read (Read, before the call), one write
 // (Write, models.WriteBatch).
 type StatusUpdater struct {
-	DB                   *gorm.DB
-	Metrics              *Metrics
-	Now                  func() time.Time
-	ProcessingTimeout    time.Duration
-	NotificationsEnabled bool
+	DB                *gorm.DB
+	Metrics           *Metrics
+	Now               func() time.Time
+	ProcessingTimeout time.Duration
+	// Emails decides, at each failure, whether its veteran is emailed:
+	// VA.gov's Flipper flag, or a decision forced by
+	// FAILURE_NOTIFICATIONS_ENABLED. Nil: never.
+	Emails EmailFlag
 	// DryRun decides and reports, and writes nothing (worker poll --dry-run).
 	DryRun bool
 	// Schedule, when set (POLL_STRATEGY=adaptive), gives each polled upload
@@ -273,7 +276,7 @@ func (u *StatusUpdater) decide(ctx context.Context, log *slog.Logger, sum *Batch
 		}
 		r.NewState = models.StateFailed
 		r.ErrorMessage, d.failedStep = u.errorMessage(ctx, log, sum, s)
-		r.Notification, d.noFollowUp = u.notification(up)
+		r.Notification, d.noFollowUp = u.notification(ctx, up)
 	default:
 		if s.Status != lighthouse.StatusInProgress {
 			u.malformed(ctx, log, sum, "unexpected_status", s.RequestID, "Lighthouse sent an unknown document status; the upload stays pending")

@@ -5,10 +5,19 @@
 # tasks; their states shown every second until none is pending; a final
 # table. Every process it starts is stopped on exit.
 #
+# VA.gov's side is the real thing: Debian's ActiveRecord makes VA.gov's
+# tables from vets-api's schema (vagov/rails/schema.rb: integer keys,
+# timestamp(6), Flipper's tables), as `rails db:schema:load` would, and the
+# failure emails follow Flipper's flag, which the demo turns on as an
+# operator does (Flipper's ActiveRecord adapter, vagov/rails/flipper.rb).
+#
 # It uses its own database (lighthouse526_demo, recreated on each run), Redis
 # DB 0 with its own queues (lighthouse526_demo*) and key prefix, and ports
 # 8095 (fake), 9464 (metrics), 9470 (API) and 9480 (monitor); override with
-# DEMO_FAKE_PORT, DEMO_METRICS_PORT, DEMO_API_PORT, DEMO_MONITOR_PORT.
+# DEMO_FAKE_PORT, DEMO_METRICS_PORT, DEMO_API_PORT, DEMO_MONITOR_PORT. The
+# local PostgreSQL and Redis are on 5432 and 6379, which scripts/services.sh
+# starts; DEMO_PG_PORT and DEMO_REDIS_PORT point the demo at others already
+# running (services.sh is then not run).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -17,6 +26,8 @@ readonly FAKE_PORT=${DEMO_FAKE_PORT:-8095}
 readonly METRICS_PORT=${DEMO_METRICS_PORT:-9464}
 readonly API_PORT=${DEMO_API_PORT:-9470}
 readonly MONITOR_PORT=${DEMO_MONITOR_PORT:-9480}
+readonly PG_PORT=${DEMO_PG_PORT:-5432}
+readonly REDIS_PORT=${DEMO_REDIS_PORT:-6379}
 readonly DEMO_DB=lighthouse526_demo
 LOG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/lighthouse526-demo.XXXXXX")
 readonly LOG_DIR
@@ -67,8 +78,8 @@ for port in "$FAKE_PORT" "$METRICS_PORT" "$API_PORT" "$MONITOR_PORT"; do refuse_
 random_secret() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 MONITOR_PASS=$(random_secret)
 
-export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DEMO_DB?sslmode=disable"
-export REDIS_URL=redis://127.0.0.1:6379/0
+export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/$DEMO_DB?sslmode=disable"
+export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
 export REDIS_KEY_PREFIX=lighthouse526demo:
 export QUEUE_NAME=lighthouse526_demo
 export NOTIFICATION_QUEUE=lighthouse526_demo_notifications
@@ -82,7 +93,8 @@ export LIGHTHOUSE_RATE_BUDGET=6000
 export POLL_CRON="* * * * *"
 export POLL_WINDOW=30s
 export POLL_WINDOW_GRACE=5s
-export FAILURE_NOTIFICATIONS_ENABLED=true
+# Unset: the failure emails follow Flipper's flag (turned on below).
+unset FAILURE_NOTIFICATIONS_ENABLED
 export METRICS_ADDR="127.0.0.1:$METRICS_PORT"
 export API_ADDR="127.0.0.1:$API_PORT"
 export API_JWT_HS256_SECRET
@@ -96,10 +108,20 @@ export MONITOR_PROMETHEUS_ADDR=
 export LOG_FORMAT=semantic_logger
 export LOG_LEVEL=info
 
-say "services (PostgreSQL, Redis) and a fresh $DEMO_DB database"
-scripts/services.sh
-psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $DEMO_DB WITH (FORCE)" >/dev/null
-psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE $DEMO_DB" >/dev/null
+say "services (PostgreSQL, Redis, ActiveRecord) and a fresh $DEMO_DB database"
+if [[ $PG_PORT == 5432 && $REDIS_PORT == 6379 ]]; then
+  scripts/services.sh
+fi
+scripts/rails.sh
+psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $DEMO_DB WITH (FORCE)" >/dev/null
+psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qc "CREATE DATABASE $DEMO_DB" >/dev/null
+
+say "VA.gov's tables, made by ActiveRecord from vets-api's schema (vagov/rails/schema.rb)"
+ruby vagov/rails/load_schema.rb
+psql "$DATABASE_URL" -qAtc "SELECT '    ' || table_name || ' ' || format_type(a.atttypid, a.atttypmod) || ' id'
+  FROM information_schema.tables t JOIN pg_attribute a ON a.attrelid = t.table_name::regclass AND a.attname = 'id'
+ WHERE t.table_schema = 'public' AND t.table_name IN ('form526_submissions', 'form_attachments', 'lighthouse526_document_uploads', 'flipper_gates')
+ ORDER BY 1"
 
 say "build bin/worker"
 GOTOOLCHAIN="${GOTOOLCHAIN:-go1.26.10}" go build -tags dev -o bin/worker ./worker
@@ -115,6 +137,9 @@ wait_port fake "$FAKE_PORT"
 
 say "migrate"
 bin/worker migrate up | sed 's/^/    /'
+
+say "Flipper: turn the failure emails on, as an operator does in Flipper's UI"
+ruby vagov/rails/flipper.rb disability_compensation_email_veteran_on_polled_lighthouse_doc_failure enable | sed 's/^/    /'
 
 say "upload $COUNT sample documents and enqueue their track tasks"
 bin/worker demo-seed --reset --count "$COUNT" 2>"$LOG_DIR/seed.log" | sed 's/^/    /'
@@ -138,7 +163,7 @@ bin/worker demo-watch --expect "$COUNT" --timeout 5m
 
 say "the worker's figures"
 curl -fsS "http://127.0.0.1:$METRICS_PORT/metrics" |
-  grep -E '^form526_(document_upload_status_total|document_upload_notifications_enqueued_total|document_upload_batches_enqueued_total|worker_tasks_processed_total)' |
+  grep -E '^form526_(document_upload_status_total|document_upload_notifications_enqueued_total|document_upload_failure_emails_share|document_upload_batches_enqueued_total|worker_tasks_processed_total)' |
   sed 's/^/    /' || true
 cat <<INFO
 

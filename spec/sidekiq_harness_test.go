@@ -37,7 +37,8 @@ type sidekiqSide struct {
 
 // newSidekiqSide points w's workers at a Sidekiq queue of the spec's own,
 // under namespace when it is not empty, on the worker's Redis or, when
-// ownDB, on another database named by SIDEKIQ_REDIS_URL.
+// ownDB, on another database. SIDEKIQ_REDIS_URL names it either way (the
+// worker refuses to send emails to Sidekiq without it).
 func newSidekiqSide(w *world, namespace string, ownDB bool) *sidekiqSide {
 	_, err := exec.LookPath("sidekiq")
 	Expect(err).NotTo(HaveOccurred(), "Sidekiq is required for these specs: run scripts/sidekiq.sh")
@@ -48,8 +49,8 @@ func newSidekiqSide(w *world, namespace string, ownDB bool) *sidekiqSide {
 		s.url = fmt.Sprintf("redis://%s/%d", dbtest.RedisAddr(), index)
 		s.rdb = redis.NewClient(&redis.Options{Addr: dbtest.RedisAddr(), DB: index})
 		DeferCleanup(s.rdb.Close)
-		w.env["SIDEKIQ_REDIS_URL"] = s.url
 	}
+	w.env["SIDEKIQ_REDIS_URL"] = s.url
 	w.env["FAILURE_NOTIFICATIONS_ENABLED"] = "true"
 	w.env["NOTIFICATION_TARGET"] = "sidekiq"
 	w.env["SIDEKIQ_QUEUE"] = s.queue

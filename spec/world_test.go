@@ -74,6 +74,10 @@ func newWorld(opts ...func(*fake.Options)) *world {
 		"SHUTDOWN_TIMEOUT":                 "3s",
 		"LOG_FORMAT":                       "semantic_logger",
 		"LOG_LEVEL":                        "info",
+		// No Flipper here: the emails forced off, as a place without
+		// Flipper sets them (else the worker follows Flipper's flag, and
+		// wants SIDEKIQ_REDIS_URL). Email specs set them on or unset.
+		"FAILURE_NOTIFICATIONS_ENABLED": "false",
 	}
 	return w
 }

@@ -104,7 +104,7 @@ func BenchmarkStatusUpdaterApply(b *testing.B) {
 	u := &polling.StatusUpdater{
 		DB: gdb, Metrics: polling.NewMetrics(prometheus.NewRegistry()),
 		Now:               func() time.Time { return time.Now().UTC() },
-		ProcessingTimeout: 24 * time.Hour, NotificationsEnabled: true,
+		ProcessingTimeout: 24 * time.Hour, Emails: polling.EmailsAlways(true),
 	}
 	resp, ids := benchAnswer(b, benchBatch), benchIDs(benchBatch)
 	ctx, log := context.Background(), slog.New(semanticlogger.NewHandler(io.Discard, nil))

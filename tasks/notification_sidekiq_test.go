@@ -28,7 +28,7 @@ var _ = Describe("Failure follow-ups through VA.gov's Sidekiq", func() {
 		ctx = context.Background()
 		o = newObserved()
 		updater = newUpdater(o)
-		updater.NotificationsEnabled = true
+		updater.Emails = polling.EmailsAlways(true)
 
 		ns = "sidekiq-spec-" + randomHex(5)
 		markers := "tasks-spec:" + randomHex(5) + ":pushed:"

@@ -27,7 +27,7 @@ var _ = Describe("Failure follow-ups", func() {
 		ctx = context.Background()
 		o = newObserved()
 		updater = newUpdater(o)
-		updater.NotificationsEnabled = true
+		updater.Emails = polling.EmailsAlways(true)
 	})
 
 	// fail applies a FAILED (at CLAIMS_EVIDENCE) answer for requestID.
@@ -102,7 +102,7 @@ var _ = Describe("Failure follow-ups", func() {
 
 	Context("when notifications are disabled", func() {
 		It("writes none for any document type, though the uploads fail", func() {
-			updater.NotificationsEnabled = false
+			updater.Emails = polling.EmailsAlways(false)
 			for i, t := range models.DocumentTypes {
 				seedUpload(ctx, fmt.Sprint(500+i), t)
 				Expect(fail(fmt.Sprint(500 + i)).Failed).To(Equal(1))

@@ -268,7 +268,7 @@ var _ = Describe("A failed Veteran Upload without an attachment", func() {
 	It("fails, writes no follow-up with an empty guid, and is logged and counted instead", func(ctx SpecContext) {
 		o := newObserved()
 		updater := newUpdater(o)
-		updater.NotificationsEnabled = true
+		updater.Emails = polling.EmailsAlways(true)
 		orphan := seedUpload(ctx, "16819", models.DocumentTypeVeteranUpload)
 		Expect(gdb.Exec(`UPDATE lighthouse526_document_uploads SET form_attachment_id = NULL WHERE id = ?`, orphan.ID).Error).To(Succeed())
 		other := seedUpload(ctx, "22", models.DocumentTypeVeteranUpload)

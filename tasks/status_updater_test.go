@@ -409,7 +409,7 @@ var _ = Describe("StatusUpdater", func() {
 			Expect(err).NotTo(HaveOccurred())
 			DeferCleanup(db.Close, pool)
 			updater.DB = pool
-			updater.NotificationsEnabled = true
+			updater.Emails = polling.EmailsAlways(true)
 		})
 
 		statementsFor := func(n int) int64 {

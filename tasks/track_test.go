@@ -192,6 +192,14 @@ var _ = Describe("TrackHandler", func() {
 			Entry("an attachment that does not exist", func() string {
 				return `{"form526_submission_id": ` + itoa(sub) + `, "form_attachment_id": 987654, "lighthouse_document_request_id": "5", "document_code": "L107"}`
 			}, "unknown_reference"),
+			// VA.gov's keys are integer (`id: :serial`): an id past its range
+			// names no row, as any other that does not exist.
+			Entry("a submission id past integer's range", func() string {
+				return `{"form526_submission_id": 3000000000, "lighthouse_document_request_id": "5", "document_code": "L023"}`
+			}, "unknown_reference"),
+			Entry("an attachment id past integer's range", func() string {
+				return `{"form526_submission_id": ` + itoa(sub) + `, "form_attachment_id": 3000000000, "lighthouse_document_request_id": "5", "document_code": "L107"}`
+			}, "unknown_reference"),
 		)
 	})
 })

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/vagov/lighthouse526/polling"
 	"github.com/vagov/lighthouse526/runner"
 	"github.com/vagov/lighthouse526/tasks"
+	"github.com/vagov/lighthouse526/vagov/flipper"
 	"github.com/vagov/lighthouse526/vagov/statsd"
 )
 
@@ -77,10 +79,15 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, role s
 		return nil, err
 	}
 	a.relay = &polling.Relay{DB: a.db, Target: target, Metrics: a.metrics, Logger: logger, Now: now}
+	emails, err := a.failureEmails(ctx)
+	if err != nil {
+		a.close()
+		return nil, err
+	}
 	a.updater = &polling.StatusUpdater{
 		DB: a.db, Metrics: a.metrics, Now: now,
-		ProcessingTimeout:    cfg.ProcessingTimeout,
-		NotificationsEnabled: cfg.FailureNotificationsEnabled,
+		ProcessingTimeout: cfg.ProcessingTimeout,
+		Emails:            emails,
 	}
 	a.cycle = &polling.Cycle{
 		DB: a.db, Metrics: a.metrics, Now: now,
@@ -95,6 +102,32 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, role s
 	a.batch = &tasks.StatusBatchHandler{Lighthouse: a.lighthouse, Updater: a.updater, Relay: a.relay, Metrics: a.metrics, Logger: logger}
 	a.exhaustion = &runner.Exhaustion{Redis: a.rdb, KeyPrefix: cfg.RedisKeyPrefix, DB: a.db, Metrics: a.taskMetrics, Polling: a.metrics, Logger: logger, Now: now}
 	return a, nil
+}
+
+// failureEmails decides, at each failure, whether its veteran is emailed
+// (FAILURE_NOTIFICATIONS_ENABLED): unset, VA.gov's Flipper flag, read here
+// once so that its state is logged at start and a flag that cannot be read
+// (no permission on Flipper's tables) stops the start; true or false, that
+// decision for every failure.
+func (a *app) failureEmails(ctx context.Context) (polling.EmailFlag, error) {
+	switch a.cfg.FailureEmails {
+	case config.FailureEmailsOn:
+		return polling.EmailsAlways(true), nil
+	case config.FailureEmailsOff:
+		return polling.EmailsAlways(false), nil
+	}
+	sqlDB, err := a.db.DB()
+	if err != nil {
+		return nil, err
+	}
+	flag := flipper.New(flipper.Config{
+		DB: sqlDB, Feature: flipper.FailureEmailsFeature, MaxAge: a.cfg.FailureNotificationsFlagMaxAge,
+		Logger: a.logger, Registerer: a.reg,
+	})
+	if _, err := flag.Read(ctx); err != nil {
+		return nil, fmt.Errorf("%w (FAILURE_NOTIFICATIONS_ENABLED=true or false decides without Flipper)", err)
+	}
+	return flag, nil
 }
 
 // keepCycles is how long cycle rows are kept (a week of cron cycles: 168

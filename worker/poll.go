@@ -52,6 +52,12 @@ func pollCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *now {
+		// The inline poll sends its follow-ups itself, as `run` does.
+		if err := cfg.RequireEmailTarget(); err != nil {
+			return &exitError{code: 2, err: err}
+		}
+	}
 	logger := newLogger(cfg)
 	if *dryRun {
 		// Nothing reaches Datadog, and every line says it changed nothing.

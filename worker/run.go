@@ -40,6 +40,9 @@ func runWorker(ctx context.Context, args []string, stdout, _ io.Writer) error {
 			return &exitError{code: 2, err: err}
 		}
 	}
+	if err := cfg.RequireEmailTarget(); err != nil {
+		return &exitError{code: 2, err: err}
+	}
 	logger := newLogger(cfg)
 	a, err := newApp(ctx, cfg, logger, "worker")
 	if err != nil {
@@ -89,7 +92,7 @@ func runWorker(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		go func() { httpErr <- apiSrv.ListenAndServe() }()
 		fmt.Fprintf(stdout, "enqueue API on http://%s/v1/\n", cfg.APIAddr)
 	}
-	logger.Info("worker started", "version", version, "queues", cfg.Queues, "concurrency", cfg.WorkerConcurrency, "poll_strategy", cfg.PollStrategy, "poll_cron", cfg.PollCron, "metrics_addr", cfg.MetricsAddr, "scheduler", !*noScheduler)
+	logger.Info("worker started", "version", version, "queues", cfg.Queues, "concurrency", cfg.WorkerConcurrency, "poll_strategy", cfg.PollStrategy, "poll_cron", cfg.PollCron, "failure_emails", cfg.FailureEmails, "metrics_addr", cfg.MetricsAddr, "scheduler", !*noScheduler)
 	fmt.Fprintf(stdout, "worker running; metrics on http://%s/metrics\n", cfg.MetricsAddr)
 
 	var runErr error

@@ -1,6 +1,7 @@
 package fake
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 	"time"
@@ -224,4 +225,17 @@ func (s *Server) WarmStatuses() {
 	for _, d := range s.docs {
 		d.statusJSON(now, f)
 	}
+}
+
+// StatusJSON is the status object the fake answers for request id now, byte
+// for byte as a status call sends it (a spec compares what the worker stored
+// with it); false when the fake does not know the id.
+func (s *Server) StatusJSON(id string) (json.RawMessage, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.docs[id]
+	if !ok {
+		return nil, false
+	}
+	return bytes.Clone(d.statusJSON(s.now(), s.faults)), true
 }

@@ -119,6 +119,8 @@ var _ = Describe("The image's binary, run from its root filesystem as its user",
 			"POLL_CRON=* * * * *",
 			"SHUTDOWN_TIMEOUT=5s",
 			"LOG_FORMAT=semantic_logger",
+			// No Flipper and no Sidekiq here: the emails forced off.
+			"FAILURE_NOTIFICATIONS_ENABLED=false",
 		}
 	})
 
