@@ -52,6 +52,10 @@ type Config struct {
 	// A batch waits in-process for the shared budget up to this long; past
 	// it, the task is rescheduled without using up a retry.
 	LighthouseMaxRateLimitWait time.Duration `env:"LIGHTHOUSE_MAX_RATE_LIMIT_WAIT" envDefault:"5s"`
+	// The longest pause a Lighthouse 429 may set for every process (its
+	// Retry-After or RateLimit-Reset); a longer ask is logged, counted and
+	// waited this long instead.
+	LighthouseMaxRetryAfter time.Duration `env:"LIGHTHOUSE_MAX_RETRY_AFTER" envDefault:"5m"`
 
 	// Polling. POLL_STRATEGY's default is DefaultPollStrategy; POLL_CRON's,
 	// unset or empty, depends on the strategy (DefaultPollCron).

@@ -2,6 +2,9 @@ package config
 
 import "time"
 
+// minHTTPTimeout is the shortest of the HTTP servers' timeouts accepted.
+const minHTTPTimeout = 100 * time.Millisecond
+
 // MinMonitorSecretChars is the shortest MONITOR_PASSWORD or MONITOR_TOKEN
 // accepted: the monitor is reachable by anyone on its network, and a short
 // secret falls to guessing even at a throttled rate.
@@ -11,10 +14,11 @@ const MinMonitorSecretChars = 16
 // client can do: the HTTP servers' timeouts, the API's token lifetime and
 // poll cap, and the monitor's credentials.
 func (v *validator) hardening(c *Config) {
-	v.durationRange("HTTP_READ_HEADER_TIMEOUT", c.HTTPReadHeaderTimeout, time.Millisecond, time.Hour)
-	v.durationRange("HTTP_READ_TIMEOUT", c.HTTPReadTimeout, time.Millisecond, time.Hour)
-	v.durationRange("HTTP_WRITE_TIMEOUT", c.HTTPWriteTimeout, time.Millisecond, time.Hour)
-	v.durationRange("HTTP_IDLE_TIMEOUT", c.HTTPIdleTimeout, time.Millisecond, time.Hour)
+	// Under 100 ms a client across a WAN could not send its headers.
+	v.durationRange("HTTP_READ_HEADER_TIMEOUT", c.HTTPReadHeaderTimeout, minHTTPTimeout, time.Hour)
+	v.durationRange("HTTP_READ_TIMEOUT", c.HTTPReadTimeout, minHTTPTimeout, time.Hour)
+	v.durationRange("HTTP_WRITE_TIMEOUT", c.HTTPWriteTimeout, minHTTPTimeout, time.Hour)
+	v.durationRange("HTTP_IDLE_TIMEOUT", c.HTTPIdleTimeout, minHTTPTimeout, time.Hour)
 	if c.HTTPReadTimeout > 0 && c.HTTPReadHeaderTimeout > c.HTTPReadTimeout {
 		v.add("HTTP_READ_HEADER_TIMEOUT", "must not be longer than HTTP_READ_TIMEOUT (%s)", c.HTTPReadTimeout)
 	}
@@ -22,12 +26,8 @@ func (v *validator) hardening(c *Config) {
 	v.durationRange("API_JWT_MAX_LIFETIME", c.APIJWTMaxLifetime, time.Minute, 24*time.Hour)
 	v.intRange("API_POLLS_PER_MINUTE", c.APIPollsPerMinute, 1, 10000)
 
-	if c.MonitorPassword != "" && len([]rune(c.MonitorPassword)) < MinMonitorSecretChars {
-		v.add("MONITOR_PASSWORD", "must be at least %d characters", MinMonitorSecretChars)
-	}
-	if c.MonitorToken != "" && len([]rune(c.MonitorToken)) < MinMonitorSecretChars {
-		v.add("MONITOR_TOKEN", "must be at least %d characters", MinMonitorSecretChars)
-	}
+	v.secret("MONITOR_PASSWORD", c.MonitorPassword, MinMonitorSecretChars, MinMonitorSecretBits)
+	v.secret("MONITOR_TOKEN", c.MonitorToken, MinMonitorSecretChars, MinMonitorSecretBits)
 	credentials := c.MonitorUsername != "" || c.MonitorToken != ""
 	if credentials && !c.MonitorInsecure && !isLoopback(c.MonitorAddr) {
 		v.add("MONITOR_INSECURE", "the monitor serves plain HTTP and MONITOR_ADDR is not a loopback address: "+

@@ -1,7 +1,6 @@
 package config_test
 
 import (
-	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -40,17 +39,17 @@ var _ = Describe("The hardening settings", func() {
 			"MONITOR_USERNAME=ops", "MONITOR_PASSWORD=fifteen-chars!!"),
 		Entry("a monitor token under 16 characters", "MONITOR_TOKEN", "MONITOR_TOKEN=short-token"),
 		Entry("basic auth on a non-loopback address over plain HTTP", "MONITOR_INSECURE",
-			"MONITOR_USERNAME=ops", "MONITOR_PASSWORD="+strings.Repeat("p", 16), "MONITOR_ADDR=0.0.0.0:9480"),
+			"MONITOR_USERNAME=ops", "MONITOR_PASSWORD="+strongPassword, "MONITOR_ADDR=0.0.0.0:9480"),
 		Entry("a token on a non-loopback address over plain HTTP", "MONITOR_INSECURE",
-			"MONITOR_TOKEN="+strings.Repeat("t", 16), "MONITOR_ADDR=10.1.2.3:9480"),
+			"MONITOR_TOKEN="+strongToken, "MONITOR_ADDR=10.1.2.3:9480"),
 		Entry("no login throttle", "MONITOR_LOGIN_FAILURES_PER_MINUTE", "MONITOR_LOGIN_FAILURES_PER_MINUTE=0"),
 	)
 
-	It("accepts a 16-character password, and a non-loopback monitor when MONITOR_INSECURE=true says TLS ends in front", func() {
-		_, err := config.Load([]string{"MONITOR_USERNAME=ops", "MONITOR_PASSWORD=" + strings.Repeat("p", 16)})
+	It("accepts a strong 16-character password, and a non-loopback monitor when MONITOR_INSECURE=true says TLS ends in front", func() {
+		_, err := config.Load([]string{"MONITOR_USERNAME=ops", "MONITOR_PASSWORD=" + strongPassword})
 		Expect(err).NotTo(HaveOccurred())
 		_, err = config.Load([]string{
-			"MONITOR_USERNAME=ops", "MONITOR_PASSWORD=" + strings.Repeat("p", 16),
+			"MONITOR_USERNAME=ops", "MONITOR_PASSWORD=" + strongPassword,
 			"MONITOR_ADDR=0.0.0.0:9480", "MONITOR_INSECURE=true",
 		})
 		Expect(err).NotTo(HaveOccurred())

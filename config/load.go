@@ -21,6 +21,10 @@ import (
 	"github.com/vagov/lighthouse526/polling"
 )
 
+// MaxPollFloor bounds POLL_FLOOR and POLL_WINDOW: a pending upload is polled
+// at least weekly, whatever the settings say.
+const MaxPollFloor = 7 * 24 * time.Hour
+
 // MaxPollBatchSize bounds POLL_BATCH_SIZE, and every batch task's payload
 // (tasks.StatusBatchPayload), whoever enqueued it. Its default is 100, the size the
 // original ran in production for years; Lighthouse documents no limit, and
@@ -151,8 +155,10 @@ func (v *validator) validate(c *Config) {
 	}
 	v.intRange("DB_MAX_OPEN_CONNS", c.DBMaxOpenConns, 1, 1000)
 	v.intRange("DB_MAX_IDLE_CONNS", c.DBMaxIdleConns, 0, 1000)
-	v.positive("DB_CONN_MAX_LIFETIME", c.DBConnMaxLifetime)
-	v.positive("DB_STATEMENT_TIMEOUT", c.DBStatementTimeout)
+	v.durationRange("DB_CONN_MAX_LIFETIME", c.DBConnMaxLifetime, time.Second, 24*time.Hour)
+	// Under 100 ms every batch write (tens of milliseconds at 100 ids,
+	// more under load) would be cut off.
+	v.durationRange("DB_STATEMENT_TIMEOUT", c.DBStatementTimeout, 100*time.Millisecond, time.Hour)
 
 	if _, err := redis.ParseURL(c.RedisURL); err != nil {
 		v.add("REDIS_URL", "not a redis:// or rediss:// URL")
@@ -165,8 +171,8 @@ func (v *validator) validate(c *Config) {
 			v.add("REDIS_SENTINEL_ADDRS", "each address must be host:port")
 		}
 	}
-	if c.RedisKeyPrefix == "" || strings.HasPrefix(c.RedisKeyPrefix, "asynq") {
-		v.add("REDIS_KEY_PREFIX", "must be set and must not be inside asynq's own namespace")
+	if c.RedisKeyPrefix == "" || inAsynqKeys(c.RedisKeyPrefix) || hasControl(c.RedisKeyPrefix) {
+		v.add("REDIS_KEY_PREFIX", "must be set, without control characters, and must not be inside asynq's own namespace")
 	}
 
 	if base, ok := v.httpURL("LIGHTHOUSE_HOST", c.LighthouseHost, true); ok {
@@ -191,6 +197,9 @@ func (v *validator) validate(c *Config) {
 	}
 	v.intRange("LIGHTHOUSE_RATE_BUDGET", c.LighthouseRateBudget, 1, c.LighthouseRateLimit)
 	v.durationRange("LIGHTHOUSE_MAX_RATE_LIMIT_WAIT", c.LighthouseMaxRateLimitWait, 0, time.Minute)
+	// Lighthouse's limit is per minute: a longer pause than an hour is never
+	// what it means, and would stop every replica's polling that long.
+	v.durationRange("LIGHTHOUSE_MAX_RETRY_AFTER", c.LighthouseMaxRetryAfter, time.Second, time.Hour)
 
 	v.pollStrategy(c)
 	if sched, err := ParseSchedule(c.PollCron, c.PollCronAllowSubMinute, time.Now()); err != nil {
@@ -198,13 +207,13 @@ func (v *validator) validate(c *Config) {
 	} else {
 		c.PollSchedule = sched
 	}
-	v.positive("POLL_WINDOW", c.PollWindow)
+	v.durationRange("POLL_WINDOW", c.PollWindow, time.Second, MaxPollFloor)
 	if c.PollWindowGrace < 0 || c.PollWindowGrace >= c.PollWindow {
 		v.add("POLL_WINDOW_GRACE", "must be at least 0 and shorter than POLL_WINDOW")
 	}
 	v.intRange("POLL_BATCH_SIZE", c.PollBatchSize, 1, MaxPollBatchSize)
-	v.positive("POLL_FLOOR", c.PollFloor)
-	v.positive("PROCESSING_TIMEOUT", c.ProcessingTimeout)
+	v.durationRange("POLL_FLOOR", c.PollFloor, polling.MinInterval, MaxPollFloor)
+	v.durationRange("PROCESSING_TIMEOUT", c.ProcessingTimeout, time.Minute, 30*24*time.Hour)
 
 	v.queueName("QUEUE_NAME", c.QueueName)
 	v.queueName("NOTIFICATION_QUEUE", c.NotificationQueue)
@@ -212,7 +221,7 @@ func (v *validator) validate(c *Config) {
 	v.failureEmails(c)
 	c.Queues = v.queues(c.WorkerQueues, c.QueueName)
 	v.intRange("WORKER_CONCURRENCY", c.WorkerConcurrency, 1, 1000)
-	v.positive("SHUTDOWN_TIMEOUT", c.ShutdownTimeout)
+	v.durationRange("SHUTDOWN_TIMEOUT", c.ShutdownTimeout, time.Second, time.Hour)
 
 	if c.MetricsAddr != "" {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
@@ -267,6 +276,8 @@ func (v *validator) api(c *Config) {
 	}
 	if c.APIJWTHS256Secret != "" && len(c.APIJWTHS256Secret) < MinHS256SecretBytes {
 		v.add("API_JWT_HS256_SECRET", "must be at least %d bytes", MinHS256SecretBytes)
+	} else {
+		v.secret("API_JWT_HS256_SECRET", c.APIJWTHS256Secret, 0, MinHS256SecretBits)
 	}
 }
 
@@ -386,12 +397,6 @@ func (v *validator) intRange(name string, n, lo, hi int) {
 	}
 }
 
-func (v *validator) positive(name string, d time.Duration) {
-	if d <= 0 {
-		v.add(name, "must be a positive duration, got %s", d)
-	}
-}
-
 func (v *validator) durationRange(name string, d, lo, hi time.Duration) {
 	if d < lo || d > hi {
 		v.add(name, "must be between %s and %s, got %s", lo, hi, d)
@@ -425,8 +430,8 @@ func (v *validator) logFormat(got string) {
 }
 
 func (v *validator) queueName(name, q string) {
-	if q == "" || strings.ContainsAny(q, " \t\n:{}") {
-		v.add(name, "must be a non-empty name without spaces, ':' or braces")
+	if q == "" || strings.ContainsAny(q, " \t\n:{}") || hasControl(q) {
+		v.add(name, "must be a non-empty name without spaces, ':', braces or control characters")
 	}
 }
 
@@ -441,7 +446,7 @@ func (v *validator) queues(raw, own string) map[string]int {
 	for _, part := range strings.Split(raw, ",") {
 		name, w, ok := strings.Cut(strings.TrimSpace(part), "=")
 		weight, err := strconv.Atoi(w)
-		if !ok || err != nil || weight < 1 || weight > 100 || name == "" {
+		if !ok || err != nil || weight < 1 || weight > 100 || name == "" || hasControl(name) {
 			v.add("WORKER_QUEUES", "must be name=weight pairs separated by commas, weights 1-100")
 			return nil
 		}

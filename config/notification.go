@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -99,10 +100,30 @@ func (v *validator) notificationTarget(c *Config) {
 			v.add("SIDEKIQ_REDIS_URL", "not a redis:// or rediss:// URL")
 		}
 	}
-	if c.SidekiqQueue == "" || strings.ContainsAny(c.SidekiqQueue, " \t\n{}") {
-		v.add("SIDEKIQ_QUEUE", "must be a non-empty name without spaces or braces")
+	if c.SidekiqQueue == "" || strings.ContainsAny(c.SidekiqQueue, " \t\n{}") || hasControl(c.SidekiqQueue) {
+		v.add("SIDEKIQ_QUEUE", "must be a non-empty name without spaces, braces or control characters")
 	}
-	if strings.ContainsAny(c.SidekiqNamespace, " \t\n{}") || strings.HasSuffix(c.SidekiqNamespace, ":") {
-		v.add("SIDEKIQ_NAMESPACE", "must be the namespace as Sidekiq's configuration names it: no spaces, braces or trailing colon")
+	ns := c.SidekiqNamespace
+	switch {
+	case strings.ContainsAny(ns, " \t\n{}") || strings.HasSuffix(ns, ":") || hasControl(ns):
+		v.add("SIDEKIQ_NAMESPACE", "must be the namespace as Sidekiq's configuration names it: no spaces, braces, control characters or trailing colon")
+	case inAsynqKeys(ns):
+		// <ns>:queues is asynq's own set of queues when ns is "asynq".
+		v.add("SIDEKIQ_NAMESPACE", "must not be asynq or inside asynq's namespace (its keys are asynq:*): the email jobs would be written into asynq's own keys")
+	case c.RedisKeyPrefix != "" && strings.HasPrefix(ns+":", c.RedisKeyPrefix):
+		v.add("SIDEKIQ_NAMESPACE", "must not be inside REDIS_KEY_PREFIX (%q), the worker's own keys", c.RedisKeyPrefix)
 	}
+}
+
+// inAsynqKeys reports whether keys under the namespace or prefix p ("p:...")
+// can be asynq's own (asynq:*), whatever their case (Redis keys are case
+// sensitive, but a name of asynq's in another case is a slip worth a stop).
+func inAsynqKeys(p string) bool {
+	return strings.HasPrefix(strings.ToLower(p), "asynq")
+}
+
+// hasControl reports whether s holds a control character (ESC, NUL, a
+// newline...), which a name printed to a terminal or a log must not carry.
+func hasControl(s string) bool {
+	return strings.IndexFunc(s, unicode.IsControl) >= 0
 }

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
+	"unicode"
 )
 
 // secretVars never have their value printed.
@@ -40,15 +42,58 @@ var urlVars = map[string]bool{
 // access_token, id_token, client_secret, api_key, X-Amz-Signature, ...
 var secretParamWords = []string{"password", "passwd", "secret", "token", "apikey", "api_key", "signature", "credential"}
 
+// secretParamParts: a query parameter one of whose parts (its name split at
+// punctuation and case changes: "sslKey" is ssl, key) is one of them holds
+// a secret too: pwd, auth (and authorization), key (sslkey is a file's path,
+// masked all the same), sig (SAS and signed URLs), code (an OAuth code),
+// session, jwt, pass, otp.
+var secretParamParts = []string{"pwd", "pass", "auth", "authorization", "key", "sig", "code", "session", "sid", "jwt", "otp", "hmac", "bearer", "cookie"}
+
 // secretParam reports whether a query parameter's value is a secret.
 func secretParam(name string) bool {
-	name = strings.ToLower(name)
+	lower := strings.ToLower(name)
 	for _, w := range secretParamWords {
-		if strings.Contains(name, w) {
+		if strings.Contains(lower, w) {
 			return true
 		}
 	}
+	for _, part := range nameParts(name) {
+		for _, p := range secretParamParts {
+			if part == p || strings.HasSuffix(part, p) {
+				return true
+			}
+		}
+	}
 	return false
+}
+
+// nameParts splits a parameter name at anything not a letter or digit and
+// where a lower-case letter meets an upper-case one, lower-cased:
+// "X-Amz-Sig" is x, amz, sig; "sslKey" ssl, key.
+func nameParts(name string) []string {
+	var parts []string
+	var cur []rune
+	prevLower := false
+	for _, r := range name {
+		switch {
+		case !unicode.IsLetter(r) && !unicode.IsDigit(r):
+			parts, cur = flush(parts, cur), nil
+			prevLower = false
+			continue
+		case unicode.IsUpper(r) && prevLower:
+			parts, cur = flush(parts, cur), nil
+		}
+		prevLower = unicode.IsLower(r)
+		cur = append(cur, unicode.ToLower(r))
+	}
+	return flush(parts, cur)
+}
+
+func flush(parts []string, cur []rune) []string {
+	if len(cur) > 0 {
+		parts = append(parts, string(cur))
+	}
+	return parts
 }
 
 // Redacted returns every variable with its resolved value, secrets replaced
@@ -104,11 +149,30 @@ func RedactURL(raw string) string {
 	return u.Redacted()
 }
 
-// String prints the redacted configuration, one KEY=value a line.
+// String prints the redacted configuration, one KEY=value a line, control
+// characters escaped (\x1b): a value never moves a terminal's cursor or
+// forges a line.
 func (c *Config) String() string {
 	var b strings.Builder
 	for _, kv := range c.Redacted() {
-		fmt.Fprintf(&b, "%s=%s\n", kv[0], kv[1])
+		fmt.Fprintf(&b, "%s=%s\n", kv[0], escapeControl(kv[1]))
+	}
+	return b.String()
+}
+
+// escapeControl writes s's control characters as Go escapes.
+func escapeControl(s string) string {
+	if !hasControl(s) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
 	}
 	return b.String()
 }

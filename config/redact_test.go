@@ -19,7 +19,7 @@ var _ = Describe("Config printing", func() {
 		redisPassword   = "redis-pa55-Secret"
 		monitorPassword = "monitor-pa55-Secret"
 		monitorToken    = "monitor-t0ken-Secret"
-		hs256Secret     = "hs256-secret-0123456789abcdefghijklmnop"
+		hs256Secret     = "hs256-Secret-8f3a91c2d7e4b605-9Zq1xWv"
 	)
 	var (
 		cfg     *config.Config

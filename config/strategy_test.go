@@ -68,7 +68,7 @@ var _ = Describe("POLL_STRATEGY, the adaptive schedule and the rate budget", fun
 		Entry("an unknown strategy", []string{"POLL_STRATEGY=hourly"}, "POLL_STRATEGY", `poll strategy "hourly": want "fixed" or "adaptive"`),
 		Entry("a ladder out of order", []string{"POLL_LADDER=0:2m,1h:5m,30m:10m"}, "POLL_LADDER", "not after 1h0m0s"),
 		Entry("a ladder not from 0", []string{"POLL_LADDER=1m:2m"}, "POLL_LADDER", "must start at 0"),
-		Entry("a floor of nothing", []string{"POLL_FLOOR=0s"}, "POLL_FLOOR", "must be a positive duration"),
+		Entry("a floor of nothing", []string{"POLL_FLOOR=0s"}, "POLL_FLOOR", "must be between 1s and 168h0m0s"),
 		Entry("a budget above the key's limit", []string{"LIGHTHOUSE_RATE_BUDGET=61"}, "LIGHTHOUSE_RATE_BUDGET", "must be between 1 and 60, got 61"),
 		Entry("a budget of none", []string{"LIGHTHOUSE_RATE_BUDGET=0"}, "LIGHTHOUSE_RATE_BUDGET", "must be between 1 and 60, got 0"),
 		Entry("a sub-minute adaptive cron not allowed", []string{"POLL_STRATEGY=adaptive", "POLL_CRON=@every 1s"}, "POLL_CRON", "more often than once a minute"),

@@ -1,6 +1,7 @@
 package lighthouse_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"testing"
@@ -40,6 +41,22 @@ func BenchmarkDecodeStatusResponse(b *testing.B) {
 	for b.Loop() {
 		resp, err := lighthouse.DecodeStatusResponse(body)
 		if err != nil || len(resp.Statuses) != 100 {
+			b.Fatalf("decode: %v (%d statuses)", err, len(resp.Statuses))
+		}
+	}
+}
+
+// BenchmarkDecodeStatusResponseRepaired decodes the same answer with one
+// entry's error.detail holding a lone surrogate: the answer is repaired in
+// a copy and decoded again (the hostile path, not the common one).
+// Run: go test ./lighthouse -run '^$' -bench DecodeStatusResponse
+func BenchmarkDecodeStatusResponseRepaired(b *testing.B) {
+	body := bytes.Replace(statusAnswer100(), []byte(`"detail":"Workflow`), []byte(`"detail":"\ud800 Workflow`), 1)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		resp, err := lighthouse.DecodeStatusResponse(body)
+		if err != nil || len(resp.Statuses) != 100 || len(resp.Repaired) != 1 {
 			b.Fatalf("decode: %v (%d statuses)", err, len(resp.Statuses))
 		}
 	}

@@ -9,6 +9,7 @@
 //	<prefix>token:lock   held while one process fetches a token
 //	<prefix>ratelimit    the GCRA state of the shared budget
 //	<prefix>pause        set after a Lighthouse 429; no process calls until it expires
+//	                     (never longer than Config.MaxRetryAfter)
 package lighthouse
 
 import (
@@ -60,7 +61,10 @@ type Config struct {
 	// gateway sees more than the budget (a burst after idling spills into 429s).
 	RateLimitBurst   int
 	MaxRateLimitWait time.Duration // waits up to this long in-process for the budget; 0 = never wait
-	RedisPrefix      string        // prefix of this product's Redis keys; default "lighthouse526:"
+	// MaxRetryAfter caps the pause a 429 sets for every process (its
+	// Retry-After or RateLimit-Reset); default DefaultMaxRetryAfter.
+	MaxRetryAfter time.Duration
+	RedisPrefix   string // prefix of this product's Redis keys; default "lighthouse526:"
 }
 
 // Option customises a Client.
@@ -74,7 +78,8 @@ func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.http = 
 // to a private registry, never the global default one.
 func WithRegisterer(reg prometheus.Registerer) Option { return func(c *Client) { c.reg = reg } }
 
-// WithLogger sets the logger (token refreshes only, at debug).
+// WithLogger sets the logger: token refreshes at debug; a 429's refused
+// wait and repaired status entries at warn.
 func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.log = l } }
 
 // WithClock sets the clock used for assertion times and token expiry.
@@ -113,6 +118,9 @@ func NewClient(cfg Config, rdb redis.UniversalClient, opts ...Option) (*Client, 
 	}
 	if cfg.RedisPrefix == "" {
 		cfg.RedisPrefix = DefaultRedisPrefix
+	}
+	if cfg.MaxRetryAfter == 0 {
+		cfg.MaxRetryAfter = DefaultMaxRetryAfter
 	}
 	base, err := cfg.validate(rdb)
 	if err != nil {
@@ -166,6 +174,9 @@ func (cfg Config) validate(rdb redis.UniversalClient) (*url.URL, error) {
 	}
 	if cfg.RateLimitPerMinute < 0 {
 		bad("lighthouse: RateLimitPerMinute %d is negative", cfg.RateLimitPerMinute)
+	}
+	if cfg.MaxRetryAfter < time.Second {
+		bad("lighthouse: MaxRetryAfter %s is under a second", cfg.MaxRetryAfter)
 	}
 	if cfg.MaxRateLimitWait < 0 {
 		bad("lighthouse: MaxRateLimitWait %s is negative", cfg.MaxRateLimitWait)

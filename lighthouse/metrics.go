@@ -26,6 +26,10 @@ type metrics struct {
 	tokenFetch  prometheus.Counter
 	tokenErrors *prometheus.CounterVec
 	rateLimited *prometheus.CounterVec
+	// retryAfterCapped: 429s asking a longer wait than MaxRetryAfter.
+	retryAfterCapped prometheus.Counter
+	// repairedEntries: status entries whose text was repaired or cut.
+	repairedEntries *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -52,6 +56,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "lighthouse_rate_limited_total",
 			Help: "Calls held back by rate limiting: local = our shared budget, remote = a Lighthouse 429 or its pause.",
 		}, []string{"source"}),
+		retryAfterCapped: f.NewCounter(prometheus.CounterOpts{
+			Name: "lighthouse_retry_after_capped_total",
+			Help: "Lighthouse 429s that asked for a longer wait than LIGHTHOUSE_MAX_RETRY_AFTER; the pause was that cap instead.",
+		}),
+		repairedEntries: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "lighthouse_status_entries_repaired_total",
+			Help: "Status entries applied after repair: kind invalid_text (invalid UTF-8 or a lone surrogate replaced by U+FFFD) or cut (a text field over 64 KiB cut).",
+		}, []string{"kind"}),
 	}
 }
 

@@ -2,7 +2,9 @@ package lighthouse
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,6 +17,12 @@ import (
 // defaultRemotePause is how long every process holds off after a 429 that
 // carries neither Retry-After nor RateLimit-Reset.
 const defaultRemotePause = 60 * time.Second
+
+// DefaultMaxRetryAfter is Config.MaxRetryAfter's default: the longest pause
+// a 429 may set. Lighthouse's limit is per minute (its RateLimit-Reset is at
+// most 60 s), so a longer ask is a fault or an attack: one 429 with
+// "Retry-After: 99999999999" once paused every replica for centuries.
+const DefaultMaxRetryAfter = 5 * time.Minute
 
 // admit lets one API call go, or returns a *RateLimitError. Two gates, both
 // shared by every process through Redis: the pause a Lighthouse 429 set, then
@@ -54,6 +62,15 @@ func (c *Client) reserve(ctx context.Context) (time.Duration, bool, error) {
 	if err != nil {
 		return 0, false, fmt.Errorf("lighthouse: rate limit pause: %w", err)
 	}
+	if pause > c.cfg.MaxRetryAfter {
+		// Set by a build without the cap, or by hand: it never holds
+		// polling longer than the cap (LT: only ever shortened, so the
+		// replicas that see it at once agree).
+		if err := c.rdb.ExpireLT(ctx, c.key("pause"), c.cfg.MaxRetryAfter).Err(); err != nil {
+			return 0, false, fmt.Errorf("lighthouse: rate limit pause: %w", err)
+		}
+		pause = c.cfg.MaxRetryAfter
+	}
 	if pause > 0 { // -1/-2 mean no expiry/no key
 		return pause, true, nil
 	}
@@ -74,7 +91,14 @@ func (c *Client) reserve(ctx context.Context) (time.Duration, bool, error) {
 // remoteLimited records a Lighthouse 429 as a pause every process honours and
 // returns the error for it.
 func (c *Client) remoteLimited(ctx context.Context, h http.Header) error {
-	wait := retryAfter(h, c.now())
+	wait, asked := retryAfter(h, c.now())
+	if wait > c.cfg.MaxRetryAfter {
+		c.m.retryAfterCapped.Inc()
+		c.log.WarnContext(ctx, "Lighthouse asked to wait longer than LIGHTHOUSE_MAX_RETRY_AFTER; waiting that long instead",
+			"header", asked.name, "header_value", excerpt([]byte(asked.value), 100),
+			"asked_seconds", wait.Seconds(), "max_retry_after", c.cfg.MaxRetryAfter.String())
+		wait = c.cfg.MaxRetryAfter
+	}
 	c.m.rateLimited.WithLabelValues("remote").Inc()
 	until := strconv.FormatInt(c.now().Add(wait).UnixMilli(), 10)
 	if err := c.rdb.Set(ctx, c.key("pause"), until, wait).Err(); err != nil {
@@ -83,23 +107,49 @@ func (c *Client) remoteLimited(ctx context.Context, h http.Header) error {
 	return &RateLimitError{Wait: wait, Remote: true}
 }
 
-// retryAfter reads how long a 429 asks us to wait: Retry-After (seconds or an
-// HTTP date), else RateLimit-Reset (seconds), else 60s.
-func retryAfter(h http.Header, now time.Time) time.Duration {
+// header is the response header a wait was read from, for the log of a
+// wait refused as too long.
+type header struct{ name, value string }
+
+// maxHeaderSeconds is the longest wait retryAfter reads from a header as it
+// is (about 292 years, time.Duration's range); a longer one reads as that.
+const maxHeaderSeconds = int64(math.MaxInt64 / int64(time.Second))
+
+// retryAfter reads how long a 429 asks us to wait, and from which header:
+// Retry-After (seconds or an HTTP date), else RateLimit-Reset (seconds), else
+// 60s. It reads the wait as asked, however long (saturated at
+// maxHeaderSeconds); the caller caps it.
+func retryAfter(h http.Header, now time.Time) (time.Duration, header) {
 	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
-		if s, err := strconv.Atoi(v); err == nil && s > 0 {
-			return time.Duration(s) * time.Second
+		if d, ok := headerSeconds(v); ok {
+			return d, header{"Retry-After", v}
 		}
 		if t, err := http.ParseTime(v); err == nil && t.After(now) {
-			return t.Sub(now)
+			d := t.Sub(now) // saturates at time.Duration's range
+			return d, header{"Retry-After", v}
 		}
 	}
 	if v := strings.TrimSpace(h.Get("RateLimit-Reset")); v != "" {
-		if s, err := strconv.Atoi(v); err == nil && s > 0 {
-			return time.Duration(s) * time.Second
+		if d, ok := headerSeconds(v); ok {
+			return d, header{"RateLimit-Reset", v}
 		}
 	}
-	return defaultRemotePause
+	return defaultRemotePause, header{}
+}
+
+// headerSeconds reads a positive whole number of seconds; one past
+// time.Duration's range reads as maxHeaderSeconds.
+func headerSeconds(v string) (time.Duration, bool) {
+	s, err := strconv.ParseInt(v, 10, 64)
+	var ne *strconv.NumError
+	switch {
+	case err == nil && s > 0:
+	case errors.As(err, &ne) && errors.Is(ne.Err, strconv.ErrRange) && !strings.HasPrefix(v, "-"):
+		s = maxHeaderSeconds
+	default:
+		return 0, false
+	}
+	return time.Duration(min(s, maxHeaderSeconds)) * time.Second, true
 }
 
 // NewRedisLimiter is a GCRA limiter (redis_rate) whose keys are exactly the

@@ -9,7 +9,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"time"
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -77,14 +79,25 @@ type StatusResponse struct {
 	// NotFoundErrors are the errors of a 404 that knew none of the ids, as
 	// the API sent them: the original logged that answer's body.
 	NotFoundErrors []ErrorObject
+	// Repaired are the statuses whose text was repaired (see
+	// DecodeStatusResponse): applied, and counted by the client.
+	Repaired []Repaired
+	// oversized: an entry is over MaxFieldBytes, so a field may be.
+	oversized bool
 }
 
 // InvalidStatus is an entry of statuses that DecodeStatusResponse left out.
 type InvalidStatus struct {
 	Index     int    // its position in the answer's statuses
 	RequestID string // its request id when that much could be read, else ""
-	Err       error  // wraps ErrMalformedResponse
+	// Implausible: the entry was read, but its times cannot be true (see
+	// plausibleTimes). Unlike an entry that cannot be read, it says
+	// nothing against the rest of the answer.
+	Implausible bool
+	Err         error // wraps ErrMalformedResponse
 }
+
+func (s InvalidStatus) implausible() bool { return s.Implausible }
 
 // wireStatus mirrors the status object; a pointer tells a null or absent
 // time object apart (a null or absent string reads as "").
@@ -103,24 +116,52 @@ type wireStatus struct {
 type statuses struct{}
 
 // DecodeStatusResponse decodes a 200 body of POST /uploads/status. Bad JSON
-// (including invalid UTF-8, which Postgres's jsonb would refuse) or a wrong
-// envelope gives an error wrapping ErrMalformedResponse, and so does an
-// answer none of whose statuses can be used: the whole answer is suspect, and
-// asking again may help. Otherwise an entry of the wrong shape, with a
-// repeated member name (which jsonb would silently collapse) or with the
-// escape \u0000 (which jsonb refuses) goes to Invalid and the rest to
-// Statuses.
+// or a wrong envelope gives an error wrapping ErrMalformedResponse, and so
+// does an answer none of whose statuses can be read: the whole answer is
+// suspect, and asking again may help. Otherwise an entry of the wrong shape,
+// with a repeated member name (which jsonb would silently collapse), with
+// the escape \u0000 (which jsonb refuses) or with times no document can
+// have (Plausible) goes to Invalid and the rest to Statuses.
+//
+// One entry's text never fails the answer: invalid UTF-8 and lone
+// surrogates (which the decoder and jsonb refuse) are replaced by U+FFFD and
+// a string over MaxFieldBytes is cut, in a repaired copy of the body that
+// becomes Body; the entries so changed are listed in Repaired.
 //
 // It uses the JSON v2 decoder (the go-json-experiment mirror of Go 1.27's
 // encoding/json/v2), which reads each element once where encoding/json scans
 // it three times: decoding the answer is a large part of a batch's CPU.
 func DecodeStatusResponse(body []byte) (*StatusResponse, error) {
-	return decodeStatusResponse(body, 0)
+	return decodeStatusResponse(body, 0, time.Now())
 }
 
 // decodeStatusResponse is DecodeStatusResponse expecting about capHint
-// statuses (the ids asked for), so Statuses is not regrown as it fills.
-func decodeStatusResponse(body []byte, capHint int) (*StatusResponse, error) {
+// statuses (the ids asked for), so Statuses is not regrown as it fills, and
+// judging times against now. The common answer is decoded once; one the
+// decoder refuses, or with an entry over MaxFieldBytes, is repaired
+// (repairText) and decoded again.
+func decodeStatusResponse(body []byte, capHint int, now time.Time) (*StatusResponse, error) {
+	out, err := decodeAnswer(body, capHint, now)
+	if err == nil && !out.oversized {
+		return out, nil
+	}
+	fixed, fixes := repairText(body)
+	if fixed == nil {
+		return out, err
+	}
+	repaired, rerr := decodeAnswer(fixed, capHint, now)
+	if rerr != nil {
+		if err != nil {
+			return nil, err // the first error says what is wrong with what was sent
+		}
+		return nil, rerr
+	}
+	repaired.Repaired = repairedEntries(repaired, fixes)
+	return repaired, nil
+}
+
+// decodeAnswer decodes body once.
+func decodeAnswer(body []byte, capHint int, now time.Time) (*StatusResponse, error) {
 	var env struct {
 		Data *struct {
 			Statuses statuses         `json:"statuses"`
@@ -131,14 +172,14 @@ func decodeStatusResponse(body []byte, capHint int) (*StatusResponse, error) {
 	if capHint > 0 {
 		out.Statuses = make([]Status, 0, capHint)
 	}
-	err := jsonv2.Unmarshal(body, &env, jsonv2.WithUnmarshalers(statusesUnmarshaler(out)))
+	err := jsonv2.Unmarshal(body, &env, jsonv2.WithUnmarshalers(statusesUnmarshaler(out, now)))
 	if err != nil {
 		return nil, malformed("status response: %v", err)
 	}
 	if env.Data == nil {
 		return nil, malformed("status response has no data object")
 	}
-	if len(out.Statuses) == 0 && len(out.Invalid) > 0 {
+	if len(out.Statuses) == 0 && len(out.Invalid) > 0 && !slices.ContainsFunc(out.Invalid, InvalidStatus.implausible) {
 		return nil, out.Invalid[0].Err
 	}
 	for i, raw := range env.Data.NotFound {
@@ -151,11 +192,35 @@ func decodeStatusResponse(body []byte, capHint int) (*StatusResponse, error) {
 	return out, nil
 }
 
+// repairedEntries names the statuses of r that hold one of fixes (offsets in
+// r.Body), each once, in order.
+func repairedEntries(r *StatusResponse, fixes []repair) []Repaired {
+	var out []Repaired
+	f := 0
+	for _, s := range r.Statuses {
+		start, _ := r.Body.Offset(s.Raw)
+		for f < len(fixes) && fixes[f].at < start {
+			f++
+		}
+		var kinds []string
+		for ; f < len(fixes) && fixes[f].at < start+len(s.Raw); f++ {
+			if !slices.Contains(kinds, fixes[f].kind) {
+				kinds = append(kinds, fixes[f].kind)
+			}
+		}
+		if len(kinds) > 0 {
+			slices.Sort(kinds)
+			out = append(out, Repaired{RequestID: s.RequestID, Kinds: kinds})
+		}
+	}
+	return out
+}
+
 // statusesUnmarshaler reads the statuses array where the envelope's decoder
 // finds it, each element once, straight into out's Statuses (with Raw the
 // part of out.Body it was read from, found from the decoder's offset) or
 // Invalid.
-func statusesUnmarshaler(out *StatusResponse) *jsonv2.Unmarshalers {
+func statusesUnmarshaler(out *StatusResponse, now time.Time) *jsonv2.Unmarshalers {
 	return jsonv2.UnmarshalFromFunc(func(dec *jsontext.Decoder, _ *statuses) error {
 		tok, err := dec.ReadToken()
 		switch {
@@ -171,9 +236,11 @@ func statusesUnmarshaler(out *StatusResponse) *jsonv2.Unmarshalers {
 			if err != nil {
 				return err
 			}
-			s, err := decodeStatus(v)
+			out.oversized = out.oversized || len(v) > MaxFieldBytes
+			s, err := decodeStatus(v, now)
 			if err != nil {
-				out.Invalid = append(out.Invalid, InvalidStatus{Index: i, RequestID: s.RequestID, Err: malformed("statuses[%d]: %v", i, err)})
+				out.Invalid = append(out.Invalid, InvalidStatus{Index: i, RequestID: s.RequestID,
+					Implausible: errors.Is(err, errImplausible), Err: malformed("statuses[%d]: %v", i, err)})
 				continue
 			}
 			end := int(dec.InputOffset())
@@ -200,9 +267,10 @@ func kindName(k jsontext.Kind) string {
 	return "not a value"
 }
 
-// decodeStatus decodes one status object; the caller sets Raw. On an error
-// the status still carries its request id if that could be read.
-func decodeStatus(raw []byte) (Status, error) {
+// decodeStatus decodes one status object, judging its times against now;
+// the caller sets Raw. On an error the status still carries its request id
+// if that could be read.
+func decodeStatus(raw []byte, now time.Time) (Status, error) {
 	if len(raw) == 0 || raw[0] != '{' {
 		return Status{}, errors.New("not an object")
 	}
@@ -230,8 +298,42 @@ func decodeStatus(raw []byte) (Status, error) {
 		if s.EndTime, err = decodeMillis(w.Time.EndTime); err != nil {
 			return Status{RequestID: id}, fmt.Errorf("time.endTime: %w", err)
 		}
+		if err := plausibleTimes(s.StartTime, s.EndTime, now); err != nil {
+			return Status{RequestID: id}, err
+		}
 	}
 	return s, nil
+}
+
+// EarliestTime is the earliest plausible status time: one before it, or
+// more than MaxTimeAhead after now, is no time Lighthouse can have seen (an
+// endTime of 9999999999999999 is past Postgres's timestamp range and failed
+// the whole batch's write), and neither is an end before its start.
+var EarliestTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// MaxTimeAhead is how far ahead of the worker's clock a status time may be
+// (clock skew between Lighthouse and the worker is seconds, not a day).
+const MaxTimeAhead = 24 * time.Hour
+
+// errImplausible marks an entry read whole whose times cannot be true.
+var errImplausible = errors.New("implausible time")
+
+// plausibleTimes says what is wrong with an entry's times, if anything.
+func plausibleTimes(start, end *int64, now time.Time) error {
+	lo, hi := EarliestTime.UnixMilli(), now.Add(MaxTimeAhead).UnixMilli()
+	for _, t := range []struct {
+		name string
+		ms   *int64
+	}{{"startTime", start}, {"endTime", end}} {
+		if t.ms != nil && (*t.ms < lo || *t.ms > hi) {
+			return fmt.Errorf("time.%s %d is before %s or more than %s ahead of now: %w",
+				t.name, *t.ms, EarliestTime.Format(time.DateOnly), MaxTimeAhead, errImplausible)
+		}
+	}
+	if start != nil && end != nil && *end < *start {
+		return fmt.Errorf("time.endTime %d is before time.startTime %d: %w", *end, *start, errImplausible)
+	}
+	return nil
 }
 
 // hasNULEscape reports whether raw, valid JSON, holds the escape \u0000 in a
@@ -325,10 +427,11 @@ func (c *Client) GetUploadStatuses(ctx context.Context, requestIDs []string) (*S
 	if err != nil {
 		return nil, err
 	}
-	resp, err := decodeStatusResponse(body, len(requestIDs))
+	resp, err := decodeStatusResponse(body, len(requestIDs), c.now())
 	if err != nil {
 		return nil, fmt.Errorf("lighthouse: uploads_status (%d ids): %w", len(requestIDs), err)
 	}
+	c.countRepaired(ctx, resp.Repaired)
 	return resp, nil
 }
 
@@ -346,6 +449,23 @@ func (c *Client) GetUploadStatus(ctx context.Context, requestID string) (*Status
 	if err != nil {
 		return nil, err
 	}
+	now := c.now()
+	s, err := decodeOneStatus(body, now)
+	if err != nil || len(s.Raw) > MaxFieldBytes {
+		// As DecodeStatusResponse: repaired text, or a field cut.
+		if fixed, fixes := repairText(body); fixed != nil {
+			if rs, rerr := decodeOneStatus(fixed, now); rerr == nil {
+				c.countRepaired(ctx, []Repaired{{RequestID: rs.RequestID, Kinds: repairKinds(fixes)}})
+				return rs, nil
+			}
+		}
+	}
+	return s, err
+}
+
+// decodeOneStatus decodes the {"data": <status>} answer of GET
+// /uploads/{id}/status.
+func decodeOneStatus(body []byte, now time.Time) (*Status, error) {
 	var env struct {
 		Data json.RawMessage `json:"data"`
 	}
@@ -355,10 +475,33 @@ func (c *Client) GetUploadStatus(ctx context.Context, requestID string) (*Status
 	if len(env.Data) == 0 || string(env.Data) == "null" {
 		return nil, malformed("upload_status: no data object")
 	}
-	s, err := decodeStatus(env.Data)
+	s, err := decodeStatus(env.Data, now)
 	if err != nil {
 		return nil, malformed("upload_status: %v", err)
 	}
 	s.Raw = env.Data
 	return &s, nil
+}
+
+// repairKinds are the kinds of fixes, each once, sorted.
+func repairKinds(fixes []repair) []string {
+	var kinds []string
+	for _, f := range fixes {
+		if !slices.Contains(kinds, f.kind) {
+			kinds = append(kinds, f.kind)
+		}
+	}
+	slices.Sort(kinds)
+	return kinds
+}
+
+// countRepaired counts and logs the entries applied after repair.
+func (c *Client) countRepaired(ctx context.Context, repaired []Repaired) {
+	for _, r := range repaired {
+		for _, k := range r.Kinds {
+			c.m.repairedEntries.WithLabelValues(k).Inc()
+		}
+		c.log.WarnContext(ctx, "repaired a Lighthouse status entry before applying it",
+			"lighthouse_document_request_id", r.RequestID, "repairs", r.Kinds)
+	}
 }

@@ -70,7 +70,6 @@ var _ = Describe("DecodeStatusResponse", func() {
 		Entry("error a string", `{"data":{"statuses":[{"requestId":22,"status":"FAILED","error":"boom"}]}}`),
 		Entry("truncated", realSuccessBody[:len(realSuccessBody)/2]),
 		Entry("a member named twice", `{"data":{"statuses":[{"requestId":22,"status":"FAILED","status":"SUCCESS"}]}}`),
-		Entry("invalid UTF-8", "{\"data\":{\"statuses\":[{\"requestId\":22,\"status\":\"SUCCESS\",\"note\":\"\xff\"}]}}"),
 	)
 
 	Context("when some entries cannot be used and others can", func() {
@@ -236,7 +235,7 @@ var _ = Describe("GetUploadStatuses", func() {
 		})
 
 		It("keeps spacing and key order byte for byte", func() {
-			status := `{ "requestId" : 22, "status":"SUCCESS", "zeta":[1, 2], "time":{"startTime":1,"endTime":2} }`
+			status := `{ "requestId" : 22, "status":"SUCCESS", "zeta":[1, 2], "time":{"startTime":1718902851802,"endTime":1720793267285} }`
 			e.fake.SetFaults(fake.Faults{Next: []fake.Fault{{Status: 200, Body: `{"data":{"statuses":[` + status + `]}}`}}})
 			id := e.fake.AddDocument(fake.Document{Outcome: fake.StatusSuccess})
 			resp, err := c.GetUploadStatuses(ctx, []string{id})

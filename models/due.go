@@ -17,22 +17,32 @@ type DueUpload struct {
 	LighthouseDocumentRequestID string
 }
 
+// FutureSkew is how far ahead of the worker's clock a stored time
+// (created_at, status_last_polled_at) may be and still be believed: the
+// clocks of the worker's replicas and VA.gov's differ by seconds, not an
+// hour. A later one (a clock set wrong, a hand-made row) would keep its
+// upload from ever falling due, so the due scans treat it as due now, the
+// poll's write stamps the real time, and `worker uploads stuck` lists it.
+const FutureSkew = time.Hour
+
 // NextDueBatch returns up to limit pending, not quarantined uploads with id >
-// afterID that were never polled or last polled before dueBefore, in id
-// order: one page of a keyset scan over the partial index
-// index_lighthouse526_document_uploads_due, so a cycle streams any number of
-// due uploads in constant memory. A quarantined upload is looked up in the
-// small partial index of quarantines, so it is not read again every cycle.
-func NextDueBatch(ctx context.Context, db *gorm.DB, afterID int64, dueBefore time.Time, limit int) ([]DueUpload, error) {
+// afterID that were never polled, last polled before dueBefore, or last
+// polled more than FutureSkew after now (a time to distrust, see
+// FutureSkew), in id order: one page of a keyset scan over the partial
+// index index_lighthouse526_document_uploads_due, so a cycle streams any
+// number of due uploads in constant memory. A quarantined upload is looked
+// up in the small partial index of quarantines, so it is not read again
+// every cycle.
+func NextDueBatch(ctx context.Context, db *gorm.DB, afterID int64, dueBefore, now time.Time, limit int) ([]DueUpload, error) {
 	out, err := pgraw.Rows(ctx, db, limit, `
 SELECT u.id, u.lighthouse_document_request_id
   FROM lighthouse526_document_uploads u
  WHERE u.aasm_state = ? AND u.id > ?
-   AND (u.status_last_polled_at IS NULL OR u.status_last_polled_at < ?)
+   AND (u.status_last_polled_at IS NULL OR u.status_last_polled_at < ? OR u.status_last_polled_at > ?)
    AND NOT EXISTS (SELECT 1 FROM lighthouse526_upload_poll_states ps
                     WHERE ps.upload_id = u.id AND ps.quarantined_at IS NOT NULL)
  ORDER BY u.id
- LIMIT ?`, scanDueUpload, StatePending, afterID, dueBefore.UTC(), limit)
+ LIMIT ?`, scanDueUpload, StatePending, afterID, dueBefore.UTC(), now.UTC().Add(FutureSkew), limit)
 	if err != nil {
 		return nil, fmt.Errorf("models: select due uploads: %w", err)
 	}

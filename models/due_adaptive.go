@@ -35,7 +35,10 @@ type ClaimedUpload struct {
 // poll time, read from the pending uploads' partial index (the grid's test
 // is on created_at itself: the first multiple after created_at is at or
 // before @now exactly when created_at is before @now's multiple). @limit
-// bounds each branch.
+// bounds each branch. An upload created after @future (more than
+// FutureSkew after now: a time to distrust) is due at @now, not at a first
+// poll that may be years away; its schedule then counts from its first poll
+// (polling.Schedule.After).
 func adaptiveDueSQL(firstPoll time.Duration) string {
 	firstDue, created := "u.created_at", "u.created_at <= @now"
 	if firstPoll > 0 {
@@ -51,9 +54,9 @@ func adaptiveDueSQL(firstPoll time.Duration) string {
     ORDER BY ps.next_poll_at, ps.upload_id
     LIMIT @limit)
   UNION ALL
-  (SELECT u.id, ` + firstDue + `
+  (SELECT u.id, CASE WHEN u.created_at > @future THEN CAST(@now AS timestamp) ELSE ` + firstDue + ` END
      FROM lighthouse526_document_uploads u
-    WHERE u.aasm_state = @pending AND ` + created + `
+    WHERE u.aasm_state = @pending AND (` + created + ` OR u.created_at > @future)
       AND NOT EXISTS (SELECT 1 FROM lighthouse526_upload_poll_states ps
                        WHERE ps.upload_id = u.id AND (ps.next_poll_at IS NOT NULL OR ps.quarantined_at IS NOT NULL))
     ORDER BY 2, 1
@@ -99,7 +102,7 @@ SELECT u.id, u.lighthouse_document_request_id, due.due_at
   JOIN leased ON leased.upload_id = due.id
   JOIN lighthouse526_document_uploads u ON u.id = due.id
  ORDER BY due.due_at, due.id`, scanClaimedUpload, map[string]any{
-		"now": now.UTC(), "lease_until": leaseUntil.UTC(), "pending": StatePending, "limit": limit,
+		"now": now.UTC(), "future": now.UTC().Add(FutureSkew), "lease_until": leaseUntil.UTC(), "pending": StatePending, "limit": limit,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("models: claim due uploads: %w", err)
@@ -122,7 +125,7 @@ SELECT u.id, u.lighthouse_document_request_id
  ORDER BY u.id
  LIMIT @page`, scanDueUpload, map[string]any{
 		// Each branch unbounded: the page is taken by id, not due order.
-		"now": now.UTC(), "pending": StatePending, "limit": nil, "after": afterID, "page": limit,
+		"now": now.UTC(), "future": now.UTC().Add(FutureSkew), "pending": StatePending, "limit": nil, "after": afterID, "page": limit,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("models: select due uploads: %w", err)
@@ -137,7 +140,7 @@ SELECT u.id, u.lighthouse_document_request_id
 func CountDue(ctx context.Context, db *gorm.DB, now time.Time, firstPoll time.Duration, limit int) (int, error) {
 	var n int
 	err := db.WithContext(ctx).Raw(`SELECT count(*) FROM (SELECT 1 FROM (`+adaptiveDueSQL(firstPoll)+`) d LIMIT @limit) c`,
-		map[string]any{"now": now.UTC(), "pending": StatePending, "limit": limit}).Scan(&n).Error
+		map[string]any{"now": now.UTC(), "future": now.UTC().Add(FutureSkew), "pending": StatePending, "limit": limit}).Scan(&n).Error
 	if err != nil {
 		return 0, fmt.Errorf("models: count due uploads: %w", err)
 	}

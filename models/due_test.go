@@ -42,7 +42,7 @@ var _ = Describe("NextDueBatch", func() {
 		})
 
 		It("returns the never-polled and the polled-2-hours-ago, not the polled-42-minutes-ago", func() {
-			due, err := models.NextDueBatch(ctx, gdb, 0, dueBefore, 100)
+			due, err := models.NextDueBatch(ctx, gdb, 0, dueBefore, now, 100)
 			Expect(err).NotTo(HaveOccurred())
 
 			Expect(idsOf(due)).To(Equal([]int64{neverPolled.ID, polled2hAgo.ID}))
@@ -58,7 +58,7 @@ var _ = Describe("NextDueBatch", func() {
 			longAgo := createUpload(withPolledAt(now.Add(-48 * time.Hour)))
 			setState(longAgo.ID, state)
 
-			due, err := models.NextDueBatch(ctx, gdb, 0, dueBefore, 100)
+			due, err := models.NextDueBatch(ctx, gdb, 0, dueBefore, now, 100)
 
 			Expect(err).NotTo(HaveOccurred())
 			Expect(due).To(BeEmpty())
@@ -74,7 +74,7 @@ var _ = Describe("NextDueBatch", func() {
 			after := createUpload()
 			quarantineUpload(quarantined.ID)
 
-			due, err := models.NextDueBatch(ctx, gdb, 0, dueBefore, 100)
+			due, err := models.NextDueBatch(ctx, gdb, 0, dueBefore, now, 100)
 
 			Expect(err).NotTo(HaveOccurred())
 			Expect(idsOf(due)).To(Equal([]int64{before.ID, after.ID}))
@@ -86,7 +86,7 @@ var _ = Describe("NextDueBatch", func() {
 			_, err := models.ReleaseUpload(ctx, gdb, u.ID, now)
 			Expect(err).NotTo(HaveOccurred())
 
-			due, err := models.NextDueBatch(ctx, gdb, 0, dueBefore, 100)
+			due, err := models.NextDueBatch(ctx, gdb, 0, dueBefore, now, 100)
 
 			Expect(err).NotTo(HaveOccurred())
 			Expect(idsOf(due)).To(Equal([]int64{u.ID}))
@@ -115,7 +115,7 @@ var _ = Describe("NextDueBatch", func() {
 				after int64
 			)
 			for {
-				page, err := models.NextDueBatch(ctx, gdb, after, dueBefore, 10)
+				page, err := models.NextDueBatch(ctx, gdb, after, dueBefore, now, 10)
 				Expect(err).NotTo(HaveOccurred())
 				if len(page) == 0 {
 					break
@@ -155,7 +155,7 @@ SELECT id, now(), 'invalid_request_id', now(), now()
 
 		It("plans NextDueBatch's query on index_lighthouse526_document_uploads_due", func() {
 			capture := &sqlCapture{Interface: logger.Discard}
-			due, err := models.NextDueBatch(ctx, gdb.Session(&gorm.Session{Logger: capture}), 0, dueBefore, 100)
+			due, err := models.NextDueBatch(ctx, gdb.Session(&gorm.Session{Logger: capture}), 0, dueBefore, now, 100)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(due).To(HaveLen(100))
 			Expect(capture.sql).To(ContainSubstring("FROM lighthouse526_document_uploads"))

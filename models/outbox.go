@@ -57,7 +57,8 @@ func RelayOutbox(ctx context.Context, db *gorm.DB, limit int, now time.Time, sen
 		}
 		sent = len(sentIDs)
 		return tx.Model(&OutboxEntry{}).Where("id IN ?", sentIDs).
-			Updates(map[string]any{"enqueued_at": now.UTC(), "attempts": gorm.Expr("attempts + 1")}).Error
+			// A row sent after failed attempts no longer says it failed.
+			Updates(map[string]any{"enqueued_at": now.UTC(), "attempts": gorm.Expr("attempts + 1"), "last_error": nil}).Error
 	})
 	if err != nil {
 		return 0, 0, fmt.Errorf("models: relay outbox: %w", err)

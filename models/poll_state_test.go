@@ -107,7 +107,7 @@ var _ = Describe("ReleaseUpload", func() {
 	It("ends the quarantine, returns what it was, and the upload is due again", func() {
 		u := createUpload()
 		quarantineUpload(u.ID)
-		Expect(models.NextDueBatch(ctx, gdb, 0, now, 10)).To(BeEmpty())
+		Expect(models.NextDueBatch(ctx, gdb, 0, now, now, 10)).To(BeEmpty())
 
 		was, err := models.ReleaseUpload(ctx, gdb, u.ID, now.Add(time.Minute))
 
@@ -119,7 +119,7 @@ var _ = Describe("ReleaseUpload", func() {
 		Expect(st.QuarantineReason).To(BeNil())
 		Expect(st.QuarantineDetail).To(BeNil())
 		Expect(st.UpdatedAt).To(BeTemporally("==", now.Add(time.Minute)))
-		due, err := models.NextDueBatch(ctx, gdb, 0, now, 10)
+		due, err := models.NextDueBatch(ctx, gdb, 0, now, now, 10)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(idsOf(due)).To(Equal([]int64{u.ID}))
 	})
@@ -160,7 +160,8 @@ var _ = Describe("StuckUploads", func() {
 		Expect(err).NotTo(HaveOccurred())
 		createUpload() // neither old, unknown nor quarantined
 
-		stuck, err := models.StuckUploads(context.Background(), gdb, now.Add(-24*time.Hour), 3, 10)
+		// The rows were created by the real clock, months after the fixtures' now.
+		stuck, err := models.StuckUploads(context.Background(), gdb, time.Now(), now.Add(-24*time.Hour), 3, 10)
 
 		Expect(err).NotTo(HaveOccurred())
 		Expect(stuck).To(HaveLen(2))

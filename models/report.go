@@ -82,8 +82,9 @@ type StuckUpload struct {
 	// cycle's lease while a batch holds it); nil under the fixed strategy,
 	// or before its first poll under the adaptive one.
 	NextPollAt *time.Time `json:"next_poll_at,omitempty"`
-	// Reason: pending_too_long, unknown_to_lighthouse, quarantined, or
-	// several joined by ",".
+	// Reason: pending_too_long, unknown_to_lighthouse, quarantined,
+	// time_in_future (created_at or status_last_polled_at more than
+	// FutureSkew ahead: a clock or a row to fix), or several joined by ",".
 	Reason string `json:"reason"`
 	// The quarantine, when the upload is left out of polling.
 	QuarantinedAt    *time.Time `json:"quarantined_at,omitempty"`
@@ -92,10 +93,11 @@ type StuckUpload struct {
 }
 
 // StuckUploads lists pending uploads that are quarantined, created before
-// createdBefore, or that Lighthouse answered as unknown at least
-// unknownPolls polls in a row: quarantined ones first (each needs an
-// operator to fix its row), then oldest first, at most limit.
-func StuckUploads(ctx context.Context, db *gorm.DB, createdBefore time.Time, unknownPolls, limit int) ([]StuckUpload, error) {
+// createdBefore, that Lighthouse answered as unknown at least unknownPolls
+// polls in a row, or whose created_at or status_last_polled_at is more than
+// FutureSkew after now: quarantined ones first (each needs an operator to
+// fix its row), then by id, at most limit.
+func StuckUploads(ctx context.Context, db *gorm.DB, now, createdBefore time.Time, unknownPolls, limit int) ([]StuckUpload, error) {
 	var out []StuckUpload
 	err := db.WithContext(ctx).Raw(`
 SELECT u.id, u.form526_submission_id, u.lighthouse_document_request_id,
@@ -105,15 +107,17 @@ SELECT u.id, u.form526_submission_id, u.lighthouse_document_request_id,
        concat_ws(',',
          CASE WHEN ps.quarantined_at IS NOT NULL THEN 'quarantined' END,
          CASE WHEN u.created_at < @before THEN 'pending_too_long' END,
-         CASE WHEN ps.unknown_poll_count >= @unknown THEN 'unknown_to_lighthouse' END) AS reason,
+         CASE WHEN ps.unknown_poll_count >= @unknown THEN 'unknown_to_lighthouse' END,
+         CASE WHEN u.created_at > @future OR u.status_last_polled_at > @future THEN 'time_in_future' END) AS reason,
        ps.quarantined_at, ps.quarantine_reason, ps.quarantine_detail
   FROM lighthouse526_document_uploads u
   LEFT JOIN lighthouse526_upload_poll_states ps ON ps.upload_id = u.id
  WHERE u.aasm_state = @pending
-   AND (u.created_at < @before OR ps.unknown_poll_count >= @unknown OR ps.quarantined_at IS NOT NULL)
+   AND (u.created_at < @before OR ps.unknown_poll_count >= @unknown OR ps.quarantined_at IS NOT NULL
+        OR u.created_at > @future OR u.status_last_polled_at > @future)
  ORDER BY ps.quarantined_at IS NULL, u.id
  LIMIT @limit`, map[string]any{
-		"before": createdBefore.UTC(), "unknown": unknownPolls, "pending": StatePending, "limit": limit,
+		"before": createdBefore.UTC(), "future": now.UTC().Add(FutureSkew), "unknown": unknownPolls, "pending": StatePending, "limit": limit,
 	}).Scan(&out).Error
 	if err != nil {
 		return nil, fmt.Errorf("models: stuck uploads: %w", err)

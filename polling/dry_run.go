@@ -67,6 +67,6 @@ func (c *Cycle) dryRunPages(ctx context.Context, scheduledAt time.Time) (page, e
 		return nil, err
 	}
 	return func(ctx context.Context, afterID int64, limit int) ([]models.DueUpload, error) {
-		return models.NextDueBatch(ctx, c.DB, afterID, dueBefore, limit)
+		return models.NextDueBatch(ctx, c.DB, afterID, dueBefore, scheduledAt, limit)
 	}, nil
 }

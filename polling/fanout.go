@@ -190,7 +190,7 @@ type source struct {
 // polled since the cycle's due-before time.
 func (c *Cycle) scan(row *models.PollingCycle) *source {
 	return &source{next: func(ctx context.Context, afterID int64, limit int) ([]models.DueUpload, error) {
-		return models.NextDueBatch(ctx, c.DB, afterID, row.DueBefore, limit)
+		return models.NextDueBatch(ctx, c.DB, afterID, row.DueBefore, c.Now(), limit)
 	}}
 }
 

@@ -34,6 +34,13 @@ type Rung struct {
 	From, Every time.Duration
 }
 
+// MinInterval is the shortest poll interval a rung or the floor may have.
+// Shorter cannot be honoured: a cycle fires at most once a second, and the
+// due scan counts intervals in Postgres's microseconds, where 999ns is zero
+// (POLL_FLOOR=999ns failed every adaptive cycle with "stride must be
+// greater than zero").
+const MinInterval = time.Second
+
 // Ladder says how often to poll an upload by its age: the time since it was
 // created or its Lighthouse status last moved, whichever is later. Rungs are
 // in increasing From order, the first from 0, each interval at least the
@@ -91,8 +98,8 @@ func (l Ladder) Validate() error {
 		return fmt.Errorf("poll ladder: the first rung must start at 0, not %s", l[0].From)
 	}
 	for i, r := range l {
-		if r.Every <= 0 {
-			return fmt.Errorf("poll ladder rung %d: interval %s is not positive", i+1, r.Every)
+		if r.Every < MinInterval {
+			return fmt.Errorf("poll ladder rung %d: interval %s is under the minimum of %s", i+1, r.Every, MinInterval)
 		}
 		if i > 0 && r.From <= l[i-1].From {
 			return fmt.Errorf("poll ladder rung %d: starts at %s, not after %s", i+1, r.From, l[i-1].From)
@@ -197,7 +204,18 @@ type Seen struct {
 // young again (polled often: its next step is likely soon); a first poll is
 // not a move, so switching to this schedule does not make every old upload
 // young at once.
+//
+// A creation time after now is not believed (a clock set wrong, a hand-made
+// row): the upload counts as created at its first poll, so it is polled as
+// a new one, then less often, instead of never (its creation years ahead)
+// or as a new one for ever (every poll counting from a creation still ahead).
 func (s Schedule) After(now, created time.Time, prev Seen, digest uint64) (time.Time, Seen) {
+	if created.After(now) {
+		created = now
+		if !prev.ChangedAt.IsZero() {
+			created = prev.ChangedAt
+		}
+	}
 	seen := Seen{Digest: digest, ChangedAt: prev.ChangedAt}
 	switch {
 	case prev.ChangedAt.IsZero():

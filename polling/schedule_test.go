@@ -62,7 +62,9 @@ var _ = Describe("Schedule", func() {
 		Entry("not from 0", "1m:2m", "must start at 0"),
 		Entry("out of order", "0:2m,1h:5m,30m:10m", "not after 1h0m0s"),
 		Entry("shrinking interval", "0:5m,1h:2m", "shorter than"),
-		Entry("zero interval", "0:0s", "not positive"),
+		Entry("zero interval", "0:0s", "under the minimum of 1s"),
+		Entry("an interval under a microsecond (failed every adaptive cycle)", "0:999ns", "under the minimum of 1s"),
+		Entry("an interval under a second", "0:1s,1m:999ms", "rung 2: interval 999ms is under the minimum of 1s"),
 		Entry("bad duration", "0:soon", "invalid duration"),
 	)
 
@@ -134,5 +136,19 @@ var _ = Describe("Schedule.After", func() {
 		Expect(seen.ChangedAt).To(Equal(moved))
 		Expect(next.Sub(now)).To(BeNumerically("<=", 40*time.Minute))
 		Expect(next.Truncate(40 * time.Minute)).To(Equal(next))
+	})
+})
+
+var _ = Describe("Schedule.After with a creation time in the future", func() {
+	It("counts the upload from its first poll: polled as a new one, then less often, never frozen young", func() {
+		s := polling.Schedule{Ladder: polling.Ladder{{From: 0, Every: 10 * time.Minute}, {From: time.Hour, Every: time.Hour}}, Floor: 24 * time.Hour}
+		now := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+		created := now.AddDate(100, 0, 0)
+		next, seen := s.After(now, created, polling.Seen{}, 1)
+		Expect(next).To(Equal(now.Add(10*time.Minute)), "first poll: a new upload's interval")
+		Expect(seen.ChangedAt).To(Equal(now))
+		later := now.Add(2 * time.Hour)
+		next, _ = s.After(later, created, seen, 1)
+		Expect(next).To(Equal(later.Add(time.Hour)), "two hours on: the second rung, as for an upload created at its first poll")
 	})
 })

@@ -201,13 +201,13 @@ var _ = Describe("POLL_CRON", func() {
 	)
 
 	It("lets `worker config` and `worker run` accept the same CRON_TZ= schedule", func() {
-		w.env["POLL_CRON"] = "CRON_TZ=America/New_York 15 9 * * 1-5"
+		w.env["POLL_CRON"] = "CRON_TZ=America/New_York 15 9 * * *"
 		config := w.run([]string{"config"})
 		Expect(config.ExitCode()).To(Equal(0), string(config.Err.Contents()))
-		Expect(string(config.Out.Contents())).To(ContainSubstring("CRON_TZ=America/New_York 15 9 * * 1-5"))
+		Expect(string(config.Out.Contents())).To(ContainSubstring("CRON_TZ=America/New_York 15 9 * * *"))
 
 		worker := w.startWorker()
-		Expect(worker.logsWith("worker started")).To(ContainElement(havePayload(HaveKeyWithValue("poll_cron", "CRON_TZ=America/New_York 15 9 * * 1-5"))))
+		Expect(worker.logsWith("worker started")).To(ContainElement(havePayload(HaveKeyWithValue("poll_cron", "CRON_TZ=America/New_York 15 9 * * *"))))
 	})
 
 	It("allows a sub-minute schedule with POLL_CRON_ALLOW_SUBMINUTE=true", func() {

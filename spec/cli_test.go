@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -124,14 +125,23 @@ var _ = Describe("The worker's command line", func() {
 			Expect(string(session.Err.Contents())).To(ContainSubstring(message))
 			Expect(session.Out.Contents()).To(BeEmpty())
 		},
-		Entry(nil, "simulate --budget 0", "--budget must be a positive number, got 0"),
-		Entry(nil, "simulate --days -1", "--days must be a positive number, got -1"),
-		Entry(nil, "simulate --per-day 0", "--per-day must be positive, got 0"),
-		Entry(nil, "simulate --warmup -1h", "--warmup must not be negative"),
+		Entry(nil, "simulate --budget 0", "--budget must be between 1 and 100000, got 0"),
+		Entry(nil, "simulate --days -1", "--days must be between 1 and 92, got -1"),
+		Entry(nil, "simulate --per-day 0", "--per-day must be a number above 0 and at most 100000, got 0"),
+		Entry(nil, "simulate --warmup -1h", "--warmup must be between 0s and 720h0m0s"),
 		Entry(nil, "simulate --batch-size 5000", "--batch-size must be between 1 and 1000, got 5000"),
-		Entry(nil, "simulate --floor 0s", "--floor must be a positive duration"),
-		Entry(nil, "simulate --fixed-cron-period 90s", "--fixed-cron-period must be a whole number of minutes, got 1m30s"),
+		Entry(nil, "simulate --floor 0s", "--floor must be between 1s and 168h0m0s"),
+		Entry(nil, "simulate --fixed-cron-period 90s", "--fixed-cron-period must be a whole number of minutes up to 24h0m0s, got 1m30s"),
 		Entry(nil, "simulate --never 2", "--never must be between 0 and 1, got 2"),
+		// Each of these once ran out of memory or for ever (NaN: deaf to
+		// SIGINT and SIGTERM, 21 GB), or printed NaN% and exited 0.
+		Entry(nil, "simulate --per-day NaN", "--per-day must be a number above 0 and at most 100000, got NaN"),
+		Entry(nil, "simulate --per-day Inf", "got +Inf"),
+		Entry(nil, "simulate --per-day 1e12", "got 1e+12"),
+		Entry(nil, "simulate --days 100000", "--days must be between 1 and 92, got 100000"),
+		Entry(nil, "simulate --failed NaN", "--failed must be between 0 and 1, got NaN"),
+		Entry(nil, "simulate --never NaN", "--never must be between 0 and 1, got NaN"),
+		Entry(nil, "simulate --per-day 100000 --days 30", "must be at most 1000000 uploads"),
 		Entry(nil, "simulate --ladder 0:5m,1h:2m", "--ladder: poll ladder rung 2: interval 2m0s is shorter"),
 		Entry(nil, "simulate --ladder every-5m", "--ladder: poll ladder rung 1"),
 		Entry(nil, "simulate --mixture 0.5:1h:15m", "--mixture: mixture shares and the never-finishing share add up to 0.52, not 1"),
@@ -141,6 +151,21 @@ var _ = Describe("The worker's command line", func() {
 	)
 
 	Describe("simulate", func() {
+		It("stops at SIGTERM and at SIGINT, mid-run", func() {
+			for _, sig := range []os.Signal{syscall.SIGTERM, syscall.SIGINT} {
+				// About 900,000 uploads: tens of seconds of work, were it run.
+				cmd := exec.Command(workerBin, "simulate", "--per-day", "100000", "--days", "9", "--warmup", "0s", "--json")
+				cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+				session, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
+				Expect(err).NotTo(HaveOccurred())
+				Consistently(session).WithTimeout(time.Second).ShouldNot(gexec.Exit(), "the run is long enough to be stopped")
+				session.Signal(sig)
+				Eventually(session).WithTimeout(10*time.Second).Should(gexec.Exit(1), "stopped by %v", sig)
+				Expect(string(session.Err.Contents())).To(ContainSubstring("context canceled"))
+				Expect(session.Out.Contents()).To(BeEmpty())
+			}
+		})
+
 		It("prints both strategies' figures as JSON and writes the picture", func() {
 			out := filepath.Join(GinkgoT().TempDir(), "sim.png")
 			session := runBare("simulate", "--per-day", "300", "--days", "1", "--warmup", "6h", "--out", out, "--json")

@@ -272,7 +272,7 @@ var _ = Describe("A failed Veteran Upload without an attachment", func() {
 		orphan := seedUpload(ctx, "16819", models.DocumentTypeVeteranUpload)
 		Expect(gdb.Exec(`UPDATE lighthouse526_document_uploads SET form_attachment_id = NULL WHERE id = ?`, orphan.ID).Error).To(Succeed())
 		other := seedUpload(ctx, "22", models.DocumentTypeVeteranUpload)
-		failedOther := `{"requestId":22,"time":{"startTime":1,"endTime":2},"status":"FAILED","error":{"detail":"x","step":"BENEFITS_GATEWAY_SERVICE"}}`
+		failedOther := `{"requestId":22,"time":{"startTime":1718902851802,"endTime":1720793267285},"status":"FAILED","error":{"detail":"x","step":"BENEFITS_GATEWAY_SERVICE"}}`
 
 		sum, err := updater.Apply(ctx, o.Logger, "", []string{"16819", "22"}, decodeStatuses(statusBody([]string{recordedFailed, failedOther})))
 

@@ -72,7 +72,7 @@ func newAPIServer(cfg *config.Config, client tasks.Enqueuer, rdb redis.Universal
 	return api.New(api.Options{
 		Client: client, Queue: cfg.QueueName, Auth: auth,
 		Logger: logger.With("component", "api"), Registerer: reg,
-		PollCap: &api.PollCap{Redis: rdb, KeyPrefix: cfg.RedisKeyPrefix, PerMinute: cfg.APIPollsPerMinute},
+		PollCap: &api.PollCap{Redis: rdb, KeyPrefix: cfg.RedisKeyPrefix, PerMinute: cfg.APIPollsPerMinute, BatchSize: cfg.PollBatchSize},
 	})
 }
 

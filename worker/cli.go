@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"time"
 	"unicode"
@@ -83,8 +84,28 @@ func (c *flagCheck) positiveDuration(name string, d time.Duration) {
 }
 
 func (c *flagCheck) fraction(name string, v float64) {
-	if v < 0 || v > 1 {
+	if math.IsNaN(v) || v < 0 || v > 1 {
 		*c = append(*c, fmt.Sprintf("--%s must be between 0 and 1, got %g", name, v))
+	}
+}
+
+// floatRange refuses a number outside [lo, hi], and NaN and the infinities,
+// which no comparison refuses.
+func (c *flagCheck) floatRange(name string, v, lo, hi float64) {
+	if math.IsNaN(v) || math.IsInf(v, 0) || v < lo || v > hi {
+		*c = append(*c, fmt.Sprintf("--%s must be a number above 0 and at most %g, got %g", name, hi, v))
+	}
+}
+
+func (c *flagCheck) intRange(name string, v, lo, hi int64) {
+	if v < lo || v > hi {
+		*c = append(*c, fmt.Sprintf("--%s must be between %d and %d, got %d", name, lo, hi, v))
+	}
+}
+
+func (c *flagCheck) durationRange(name string, d, lo, hi time.Duration) {
+	if d < lo || d > hi {
+		*c = append(*c, fmt.Sprintf("--%s must be between %s and %s, got %s", name, lo, hi, d))
 	}
 }
 

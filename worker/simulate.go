@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"time"
 
 	"github.com/vagov/lighthouse526/config"
@@ -59,21 +60,24 @@ func parseSimulateFlags(args []string, stdout io.Writer) (*simulateFlags, error)
 		return nil, err
 	}
 
+	// Every number finite and bounded: --per-day NaN once ran for ever,
+	// deaf to SIGINT, and grew to 21 GB; Inf, 1e12 and --days 100000 ran
+	// out of memory.
 	var check flagCheck
-	if o.PerDay <= 0 {
-		check = append(check, fmt.Sprintf("--per-day must be positive, got %g", o.PerDay))
-	}
-	check.notNegativeDuration("warmup", o.Warmup)
-	check.positive("days", int64(o.Days))
+	check.floatRange("per-day", o.PerDay, math.SmallestNonzeroFloat64, simulate.MaxPerDay)
+	check.durationRange("warmup", o.Warmup, 0, simulate.MaxWarmup)
+	check.intRange("days", int64(o.Days), 1, simulate.MaxDays)
 	check.fraction("never", f.never)
 	check.fraction("failed", f.failed)
-	check.positive("budget", int64(o.Budget))
-	if o.BatchSize < 1 || o.BatchSize > config.MaxPollBatchSize {
-		check = append(check, fmt.Sprintf("--batch-size must be between 1 and %d, got %d", config.MaxPollBatchSize, o.BatchSize))
+	check.intRange("budget", int64(o.Budget), 1, simulate.MaxBudget)
+	check.intRange("batch-size", int64(o.BatchSize), 1, config.MaxPollBatchSize)
+	check.durationRange("floor", o.Schedule.Floor, polling.MinInterval, simulate.MaxFloor)
+	if o.FixedPeriod < time.Minute || o.FixedPeriod > simulate.MaxPeriod || o.FixedPeriod%time.Minute != 0 {
+		check = append(check, fmt.Sprintf("--fixed-cron-period must be a whole number of minutes up to %s, got %s", simulate.MaxPeriod, o.FixedPeriod))
 	}
-	check.positiveDuration("floor", o.Schedule.Floor)
-	if o.FixedPeriod < time.Minute || o.FixedPeriod%time.Minute != 0 {
-		check = append(check, fmt.Sprintf("--fixed-cron-period must be a whole number of minutes, got %s", o.FixedPeriod))
+	if len(check) == 0 && o.ExpectedUploads() > simulate.MaxUploads {
+		check = append(check, fmt.Sprintf("--per-day × (--days + --warmup in days) must be at most %d uploads (memory grows with them, about 460 bytes each), got %.0f",
+			simulate.MaxUploads, o.ExpectedUploads()))
 	}
 	var err error
 	if o.Schedule.Ladder, err = polling.ParseLadder(f.ladder); err != nil {
@@ -106,7 +110,7 @@ func simulateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return err
 		}
 	}
-	res, err := simulate.Run(f.opts)
+	res, err := simulate.Run(ctx, f.opts)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 
@@ -90,7 +91,8 @@ func uploadsCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	if args[0] == "release" {
 		return releaseUpload(ctx, gdb, requestID, stdout, *asJSON)
 	}
-	stuck, err := models.StuckUploads(ctx, gdb, time.Now().Add(-*olderThan), *unknownPolls, *limit)
+	now := time.Now()
+	stuck, err := models.StuckUploads(ctx, gdb, now, now.Add(-*olderThan), *unknownPolls, *limit)
 	if err != nil {
 		return err
 	}
@@ -191,17 +193,40 @@ func printUpload(w io.Writer, s shownUpload) {
 		return
 	}
 	// Everything below is Lighthouse's text: escaped before the terminal.
-	fmt.Fprintf(w, "Lighthouse status: %s (started %s, ended %s)\n", printable(tl.Status), stamp(tl.StartedAt), stamp(tl.EndedAt))
+	fmt.Fprintf(w, "Lighthouse status: %s (started %s, ended %s)\n", printable(cutText(tl.Status, shownTextBytes)), stamp(tl.StartedAt), stamp(tl.EndedAt))
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	noted := false
 	for i, st := range tl.Steps {
 		note := ""
 		if tl.Error != nil && tl.Error.Step == st.Name {
-			note = "<- " + printable(tl.Error.Detail)
+			note, noted = "<- "+printable(cutText(tl.Error.Detail, shownTextBytes)), true
 		}
-		fmt.Fprintf(tw, "  %d.\t%s\t%s\t%s\n", i+1, printable(st.Name), printable(st.Status), note)
+		fmt.Fprintf(tw, "  %d.\t%s\t%s\t%s\n", i+1, printable(cutText(st.Name, shownTextBytes)), printable(cutText(st.Status, shownTextBytes)), note)
 	}
 	_ = tw.Flush()
+	if tl.Error != nil && !noted {
+		// No step to hang it on (none listed, or another name).
+		fmt.Fprintf(w, "  error at %s: %s\n", printable(cutText(tl.Error.Step, shownTextBytes)), printable(cutText(tl.Error.Detail, shownTextBytes)))
+	}
 	fmt.Fprintln(w)
+}
+
+// shownTextBytes caps each of Lighthouse's texts `uploads show` prints: a
+// row stored before fields were cut (lighthouse.MaxFieldBytes), by this
+// worker or the Ruby job, may hold a 5 MB error.detail.
+const shownTextBytes = 2 << 10
+
+// cutText is s cut to at most n bytes on a character boundary, saying how
+// long it was when cut.
+func cutText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… [%d bytes in all; --json prints what is stored]", s[:cut], len(s))
 }
 
 func stamp(t *time.Time) string {

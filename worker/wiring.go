@@ -186,6 +186,7 @@ func newLighthouse(cfg *config.Config, rdb redis.UniversalClient, reg prometheus
 		Timeout:            cfg.LighthouseTimeout,
 		RateLimitPerMinute: cfg.LighthouseCallsPerMinute(),
 		MaxRateLimitWait:   cfg.LighthouseMaxRateLimitWait,
+		MaxRetryAfter:      cfg.LighthouseMaxRetryAfter,
 		RedisPrefix:        cfg.RedisKeyPrefix,
 	}, rdb, lighthouse.WithRegisterer(reg), lighthouse.WithLogger(logger))
 }

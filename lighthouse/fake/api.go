@@ -191,6 +191,9 @@ func (s *Server) serveStatuses(w http.ResponseWriter, ids []string, f Faults, bo
 		writeAPIError(w, http.StatusNotFound, "Upload Request Async Status Not Found")
 		return
 	}
+	if f.HostileRate > 0 {
+		statuses = s.makeHostile(statuses, f)
+	}
 	for i := range f.ExtraUnaskedIDs {
 		ghost := &document{Document: Document{Outcome: StatusSuccess, Started: now}, id: strconv.Itoa(900000 + i), ceDone: now, bgsDone: now}
 		statuses = append(statuses, ghost.statusJSON(now, f))

@@ -181,6 +181,37 @@ var _ = Describe("API", func() {
 			Expect(sb.Data.Statuses[4].RequestID).NotTo(BeElementOf(json.Number(ok), json.Number(failed)))
 		})
 
+		DescribeTable("makes entries hostile, of the kind asked, and counts them",
+			func(kind, want string, entries int) {
+				w.srv.SetFaults(fake.Faults{HostileRate: 1, HostileKinds: []string{kind}})
+				resp, body := w.statuses(tok, `["`+ok+`","`+failed+`"]`)
+				Expect(resp.StatusCode).To(Equal(200))
+				Expect(body).To(ContainSubstring(want))
+				Expect(strings.Count(body, `"requestId":`)).To(Equal(entries))
+				Expect(w.srv.HostileServed()).To(HaveKeyWithValue(kind, BeNumerically(">=", 1)))
+				w.srv.SetFaults(fake.Faults{})
+				_, clean := w.statuses(tok, `["`+ok+`","`+failed+`"]`)
+				Expect(strings.Count(clean, `"requestId":`)).To(Equal(2))
+				if kind != fake.HostileDuplicate {
+					Expect(clean).NotTo(ContainSubstring(want), "the documents' own statuses are unchanged")
+				}
+			},
+			Entry(nil, fake.HostileLoneSurrogate, `"description":"disk \ud800 full: `, 2),
+			Entry(nil, fake.HostileInvalidUTF8, "caf\xe9 \xff\xfe", 2),
+			Entry(nil, fake.HostileFarFuture, `"endTime":9999999999999999`, 2),
+			Entry(nil, fake.HostileAncient, `"startTime":-99999999999999`, 2),
+			Entry(nil, fake.HostileReversed, `"time":{"startTime":1767312000000,"endTime":1767225600000}`, 2),
+			Entry(nil, fake.HostileHugeField, strings.Repeat("x", 1<<20), 2),
+			Entry(nil, fake.HostileDuplicate, `"status":"SUCCESS"`, 4),
+			Entry(nil, fake.HostileWrongType, `"status":7`, 2),
+		)
+
+		It("makes at most one field huge an answer, so it stays within the client's body limit", func() {
+			w.srv.SetFaults(fake.Faults{HostileRate: 1, HostileKinds: []string{fake.HostileHugeField}})
+			_, body := w.statuses(tok, `["`+ok+`","`+failed+`"]`)
+			Expect(len(body)).To(And(BeNumerically(">", fake.HugeFieldBytes), BeNumerically("<", 2*fake.HugeFieldBytes)))
+		})
+
 		It("renders each status again once its faults change, after a warm-up", func() {
 			w.srv.WarmStatuses()
 			_, body := w.statuses(tok, `["`+ok+`","`+failed+`"]`)

@@ -39,6 +39,12 @@ type Faults struct {
 	ExtraUnaskedIDs       int  `json:"extra_unasked_ids"`        // add this many statuses for ids nobody asked about
 	DuplicateEntries      bool `json:"duplicate_entries"`        // every status appears twice
 
+	// HostileRate is the probability that one status entry of a 200 answer
+	// is made hostile, of a kind drawn from HostileKinds (default all of
+	// HostileKinds): the rest of the answer is as it was.
+	HostileRate  float64  `json:"hostile_rate"`
+	HostileKinds []string `json:"hostile_kinds"`
+
 	MaxRequestIDs int `json:"max_request_ids"` // a status call asking more ids answers the gateway's 413
 
 	TokenFailure   bool `json:"token_failure"`    // the token endpoint answers 401 invalid_client

@@ -99,6 +99,9 @@ type Server struct {
 	nextID   int64
 	window   time.Time // start of the current rate-limit minute
 	inWindow int       // calls counted in it
+	// hostileServed counts the hostile entries served, by kind.
+	hostileServed map[string]int
+	hostileSeq    int // the next hostile kind, in turn
 
 	httpSrv *http.Server
 	ln      net.Listener

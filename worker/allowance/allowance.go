@@ -6,6 +6,7 @@ package allowance
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -40,7 +41,20 @@ func New(what, rateField string, rdb redis.UniversalClient, keyPrefix, keySpace 
 // Take spends one of key's allowance, or says how long to wait (whole
 // seconds) when none is left.
 func (t *PerMinute) Take(ctx context.Context, key string) (time.Duration, error) {
-	res, err := t.limiter.Allow(ctx, t.prefix+key, t.limit)
+	return t.TakeN(ctx, key, 1)
+}
+
+// ErrOverAllowance is TakeN's error for n larger than a whole minute's
+// allowance: waiting would never let it through.
+var ErrOverAllowance = errors.New("more than a minute's allowance at once")
+
+// TakeN spends n of key's allowance at once, or none and says how long to
+// wait (whole seconds) until n are left.
+func (t *PerMinute) TakeN(ctx context.Context, key string, n int) (time.Duration, error) {
+	if n > t.limit.Burst {
+		return 0, fmt.Errorf("%d of %d a minute: %w", n, t.limit.Rate, ErrOverAllowance)
+	}
+	res, err := t.limiter.AllowN(ctx, t.prefix+key, t.limit, n)
 	if err != nil {
 		return 0, err
 	}
@@ -49,6 +63,9 @@ func (t *PerMinute) Take(ctx context.Context, key string) (time.Duration, error)
 	}
 	return time.Duration(math.Ceil(res.RetryAfter.Seconds())) * time.Second, nil
 }
+
+// PerMinute is the allowance a minute.
+func (t *PerMinute) PerMinute() int { return t.limit.Rate }
 
 // Wait says how long key must wait before one more may be taken (0: now),
 // at least a second when it must. It spends nothing: a cost-0 look at the

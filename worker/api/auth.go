@@ -142,9 +142,15 @@ func (a *Authenticator) verify(r *http.Request) (string, error) {
 		return "", &authError{status: http.StatusUnauthorized, reason: "missing_token"}
 	}
 	var c claims
-	_, err := a.parser.ParseWithClaims(strings.TrimSpace(token), &c, a.key)
+	tok, err := a.parser.ParseWithClaims(strings.TrimSpace(token), &c, a.key)
 	if err != nil {
 		return "", &authError{status: http.StatusUnauthorized, reason: tokenReason(err)}
+	}
+	if _, ok := tok.Header["crit"]; ok {
+		// RFC 7515 4.1.11: a JWS whose "crit" names an extension the
+		// recipient does not understand is invalid. This API understands
+		// none, and golang-jwt/jwt/v5 does not look at "crit" at all.
+		return "", &authError{status: http.StatusUnauthorized, reason: "unsupported_crit"}
 	}
 	if strings.TrimSpace(c.Subject) == "" {
 		return "", &authError{status: http.StatusUnauthorized, reason: "missing_claim"}

@@ -160,6 +160,25 @@ var _ = Describe("Enqueue API hardening", func() {
 			Entry("no subject", func(c jwt.MapClaims) { delete(c, "sub") }),
 		)
 
+		DescribeTable("refuses with 401 a token whose crit header names extensions it does not understand (RFC 7515 4.1.11)",
+			func(crit any) {
+				t := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"iss": issuer, "aud": audience, "sub": "claims-api",
+					"iat": time.Now().Unix(), "exp": time.Now().Add(30 * time.Minute).Unix()})
+				t.Header["crit"] = crit
+				t.Header["https://example.org/must-understand"] = true
+				signed, err := t.SignedString([]byte(hsSecret))
+				Expect(err).NotTo(HaveOccurred())
+				a := post("/v1/polls", signed, `{"request_ids": ["1"]}`)
+				Expect(a.Status).To(Equal(http.StatusUnauthorized))
+				Expect(a.Header.Get("WWW-Authenticate")).To(ContainSubstring(`error="invalid_token"`))
+				Expect(insp.Queues()).NotTo(ContainElement(queue), "nothing was enqueued")
+			},
+			Entry("an extension", []string{"https://example.org/must-understand"}),
+			Entry("b64 (RFC 7797), which changes what is signed", []string{"b64"}),
+			Entry("an empty list, which RFC 7515 forbids", []string{}),
+			Entry("not a list", "exp"),
+		)
+
 		Context("when the maximum lifetime is set to 3 h", func() {
 			BeforeEach(func() {
 				cfg.MaxLifetime = 3 * time.Hour
@@ -170,6 +189,48 @@ var _ = Describe("Enqueue API hardening", func() {
 				a := post("/v1/polls", tokenFor("claims-api", func(c jwt.MapClaims) { c["exp"] = time.Now().Add(2 * time.Hour).Unix() }), `{"request_ids": ["1"]}`)
 				Expect(a.Status).To(Equal(http.StatusAccepted))
 			})
+		})
+	})
+
+	Context("when polls are capped at 10 calls' worth a minute per caller, 100 ids a call", func() {
+		BeforeEach(func() {
+			pollCap = &api.PollCap{Redis: rdb, KeyPrefix: prefix, PerMinute: 10, BatchSize: 100}
+			start()
+		})
+
+		ids := func(from, n int) string {
+			out := make([]string, n)
+			for i := range out {
+				out[i] = fmt.Sprintf(`"%d"`, from+i)
+			}
+			return `{"request_ids": [` + strings.Join(out, ",") + `]}`
+		}
+
+		It("counts the Lighthouse calls a poll costs, not requests (10 × 2,999 ids once queued 311 batches a minute)", func() {
+			token := tokenFor("claims-api", nil)
+			// The repro: 2,999 ids are 30 calls, more than a minute's 10.
+			refused := post("/v1/polls", token, ids(1, 2999))
+			Expect(refused.Status).To(Equal(http.StatusBadRequest))
+			Expect(refused.Body).To(HaveKeyWithValue("errors", HaveKeyWithValue("request_ids",
+				ContainSubstring("2999 request ids are 30 Lighthouse calls, more than the 10"))))
+
+			Expect(post("/v1/polls", token, ids(1, 701)).Status).To(Equal(http.StatusAccepted), "8 calls")
+			Expect(post("/v1/polls", token, ids(1000, 200)).Status).To(Equal(http.StatusAccepted), "2 calls: 10 spent")
+			over := post("/v1/polls", token, ids(2000, 1))
+			Expect(over.Status).To(Equal(http.StatusTooManyRequests))
+			Expect(over.Header.Get("Retry-After")).To(MatchRegexp(`^[1-9][0-9]*$`))
+			Expect(post("/v1/polls", token, `{"form526_submission_id": 7}`).Status).To(Equal(http.StatusTooManyRequests), "a submission costs a call too")
+
+			pending, err := insp.ListPendingTasks(queue)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(pending).To(HaveLen(2), "only the two polls within the cap were enqueued")
+		})
+
+		It("counts an id given twice once", func() {
+			token := tokenFor("claims-api", nil)
+			twice := ids(1, 1000)
+			twice = strings.TrimSuffix(twice, "]}") + "," + strings.TrimPrefix(ids(1, 1000), `{"request_ids": [`)
+			Expect(post("/v1/polls", token, twice).Status).To(Equal(http.StatusAccepted), "1,000 distinct ids: 10 calls")
 		})
 	})
 

@@ -157,7 +157,7 @@ func (s *Server) pollNow(w http.ResponseWriter, r *http.Request) (int, any) {
 	if problems := positiveIDs(raw, idFields...); err != nil || len(problems) > 0 {
 		return invalid(err, problems)
 	}
-	if status, body := s.capPolls(w, r); status != 0 {
+	if status, body := s.capPolls(w, r, len(p.Deduplicated().RequestIDs)); status != 0 {
 		return status, body
 	}
 	id, _ := tasks.PollNowTaskID(p, at)
@@ -185,14 +185,23 @@ func (s *Server) enqueue(r *http.Request, task *asynq.Task, id string) (int, any
 	return http.StatusServiceUnavailable, errorBody("the queue is unavailable: retry later (a retried request never makes a second task)")
 }
 
-// capPolls spends one of the caller's polls, or answers 429 (503 when Redis,
-// which keeps the allowance, cannot be reached).
-func (s *Server) capPolls(w http.ResponseWriter, r *http.Request) (int, any) {
+// capPolls spends what a poll of ids request ids costs of the caller's
+// allowance (PollCap.calls), or answers 429 (503 when Redis, which keeps
+// the allowance, cannot be reached; 400 for a poll larger than a minute's
+// allowance, which waiting would never let through).
+func (s *Server) capPolls(w http.ResponseWriter, r *http.Request, ids int) (int, any) {
 	if s.pollCap == nil {
 		return 0, nil
 	}
 	subject, _ := r.Context().Value(subjectKey{}).(string)
-	wait, err := s.pollCap.Take(r.Context(), subject)
+	calls := s.opts.PollCap.calls(ids)
+	wait, err := s.pollCap.TakeN(r.Context(), subject, calls)
+	if errors.Is(err, allowance.ErrOverAllowance) {
+		s.opts.Logger.InfoContext(r.Context(), "refused an API call", "path", r.URL.Path, "reason", "poll_too_large", "status", http.StatusBadRequest, "caller", subject)
+		return http.StatusBadRequest, fieldError("request_ids", fmt.Sprintf(
+			"%d request ids are %d Lighthouse calls, more than the %d a caller may spend a minute: split the poll",
+			ids, calls, s.pollCap.PerMinute()))
+	}
 	if err != nil {
 		err = fmt.Errorf("poll cap: %w", err)
 		s.opts.Logger.WarnContext(r.Context(), "could not check an API caller's poll cap", "caller", subject, "error", err.Error())
@@ -205,8 +214,8 @@ func (s *Server) capPolls(w http.ResponseWriter, r *http.Request) (int, any) {
 	s.opts.Logger.InfoContext(r.Context(), "refused an API call", "path", r.URL.Path, "reason", "poll_cap", "status", http.StatusTooManyRequests, "caller", subject)
 	w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())))
 	return http.StatusTooManyRequests, errorBody(fmt.Sprintf(
-		"this caller asked for more than %d polls a minute (they spend the Lighthouse budget every caller shares): retry after %d s",
-		s.opts.PollCap.PerMinute, int(wait.Seconds())))
+		"this caller asked for more than %d polls a minute (Lighthouse calls' worth: a poll of up to %d request ids is one; they spend the Lighthouse budget every caller shares): retry after %d s",
+		s.pollCap.PerMinute(), s.opts.PollCap.batchSize(), int(wait.Seconds())))
 }
 
 // invalid answers 400 with the payload's problems and those of the ids given

@@ -2,6 +2,7 @@ package simulate
 
 import (
 	"container/heap"
+	"context"
 	"time"
 
 	"github.com/vagov/lighthouse526/models"
@@ -72,14 +73,20 @@ func newEngine(o *Options, strategy polling.Strategy, ups []Upload) *engine {
 	return e
 }
 
-func (e *engine) run() {
+// run steps through virtual time until every upload that ends is seen, or
+// past the window by a floor, a period and a day; it returns ctx's error if
+// ctx ends first (checked every 1,024 steps: microseconds apart).
+func (e *engine) run(ctx context.Context) error {
 	t := e.start.Add(-e.o.Warmup).Truncate(time.Minute)
 	stop := e.end.Add(e.o.Schedule.Floor + e.o.FixedPeriod + 24*time.Hour)
-	for !t.After(stop) {
+	for step := 0; !t.After(stop); step++ {
+		if step%1024 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
 		if e.snap == nil && !t.Before(e.end) {
 			e.takeSnapshot()
 			if e.undetected == 0 {
-				return
+				return nil
 			}
 		}
 		e.admit(t)
@@ -90,10 +97,11 @@ func (e *engine) run() {
 			e.call(t, batch)
 		}
 		if e.snap != nil && e.undetected == 0 {
-			return
+			return nil
 		}
 		t = e.nextEvent(t)
 	}
+	return nil
 }
 
 // admit adds the uploads created by t. A new upload has no next-poll time

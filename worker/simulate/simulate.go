@@ -28,7 +28,9 @@
 package simulate
 
 import (
+	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/vagov/lighthouse526/polling"
@@ -85,6 +87,28 @@ const (
 	DefaultFixedPeriod = time.Hour
 )
 
+// Bounds of Options: a run's memory and time grow with the uploads it
+// simulates (the uploads, each one's state per strategy, the due heap, the
+// latencies), so MaxUploads bounds both: at the bound, `worker simulate
+// --per-day 100000 --days 7 --warmup 72h` (1,000,000 uploads) peaked at
+// 463 MB of RSS in 28 s on the 2-core VM, about 460 bytes an upload. The
+// others refuse what no one means.
+const (
+	MaxPerDay  = 100_000 // twenty times today's 5,000
+	MaxDays    = 92      // a quarter
+	MaxWarmup  = 30 * 24 * time.Hour
+	MaxUploads = 1_000_000 // PerDay × (Days + Warmup in days)
+	MaxBudget  = 100_000   // LIGHTHOUSE_RATE_LIMIT_PER_MINUTE's own bound
+	MaxFloor   = 7 * 24 * time.Hour
+	MaxPeriod  = 24 * time.Hour // the fixed strategy's cron period
+)
+
+// ExpectedUploads is about how many uploads o simulates: its arrival rate
+// over the warm-up and the measured days.
+func (o *Options) ExpectedUploads() float64 {
+	return o.PerDay * (float64(o.Days) + o.Warmup.Hours()/24)
+}
+
 // window is the measured days: whole days from measureStart.
 func (o *Options) window() (start, end time.Time) {
 	return measureStart, measureStart.AddDate(0, 0, o.Days)
@@ -93,29 +117,32 @@ func (o *Options) window() (start, end time.Time) {
 // Validate says what is wrong with o, if anything.
 func (o *Options) Validate() error {
 	switch {
-	case o.PerDay <= 0:
-		return fmt.Errorf("arrivals a day must be positive, got %g", o.PerDay)
-	case o.Warmup < 0:
-		return fmt.Errorf("warm-up must not be negative, got %s", o.Warmup)
-	case o.Days <= 0:
-		return fmt.Errorf("measured days must be positive, got %d", o.Days)
+	case math.IsNaN(o.PerDay) || o.PerDay <= 0 || o.PerDay > MaxPerDay:
+		return fmt.Errorf("arrivals a day must be positive and at most %d, got %g", MaxPerDay, o.PerDay)
+	case o.Warmup < 0 || o.Warmup > MaxWarmup:
+		return fmt.Errorf("warm-up must be between 0 and %s, got %s", MaxWarmup, o.Warmup)
+	case o.Days <= 0 || o.Days > MaxDays:
+		return fmt.Errorf("measured days must be positive and at most %d, got %d", MaxDays, o.Days)
+	case o.ExpectedUploads() > MaxUploads:
+		return fmt.Errorf("arrivals a day × (measured days + warm-up days) must be at most %d uploads, got %.0f", MaxUploads, o.ExpectedUploads())
 	case o.Processing == nil:
 		return fmt.Errorf("no processing-time distribution")
-	case o.Budget <= 0:
-		return fmt.Errorf("budget must be positive, got %d", o.Budget)
+	case o.Budget <= 0 || o.Budget > MaxBudget:
+		return fmt.Errorf("budget must be positive and at most %d, got %d", MaxBudget, o.Budget)
 	case o.BatchSize <= 0:
 		return fmt.Errorf("batch size must be positive, got %d", o.BatchSize)
-	case o.Schedule.Floor <= 0:
-		return fmt.Errorf("floor must be positive, got %s", o.Schedule.Floor)
-	case o.FixedPeriod < time.Minute || o.FixedPeriod%time.Minute != 0:
-		return fmt.Errorf("fixed cron period must be a whole number of minutes, got %s", o.FixedPeriod)
+	case o.Schedule.Floor < polling.MinInterval || o.Schedule.Floor > MaxFloor:
+		return fmt.Errorf("floor must be between %s and %s, got %s", polling.MinInterval, MaxFloor, o.Schedule.Floor)
+	case o.FixedPeriod < time.Minute || o.FixedPeriod > MaxPeriod || o.FixedPeriod%time.Minute != 0:
+		return fmt.Errorf("fixed cron period must be a whole number of minutes up to %s, got %s", MaxPeriod, o.FixedPeriod)
 	}
 	return o.Schedule.Ladder.Validate()
 }
 
 // Run simulates both strategies on the same uploads: the same arrivals and
-// the same Lighthouse processing times.
-func Run(o Options) (*Result, error) {
+// the same Lighthouse processing times. It stops with ctx's error when ctx
+// ends (SIGINT, SIGTERM).
+func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
@@ -123,7 +150,9 @@ func Run(o Options) (*Result, error) {
 	res := &Result{Options: o, Uploads: len(ups)}
 	for _, strategy := range []polling.Strategy{polling.StrategyFixed, polling.StrategyAdaptive} {
 		e := newEngine(&o, strategy, ups)
-		e.run()
+		if err := e.run(ctx); err != nil {
+			return nil, fmt.Errorf("simulate: %w", err)
+		}
 		res.Strategies = append(res.Strategies, e.result())
 	}
 	res.Goals = goals(res.Fixed(), res.Adaptive(), o.Budget)

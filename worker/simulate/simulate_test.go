@@ -2,6 +2,7 @@ package simulate_test
 
 import (
 	"bytes"
+	"context"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -35,7 +36,7 @@ func small() simulate.Options {
 
 func run(o simulate.Options) *simulate.Result {
 	GinkgoHelper()
-	res, err := simulate.Run(o)
+	res, err := simulate.Run(context.Background(), o)
 	Expect(err).NotTo(HaveOccurred())
 	return res
 }
@@ -163,15 +164,33 @@ var _ = Describe("Run", func() {
 	DescribeTable("refuses options it cannot run",
 		func(change func(*simulate.Options), message string) {
 			change(&o)
-			_, err := simulate.Run(o)
+			_, err := simulate.Run(context.Background(), o)
 			Expect(err).To(MatchError(ContainSubstring(message)))
 		},
 		Entry("no arrivals", func(o *simulate.Options) { o.PerDay = 0 }, "arrivals a day must be positive"),
+		Entry("NaN arrivals (ran for ever, to 21 GB)", func(o *simulate.Options) { o.PerDay = math.NaN() }, "arrivals a day must be positive and at most 100000"),
+		Entry("infinite arrivals", func(o *simulate.Options) { o.PerDay = math.Inf(1) }, "at most 100000"),
+		Entry("1e12 arrivals", func(o *simulate.Options) { o.PerDay = 1e12 }, "at most 100000"),
+		Entry("100,000 days", func(o *simulate.Options) { o.Days = 100000 }, "at most 92"),
+		Entry("more uploads than the bound", func(o *simulate.Options) { o.PerDay, o.Days = 100000, 30 }, "at most 1000000 uploads"),
+		Entry("a floor under a second", func(o *simulate.Options) { o.Schedule.Floor = time.Nanosecond }, "floor must be between 1s"),
 		Entry("no days", func(o *simulate.Options) { o.Days = 0 }, "measured days must be positive"),
 		Entry("no budget", func(o *simulate.Options) { o.Budget = 0 }, "budget must be positive"),
 		Entry("a fixed period of seconds", func(o *simulate.Options) { o.FixedPeriod = 90 * time.Second }, "whole number of minutes"),
 		Entry("no ladder", func(o *simulate.Options) { o.Schedule.Ladder = nil }, "no rungs"),
 	)
+})
+
+var _ = Describe("Run's context", func() {
+	It("stops the run when the context ends, with its error", func() {
+		o := small()
+		o.PerDay, o.Days = 20000, 30 // seconds of work, were it run
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		res, err := simulate.Run(ctx, o)
+		Expect(err).To(MatchError(context.Canceled))
+		Expect(res).To(BeNil())
+	})
 })
 
 var _ = Describe("Mixture", func() {
