@@ -97,11 +97,10 @@ chaos: services
 vuln:
 	scripts/vuln.sh
 
-## alerts-test: promtool checks and unit-tests deploy/prometheus/alerts.yml
+## alerts-test: promtool checks and unit-tests deploy/prometheus/alerts.yml (scripts/promtool.sh installs promtool when missing)
 alerts-test:
-	@command -v promtool >/dev/null || { echo "promtool missing: apt-get install prometheus" >&2; exit 1; }
-	promtool check rules deploy/prometheus/alerts.yml
-	promtool test rules deploy/prometheus/alerts_test.yml
+	scripts/promtool.sh check rules deploy/prometheus/alerts.yml
+	scripts/promtool.sh test rules deploy/prometheus/alerts_test.yml
 
 ## fuzz: every fuzz target for FUZZTIME each (default 60s)
 fuzz:

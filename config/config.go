@@ -110,8 +110,22 @@ type Config struct {
 	LogEnvironment string `env:"LOG_ENVIRONMENT"`
 	// The original's StatsD keys, to the Datadog agent (DogStatsD, UDP
 	// host:port; empty: off), with optional constant tags (env:prod,...).
+	// STATSD_ADDR=none turns StatsD off without the start-up warning that an
+	// unset one gives (StatsDAgentAddr).
 	StatsDAddr string   `env:"STATSD_ADDR"`
 	StatsDTags []string `env:"STATSD_TAGS" envSeparator:","`
+	// Datadog's unified service tags: env, service and version on every
+	// StatsD line (StatsDTagList).
+	DDEnv     string `env:"DD_ENV"`
+	DDService string `env:"DD_SERVICE"`
+	DDVersion string `env:"DD_VERSION"`
+
+	// The container's memory limit in bytes (Kubernetes: a resourceFieldRef
+	// of limits.memory): the Go runtime's soft memory limit is set to
+	// GoMemLimitPercent of it (GoMemoryLimit), unless GOMEMLIMIT is set,
+	// which the runtime reads itself and which then wins.
+	ContainerMemoryLimit int64  `env:"CONTAINER_MEMORY_LIMIT"`
+	GoMemLimit           string `env:"GOMEMLIMIT"`
 
 	// Every HTTP server of the worker (enqueue API, monitor, metrics): a
 	// client that trickles its headers or body is cut off at the read
@@ -140,7 +154,11 @@ type Config struct {
 
 	// asynqmon web UI (`worker monitor`): basic auth or a bearer token, or
 	// MONITOR_AUTH=none on a loopback address only.
-	MonitorAddr           string `env:"MONITOR_ADDR" envDefault:"127.0.0.1:9480"`
+	MonitorAddr string `env:"MONITOR_ADDR" envDefault:"127.0.0.1:9480"`
+	// MonitorOpsAddr, when set, is where `worker monitor` also serves
+	// /healthz, /readyz and /metrics, unauthenticated: for probes when the
+	// UI listens on loopback only.
+	MonitorOpsAddr        string `env:"MONITOR_OPS_ADDR"`
 	MonitorReadOnly       bool   `env:"MONITOR_READ_ONLY" envDefault:"true"`
 	MonitorUsername       string `env:"MONITOR_USERNAME"`
 	MonitorPassword       string `env:"MONITOR_PASSWORD"`

@@ -68,3 +68,20 @@ var _ = Describe("The enqueue API and monitor variables", func() {
 		Expect(cfg.String()).To(ContainSubstring("MONITOR_USERNAME=ops"))
 	})
 })
+
+var _ = Describe("MONITOR_OPS_ADDR", func() {
+	It("is off by default, and a host:port other than MONITOR_ADDR when set", func() {
+		cfg, err := config.Load(nil)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(cfg.MonitorOpsAddr).To(BeEmpty())
+
+		cfg, err = config.Load([]string{"MONITOR_OPS_ADDR=0.0.0.0:9464"})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(cfg.MonitorOpsAddr).To(Equal("0.0.0.0:9464"))
+
+		_, err = config.Load([]string{"MONITOR_OPS_ADDR=9464"})
+		Expect(problemVars(err)).To(ConsistOf("MONITOR_OPS_ADDR"))
+		_, err = config.Load([]string{"MONITOR_ADDR=127.0.0.1:9480", "MONITOR_OPS_ADDR=127.0.0.1:9480"})
+		Expect(problemVars(err)).To(ConsistOf("MONITOR_OPS_ADDR"))
+	})
+})

@@ -231,6 +231,7 @@ func (v *validator) validate(c *Config) {
 	v.oneOf("LOG_LEVEL", c.LogLevel, "debug", "info", "warn", "error")
 	v.logFormat(c.LogFormat)
 	v.statsd(c)
+	v.memory(c)
 	v.api(c)
 	v.monitor(c)
 	v.hardening(c)
@@ -282,6 +283,12 @@ func (v *validator) api(c *Config) {
 
 func (v *validator) monitor(c *Config) {
 	v.hostPort("MONITOR_ADDR", c.MonitorAddr)
+	if c.MonitorOpsAddr != "" {
+		v.hostPort("MONITOR_OPS_ADDR", c.MonitorOpsAddr)
+		if c.MonitorOpsAddr == c.MonitorAddr {
+			v.add("MONITOR_OPS_ADDR", "must not be MONITOR_ADDR")
+		}
+	}
 	if (c.MonitorUsername == "") != (c.MonitorPassword == "") {
 		v.add("MONITOR_PASSWORD", "set MONITOR_USERNAME and MONITOR_PASSWORD together, or neither")
 	}

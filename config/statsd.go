@@ -1,13 +1,27 @@
 package config
 
-import "github.com/vagov/lighthouse526/vagov/statsd"
+import (
+	"strings"
 
-// statsd checks STATSD_ADDR and STATSD_TAGS with the rules of the client
-// that will use them.
+	"github.com/vagov/lighthouse526/vagov/statsd"
+)
+
+// StatsDNone is the STATSD_ADDR that turns StatsD off on purpose: no client,
+// and none of the start-up warning an unset STATSD_ADDR gives.
+const StatsDNone = "none"
+
+// unifiedTags are Datadog's unified service tags, by the variable that sets
+// each.
+var unifiedTags = []struct{ env, key string }{
+	{"DD_ENV", "env"}, {"DD_SERVICE", "service"}, {"DD_VERSION", "version"},
+}
+
+// statsd checks STATSD_ADDR, STATSD_TAGS and the unified service tags with
+// the rules of the client that will use them.
 func (v *validator) statsd(c *Config) {
-	if c.StatsDAddr != "" {
-		if err := statsd.ValidateAddr(c.StatsDAddr); err != nil {
-			v.add("STATSD_ADDR", "%v (or empty to disable)", err)
+	if addr := c.StatsDAgentAddr(); addr != "" {
+		if err := statsd.ValidateAddr(addr); err != nil {
+			v.add("STATSD_ADDR", "%v (or empty, or none, to send none)", err)
 		}
 	}
 	for i, t := range c.StatsDTags {
@@ -15,5 +29,54 @@ func (v *validator) statsd(c *Config) {
 			v.add("STATSD_TAGS", "tag %d: %v (comma-separated key:value tags)", i+1, err)
 			return
 		}
+	}
+	for _, u := range unifiedTags {
+		value := c.unifiedTag(u.env)
+		if value == "" {
+			continue
+		}
+		if err := statsd.ValidateTag(u.key + ":" + value); err != nil {
+			v.add(u.env, "%v", err)
+		}
+		for i, t := range c.StatsDTags {
+			if strings.HasPrefix(t, u.key+":") {
+				v.add("STATSD_TAGS", "tag %d: %s is %s's to set (set one of them)", i+1, t, u.env)
+			}
+		}
+	}
+}
+
+// StatsDAgentAddr is where StatsD goes: STATSD_ADDR, or "" when it is unset
+// or none.
+func (c *Config) StatsDAgentAddr() string {
+	if c.StatsDAddr == StatsDNone {
+		return ""
+	}
+	return c.StatsDAddr
+}
+
+// StatsDOptedOut reports STATSD_ADDR=none: no StatsD, and nothing said.
+func (c *Config) StatsDOptedOut() bool { return c.StatsDAddr == StatsDNone }
+
+// StatsDTagList is the tags of every StatsD line: STATSD_TAGS, then env,
+// service and version from DD_ENV, DD_SERVICE and DD_VERSION, when set.
+func (c *Config) StatsDTagList() []string {
+	tags := append([]string(nil), c.StatsDTags...)
+	for _, u := range unifiedTags {
+		if value := c.unifiedTag(u.env); value != "" {
+			tags = append(tags, u.key+":"+value)
+		}
+	}
+	return tags
+}
+
+func (c *Config) unifiedTag(env string) string {
+	switch env {
+	case "DD_ENV":
+		return c.DDEnv
+	case "DD_SERVICE":
+		return c.DDService
+	default:
+		return c.DDVersion
 	}
 }

@@ -47,4 +47,43 @@ var _ = Describe("The StatsD variables", func() {
 		Entry("a pipe", "env:prod|c", "contains '|', '#' or ','"),
 		Entry("a hash", "team:#benefits", "contains '|', '#' or ','"),
 	)
+
+	It("take STATSD_ADDR=none as StatsD off on purpose", func() {
+		cfg, err := config.Load([]string{"STATSD_ADDR=none"})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(cfg.StatsDAgentAddr()).To(BeEmpty())
+		Expect(cfg.StatsDOptedOut()).To(BeTrue())
+
+		cfg, err = config.Load(nil)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(cfg.StatsDAgentAddr()).To(BeEmpty())
+		Expect(cfg.StatsDOptedOut()).To(BeFalse(), "unset is not a choice: worker run says so")
+	})
+
+	Context("with Datadog's unified service tags", func() {
+		It("reads DD_ENV, DD_SERVICE and DD_VERSION as the env, service and version tags of every line", func() {
+			cfg, err := config.Load([]string{"STATSD_TAGS=team:benefits", "DD_ENV=staging", "DD_SERVICE=lighthouse526", "DD_VERSION=1.4.2"})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(cfg.StatsDTagList()).To(Equal([]string{"team:benefits", "env:staging", "service:lighthouse526", "version:1.4.2"}))
+			Expect(cfg.String()).To(ContainSubstring("DD_ENV=staging\n"))
+			Expect(config.EnvNames()).To(ContainElements("DD_ENV", "DD_SERVICE", "DD_VERSION"))
+		})
+
+		It("adds no tag that is not set", func() {
+			cfg, err := config.Load([]string{"DD_SERVICE=lighthouse526"})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(cfg.StatsDTagList()).To(Equal([]string{"service:lighthouse526"}))
+		})
+
+		DescribeTable("refuses a value that would break the line, or a tag set twice",
+			func(env []string, name, reason string) {
+				_, err := config.Load(env)
+				Expect(problemVars(err)).To(ConsistOf(name))
+				Expect(err).To(MatchError(ContainSubstring(reason)))
+			},
+			Entry("a space in DD_ENV", []string{"DD_ENV=prod east"}, "DD_ENV", "whitespace"),
+			Entry("a pipe in DD_SERVICE", []string{"DD_SERVICE=lh|526"}, "DD_SERVICE", "'|'"),
+			Entry("env in STATSD_TAGS beside DD_ENV", []string{"DD_ENV=prod", "STATSD_TAGS=env:prod"}, "STATSD_TAGS", "env:prod is DD_ENV's to set"),
+		)
+	})
 })

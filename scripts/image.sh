@@ -7,9 +7,24 @@
 # Debian's packages when missing, as scripts/services.sh installs PostgreSQL.
 #
 # IMAGE (default localhost/lighthouse526-worker), IMAGE_TAG (default VERSION)
-# and VERSION (default: git describe) choose the name and the stamp.
+# and VERSION (default: git describe) choose the name and the stamp. The
+# image is tagged IMAGE:IMAGE_TAG and IMAGE:latest, the tag the reference
+# Kubernetes manifests name (deploy/kubernetes).
+#
+# scripts/image.sh --rootfs DIR stages the image's root filesystem in DIR
+# (which must not exist) and builds no image: what deploy/kubernetes' spec
+# runs the manifests' containers from, without buildah.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+rootfs_only=
+if [[ ${1:-} == --rootfs ]]; then
+  [[ -n ${2:-} ]] || { echo "usage: scripts/image.sh [--rootfs DIR]" >&2; exit 2; }
+  rootfs_only=$2
+elif [[ $# -gt 0 ]]; then
+  echo "usage: scripts/image.sh [--rootfs DIR]" >&2
+  exit 2
+fi
 
 export GOTOOLCHAIN="${GOTOOLCHAIN:-go1.26.10}"
 VERSION=${VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo dev)}
@@ -37,7 +52,7 @@ install_packages() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
-command -v buildah >/dev/null || install_packages buildah
+[[ -n $rootfs_only ]] || command -v buildah >/dev/null || install_packages buildah
 [[ -s /etc/ssl/certs/ca-certificates.crt ]] || install_packages ca-certificates
 [[ -f /usr/share/zoneinfo/UTC ]] || install_packages tzdata
 
@@ -47,9 +62,14 @@ ids=${user_line#USER }
 uid=${ids%%:*}
 gid=${ids##*:}
 
-context=$(mktemp -d)
-trap 'rm -rf "$context"' EXIT
-root=$context/rootfs
+if [[ -n $rootfs_only ]]; then
+  [[ ! -e $rootfs_only ]] || die "$rootfs_only exists"
+  root=$rootfs_only
+else
+  context=$(mktemp -d)
+  trap 'rm -rf "$context"' EXIT
+  root=$context/rootfs
+fi
 install -d -m 0755 "$root" "$root/etc" "$root/etc/ssl" "$root/etc/ssl/certs" \
   "$root/usr" "$root/usr/local" "$root/usr/local/bin" "$root/usr/share"
 
@@ -67,9 +87,16 @@ printf 'worker:x:%s:%s:lighthouse526 worker:/nonexistent:/nonexistent\n' "$uid" 
 printf 'worker:x:%s:\n' "$gid" >"$root/etc/group"
 chmod 0644 "$root/etc/passwd" "$root/etc/group"
 
+if [[ -n $rootfs_only ]]; then
+  log "staged the image's root filesystem in $root"
+  exit 0
+fi
+
 log "building $IMAGE:$IMAGE_TAG"
 buildah build --quiet --timestamp "$CREATED" \
   --build-arg "VERSION=$VERSION" --build-arg "REVISION=$REVISION" \
   -f Containerfile -t "$IMAGE:$IMAGE_TAG" "$context" >/dev/null
-size=$(buildah images --format '{{.Size}}' "$IMAGE:$IMAGE_TAG")
-echo "$IMAGE:$IMAGE_TAG ($size)"
+# The tag deploy/kubernetes names; a registry gets the version's tag.
+buildah tag "$IMAGE:$IMAGE_TAG" "$IMAGE:latest"
+size=$(buildah images --format '{{.Size}}' "$IMAGE:$IMAGE_TAG" | awk 'NR == 1')
+echo "$IMAGE:$IMAGE_TAG ($size), also tagged $IMAGE:latest"

@@ -1,6 +1,7 @@
 package spec_test
 
 import (
+	"net/http"
 	"strconv"
 	"strings"
 	"syscall"
@@ -112,6 +113,62 @@ var _ = Describe("StatsD from worker processes", func() {
 
 			Eventually(counters).Should(Equal(wantCounters))
 			Eventually(func() []string { return agent.LinesWithPrefix(gaugeKeys) }).Should(ConsistOf(wantGauges))
+		})
+	})
+})
+
+// What `worker run` says, and does, about STATSD_ADDR at start.
+var _ = Describe("StatsD settings at start", func() {
+	var w *world
+
+	BeforeEach(func(ctx SpecContext) {
+		w = newWorld()
+		seedUploads(ctx, upload{requestID: w.fake.AddDocument(fake.Document{Outcome: fake.StatusSuccess}), documentType: models.DocumentTypeForm0781})
+	})
+
+	// linesSaying counts the log lines of a session's stderr holding msg.
+	linesSaying := func(s *gexec.Session, msg string) int {
+		return strings.Count(string(s.Err.Contents()), msg)
+	}
+	const (
+		unset      = `"message":"STATSD_ADDR is not set: none of the original's StatsD metrics are sent`
+		unresolved = `"message":"StatsD address does not resolve: retrying in the background`
+	)
+
+	Context("when STATSD_ADDR names a host that does not resolve", func() {
+		It("polls all the same, having said it once and counted each attempt", func(ctx SpecContext) {
+			// .invalid never resolves (RFC 6761); `worker config` accepts it.
+			w.env["STATSD_ADDR"] = "datadog-agent.invalid:8125"
+			p := w.startWorker("--no-scheduler")
+			id := w.enqueueCronCycle(ctx, time.Now().UTC().Truncate(time.Minute).Add(-10*time.Minute))
+			Eventually(cycleDone(ctx, id)).WithTimeout(time.Minute).Should(BeTrue())
+			Expect(loadCycle(ctx, id).CompletedCount).To(Equal(1))
+
+			Expect(linesSaying(p.session, unresolved)).To(Equal(1))
+			Expect(p.metric("form526_worker_statsd_resolve_failures_total", nil)).To(BeNumerically(">=", 1))
+			Expect(p.get("/readyz")).To(Equal(http.StatusOK))
+		})
+	})
+
+	Context("when STATSD_ADDR is unset", func() {
+		It("says once that no StatsD is sent", func() {
+			p := w.startWorker("--no-scheduler")
+			Eventually(func() int { return linesSaying(p.session, unset) }).Should(Equal(1))
+			p.signal(syscall.SIGTERM)
+			Eventually(p.session).WithTimeout(20 * time.Second).Should(gexec.Exit(0))
+			Expect(linesSaying(p.session, unset)).To(Equal(1))
+		})
+	})
+
+	Context("when STATSD_ADDR=none", func() {
+		It("sends none and says nothing of it", func() {
+			w.env["STATSD_ADDR"] = "none"
+			p := w.startWorker("--no-scheduler")
+			p.signal(syscall.SIGTERM)
+			Eventually(p.session).WithTimeout(20 * time.Second).Should(gexec.Exit(0))
+			Expect(p.session.Err.Contents()).To(ContainSubstring(`"message":"worker started"`))
+			Expect(linesSaying(p.session, "STATSD_ADDR")).To(BeZero())
+			Expect(linesSaying(p.session, "StatsD")).To(BeZero())
 		})
 	})
 })

@@ -12,7 +12,6 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vagov/lighthouse526/config"
@@ -46,9 +45,8 @@ func apiCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	}
 	servers := []*http.Server{newHTTPServer(cfg, cfg.APIAddr, srv, logger)}
 	if cfg.MetricsAddr != "" {
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-		servers = append(servers, newHTTPServer(cfg, cfg.MetricsAddr, mux, logger))
+		// /readyz: the API enqueues into Redis and keeps its poll caps there.
+		servers = append(servers, newHTTPServer(cfg, cfg.MetricsAddr, opsMux(reg, redisReady(rdb)), logger))
 	}
 	logger.Info("enqueue API started", "api_addr", cfg.APIAddr, "queue", cfg.QueueName)
 	fmt.Fprintf(stdout, "enqueue API on http://%s/v1/ (queue %s)\n", cfg.APIAddr, cfg.QueueName)

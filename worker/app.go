@@ -67,7 +67,7 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, role s
 	a.client = asynq.NewClientFromRedisClient(a.rdb)
 	a.metrics = polling.NewMetrics(a.reg)
 	a.taskMetrics = runner.NewMetrics(a.reg)
-	if a.metrics.StatsD, err = statsd.New(statsd.Config{Addr: cfg.StatsDAddr, Tags: cfg.StatsDTags, Logger: logger, Registerer: a.reg}); err != nil {
+	if a.metrics.StatsD, err = statsd.New(statsd.Config{Addr: cfg.StatsDAgentAddr(), Tags: cfg.StatsDTagList(), Logger: logger, Registerer: a.reg}); err != nil {
 		a.close()
 		return nil, err
 	}

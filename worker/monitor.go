@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 
 	"github.com/vagov/lighthouse526/worker/monitor"
 )
@@ -41,7 +42,13 @@ func monitorCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	}
 	defer srv.Close()
 
-	logger.Info("monitor started", "monitor_addr", cfg.MonitorAddr, "read_only", cfg.MonitorReadOnly, "auth_none", cfg.MonitorAuth == "none")
+	servers := []*http.Server{newHTTPServer(cfg, cfg.MonitorAddr, srv, logger)}
+	if cfg.MonitorOpsAddr != "" {
+		// Probes and scrapers reach this one when the UI listens on
+		// loopback only; asynqmon reads Redis, so /readyz pings it.
+		servers = append(servers, newHTTPServer(cfg, cfg.MonitorOpsAddr, opsMux(newRegistry(), redisReady(rdb)), logger))
+	}
+	logger.Info("monitor started", "monitor_addr", cfg.MonitorAddr, "monitor_ops_addr", cfg.MonitorOpsAddr, "read_only", cfg.MonitorReadOnly, "auth_none", cfg.MonitorAuth == "none")
 	fmt.Fprintf(stdout, "asynqmon on http://%s%s/ (read-only: %t)\n", cfg.MonitorAddr, monitor.Root, cfg.MonitorReadOnly)
-	return serveUntilDone(ctx, newHTTPServer(cfg, cfg.MonitorAddr, srv, logger))
+	return serveUntilDone(ctx, servers...)
 }

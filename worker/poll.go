@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/vagov/lighthouse526/config"
 	"github.com/vagov/lighthouse526/models"
 	"github.com/vagov/lighthouse526/polling"
 	"github.com/vagov/lighthouse526/tasks"
@@ -61,7 +62,7 @@ func pollCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	logger := newLogger(cfg)
 	if *dryRun {
 		// Nothing reaches Datadog, and every line says it changed nothing.
-		cfg.StatsDAddr, logger = "", logger.With("dry_run", true)
+		cfg.StatsDAddr, logger = config.StatsDNone, logger.With("dry_run", true)
 	}
 	a, err := newApp(ctx, cfg, logger, "poll")
 	if err != nil {

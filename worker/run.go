@@ -12,9 +12,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/hibiken/asynq/x/metrics"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/vagov/lighthouse526/config"
 	"github.com/vagov/lighthouse526/runner"
 )
 
@@ -44,6 +42,9 @@ func runWorker(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		return &exitError{code: 2, err: err}
 	}
 	logger := newLogger(cfg)
+	if cfg.StatsDAddr == "" {
+		logger.Warn("STATSD_ADDR is not set: none of the original's StatsD metrics are sent, so Datadog's dashboards and monitors on them see nothing; set it to the Datadog agent's host:port, or to none to say so")
+	}
 	a, err := newApp(ctx, cfg, logger, "worker")
 	if err != nil {
 		return err
@@ -120,29 +121,5 @@ func runWorker(ctx context.Context, args []string, stdout, _ io.Writer) error {
 // opsHandler serves /metrics, /healthz (the process is alive) and /readyz
 // (Redis and Postgres answer).
 func (a *app) opsHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("GET "+config.MetricsPath, promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}))
-	mux.HandleFunc("GET "+config.HealthzPath, func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = io.WriteString(w, "ok\n")
-	})
-	mux.HandleFunc("GET "+config.ReadyzPath, func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		var problems []string
-		if err := a.rdb.Ping(ctx).Err(); err != nil {
-			problems = append(problems, "redis: unreachable")
-		}
-		if sqlDB, err := a.db.DB(); err != nil || sqlDB.PingContext(ctx) != nil {
-			problems = append(problems, "postgres: unreachable")
-		}
-		if len(problems) > 0 {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			for _, p := range problems {
-				_, _ = io.WriteString(w, p+"\n")
-			}
-			return
-		}
-		_, _ = io.WriteString(w, "ready\n")
-	})
-	return mux
+	return opsMux(a.reg, redisReady(a.rdb), postgresReady(a.db))
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/hibiken/asynq"
@@ -23,11 +24,16 @@ import (
 	"github.com/vagov/lighthouse526/vagov/sidekiq"
 )
 
-// loadConfig reads the environment; an invalid one exits with code 2.
+// loadConfig reads the environment; an invalid one exits with code 2. It
+// gives the Go runtime its share of the container's memory limit
+// (CONTAINER_MEMORY_LIMIT), unless GOMEMLIMIT set one.
 func loadConfig() (*config.Config, error) {
 	cfg, err := config.FromEnv()
 	if err != nil {
 		return nil, &exitError{code: 2, err: err}
+	}
+	if limit := cfg.GoMemoryLimit(); limit > 0 {
+		debug.SetMemoryLimit(limit)
 	}
 	return cfg, nil
 }

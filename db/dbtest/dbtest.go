@@ -124,4 +124,9 @@ const (
 	// (SIDEKIQ_REDIS_URL), beside the worker's RedisDBSpec.
 	RedisDBSidekiqSpec = 12
 	RedisDBImage       = 14
+	// The reference manifests' containers (deploy/kubernetes), which run
+	// with the manifests' own queue and key prefix: beside the Lighthouse
+	// client's suite, whose keys all carry a per-spec prefix, never asynq's
+	// or lighthouse526:.
+	RedisDBManifests = RedisDBLighthouse
 )

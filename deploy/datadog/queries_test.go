@@ -16,6 +16,52 @@ import (
 // e.g. sum:<name>{*}.as_count().
 var metricName = regexp.MustCompile(`([A-Za-z][A-Za-z0-9_.]*)\{`)
 
+// scopedMetric is a metric in a query with its space aggregator and its
+// scope: <aggregator>:<name>{<tag>,<tag>}.
+var scopedMetric = regexp.MustCompile(`(?:(sum|avg|max|min):)?([A-Za-z][A-Za-z0-9_.]*)\{([^}]*)\}`)
+
+// scoped is one metric of a query.
+type scoped struct {
+	Aggregator string // space aggregation: sum, avg, max, min
+	Name       string
+	Tags       []string // the scope's tags; none for {*}
+}
+
+func scopedMetrics(q string) []scoped {
+	var out []scoped
+	for _, m := range scopedMetric.FindAllStringSubmatch(q, -1) {
+		s := scoped{Aggregator: m[1], Name: m[2]}
+		for _, t := range strings.Split(m[3], ",") {
+			if t = strings.TrimSpace(t); t != "" && t != "*" {
+				s.Tags = append(s.Tags, t)
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// logSearch is a log monitor's search, unquoted.
+func logSearch(q string) (string, error) {
+	s := logsSearch.FindStringSubmatch(q)
+	if s == nil {
+		return "", fmt.Errorf("log alert query is not logs(\"...\"): %s", q)
+	}
+	return strconv.Unquote(s[1])
+}
+
+// searchTags are the tag filters of a log search: its key:value terms
+// outside quoted phrases that are not attributes (@...).
+func searchTags(search string) []string {
+	var out []string
+	for _, term := range strings.Fields(quoted.ReplaceAllString(search, " ")) {
+		if !strings.HasPrefix(term, "@") && strings.Contains(term, ":") {
+			out = append(out, term)
+		}
+	}
+	return out
+}
+
 // logsSearch is the search of a log monitor's query: logs("<search>")...
 var logsSearch = regexp.MustCompile(`^logs\(("(?:[^"\\]|\\.)*")\)\.`)
 
@@ -25,6 +71,8 @@ var quoted = regexp.MustCompile(`"((?:[^"\\]|\\.)*)"`)
 // used is what a monitor or the dashboard queries.
 type used struct {
 	Metrics []string
+	// Scoped are the metrics with their aggregators and scopes.
+	Scoped []scoped
 	// Phrases are the quoted phrases of log searches: log messages.
 	Phrases []string
 }
@@ -35,20 +83,16 @@ func monitorQueries(m datadogV1.Monitor) (used, error) {
 	var u used
 	switch m.Type {
 	case datadogV1.MONITORTYPE_LOG_ALERT:
-		s := logsSearch.FindStringSubmatch(m.Query)
-		if s == nil {
-			return u, fmt.Errorf("log alert query is not logs(\"...\"): %s", m.Query)
-		}
-		search, err := strconv.Unquote(s[1])
+		search, err := logSearch(m.Query)
 		if err != nil {
-			return u, fmt.Errorf("log search %s: %w", s[1], err)
+			return u, err
 		}
 		u.Phrases = phrases(search)
 		if len(u.Phrases) == 0 {
 			return u, fmt.Errorf("log search %s matches no quoted message", search)
 		}
 	case datadogV1.MONITORTYPE_QUERY_ALERT, datadogV1.MONITORTYPE_METRIC_ALERT:
-		u.Metrics = metricNames(m.Query)
+		u.Metrics, u.Scoped = metricNames(m.Query), scopedMetrics(m.Query)
 		if len(u.Metrics) == 0 {
 			return u, fmt.Errorf("metric query names no metric: %s", m.Query)
 		}
@@ -90,6 +134,7 @@ func dashboardQueries(file string) (used, error) {
 						return fmt.Errorf("metric query names no metric: %q", q)
 					}
 					u.Metrics = append(u.Metrics, names...)
+					u.Scoped = append(u.Scoped, scopedMetrics(q)...)
 				case "logs_stream":
 					q, _ := v["query_string"].(string)
 					p := phrases(q)

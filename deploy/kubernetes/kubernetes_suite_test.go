@@ -1,9 +1,12 @@
 // Package kubernetes_test checks the reference deployment in this directory
-// against the code: every manifest decodes strictly into the Kubernetes API
-// types (an unknown or misspelt field fails), every variable it sets is one
-// config reads, its probes call the routes and the port the binary serves,
-// secrets come from Secrets, and the pods are hardened as the platform
-// requires. A variable, route or default port renamed in the code fails it.
+// against the code, and runs it: every manifest decodes strictly into the
+// Kubernetes API types (an unknown or misspelt field fails), every variable
+// it sets is one config reads, its probes call the routes and ports the
+// binary serves, secrets come from Secrets, the pods are hardened as the
+// platform requires; and each container, given the environment the kubelet
+// would give it, runs the production binary from the image's root
+// filesystem until its readiness probe answers (running_test.go). A
+// variable, route or default port renamed in the code fails it.
 package kubernetes_test
 
 import (
@@ -11,6 +14,8 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	"github.com/vagov/lighthouse526/deploy/kubernetes/kubelet"
 )
 
 func TestKubernetes(t *testing.T) {
@@ -18,11 +23,17 @@ func TestKubernetes(t *testing.T) {
 	RunSpecs(t, "Kubernetes reference deployment")
 }
 
-// objects is every manifest of this directory, decoded.
-var objects *manifests
+var (
+	// objects is every manifest of this directory, decoded.
+	objects *kubelet.Manifests
+	// image is how the Containerfile runs its container.
+	image *kubelet.Image
+)
 
 var _ = BeforeSuite(func() {
 	var err error
-	objects, err = decodeDir(".")
+	objects, err = kubelet.DecodeDir(".")
+	Expect(err).NotTo(HaveOccurred())
+	image, err = kubelet.ReadContainerfile("../../Containerfile")
 	Expect(err).NotTo(HaveOccurred())
 })

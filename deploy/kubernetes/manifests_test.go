@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/vagov/lighthouse526/config"
+	"github.com/vagov/lighthouse526/deploy/kubernetes/kubelet"
 )
 
 // benchPeakRSS is a worker process's peak RSS measured by `worker bench` at
@@ -32,15 +33,23 @@ const shutdownDrain = 10 * time.Second
 
 // imageUser is the numeric uid and gid of the Containerfile's USER line.
 func imageUser() (uid, gid int64) {
-	b, err := os.ReadFile("../../Containerfile")
-	Expect(err).NotTo(HaveOccurred())
-	m := regexp.MustCompile(`(?m)^USER ([0-9]+):([0-9]+)$`).FindSubmatch(b)
+	m := regexp.MustCompile(`^([0-9]+):([0-9]+)$`).FindStringSubmatch(image.User)
 	Expect(m).NotTo(BeNil(), "the Containerfile has no numeric USER uid:gid line")
-	uid, err = strconv.ParseInt(string(m[1]), 10, 64)
+	uid, err := strconv.ParseInt(m[1], 10, 64)
 	Expect(err).NotTo(HaveOccurred())
-	gid, err = strconv.ParseInt(string(m[2]), 10, 64)
+	gid, err = strconv.ParseInt(m[2], 10, 64)
 	Expect(err).NotTo(HaveOccurred())
 	return uid, gid
+}
+
+// madeImage is the image `make image` tags for the manifests: the
+// Makefile's IMAGE, tag latest (spec/image checks that make image makes it).
+func madeImage() string {
+	b, err := os.ReadFile("../../Makefile")
+	Expect(err).NotTo(HaveOccurred())
+	m := regexp.MustCompile(`(?m)^IMAGE \?= (\S+)$`).FindSubmatch(b)
+	Expect(m).NotTo(BeNil(), "the Makefile sets no IMAGE")
+	return string(m[1]) + ":latest"
 }
 
 // portOf is the port of a host:port.
@@ -89,19 +98,52 @@ func selects(sel *metav1.LabelSelector, podLabels map[string]string) bool {
 	return !s.Empty() && s.Matches(labels.Set(podLabels))
 }
 
+// deployment is the Deployment running a subcommand, its main container,
+// its pod and the container's environment and settings.
+type deployment struct {
+	workload string
+	tmpl     *corev1.PodTemplateSpec
+	c        *corev1.Container
+	pod      *kubelet.Pod
+	env      []kubelet.Var
+	cfg      *config.Config
+}
+
+func running(subcommand string) deployment {
+	GinkgoHelper()
+	d, c := objects.DeploymentRunning(subcommand)
+	Expect(d).NotTo(BeNil(), "no Deployment runs `worker %s`", subcommand)
+	out := deployment{workload: "Deployment " + d.Name, tmpl: &d.Spec.Template, c: c}
+	out.pod = staticPod(out.workload, out.tmpl)
+	out.env = containerEnv(out.pod, c)
+	cfg, err := loadConfig(out.pod, c, out.env)
+	Expect(err).NotTo(HaveOccurred())
+	out.cfg = cfg
+	return out
+}
+
+// probe checks an HTTP probe's path and port.
+func probe(c *corev1.Container, p *corev1.Probe, path string, port int32) {
+	GinkgoHelper()
+	Expect(p).NotTo(BeNil())
+	Expect(p.HTTPGet).NotTo(BeNil())
+	Expect(p.HTTPGet.Path).To(Equal(path))
+	Expect(containerPort(c, p.HTTPGet.Port)).To(Equal(port))
+}
+
 var _ = Describe("The Kubernetes reference deployment", func() {
 	It("decodes strictly into the API types, refusing an unknown field", func() {
-		Expect(objects.Deployments).To(HaveLen(2))
+		Expect(objects.Deployments).To(HaveLen(3))
 		Expect(objects.ConfigMaps).To(HaveLen(1))
 		Expect(objects.PDBs).To(HaveLen(1))
 
-		err := (&manifests{}).decode([]byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndatum:\n  A: b\n"))
+		err := (&kubelet.Manifests{}).Decode([]byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndatum:\n  A: b\n"))
 		Expect(err).To(MatchError(ContainSubstring(`unknown field "datum"`)))
-		err = (&manifests{}).decode([]byte("apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n"))
-		Expect(err).To(MatchError(ContainSubstring("not one this spec decodes")))
+		err = (&kubelet.Manifests{}).Decode([]byte("apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n"))
+		Expect(err).To(MatchError(ContainSubstring("not one this package decodes")))
 	})
 
-	It("sets only variables config reads", func() {
+	It("sets only variables config reads, and those a later one of the container expands", func() {
 		known := map[string]bool{}
 		for _, name := range config.EnvNames() {
 			known[name] = true
@@ -114,12 +156,13 @@ var _ = Describe("The Kubernetes reference deployment", func() {
 				}
 			}
 		}
-		for workload, pod := range objects.pods() {
-			for _, c := range allContainers(&pod.Spec) {
-				for _, v := range containerEnv(objects, &pod.Spec, c) {
-					if !known[v.name] {
-						unknown = append(unknown, workload+", container "+c.Name+": "+v.name)
+		for workload, pod := range objects.Pods() {
+			for _, c := range kubelet.AllContainers(&pod.Spec) {
+				for i, e := range c.Env {
+					if known[e.Name] || expandedLater(c.Env[i+1:], e.Name) {
+						continue
 					}
+					unknown = append(unknown, workload+", container "+c.Name+": "+e.Name)
 				}
 			}
 		}
@@ -127,8 +170,29 @@ var _ = Describe("The Kubernetes reference deployment", func() {
 		Expect(unknown).To(BeEmpty(), "variables config does not read")
 	})
 
+	It("leaves no $(VAR) unexpanded: each names a variable set before it", func() {
+		var left []string
+		for workload, tmpl := range objects.Pods() {
+			pod := staticPod(workload, tmpl)
+			for _, c := range kubelet.AllContainers(&tmpl.Spec) {
+				env := containerEnv(pod, c)
+				for _, v := range env {
+					for _, ref := range kubelet.References(v.Value) {
+						left = append(left, fmt.Sprintf("%s, container %s: %s has $(%s)", workload, c.Name, v.Name, ref))
+					}
+				}
+				for _, a := range kubelet.CommandLine(c, env, image.Entrypoint, image.Cmd) {
+					for _, ref := range kubelet.References(a) {
+						left = append(left, fmt.Sprintf("%s, container %s: argument %q has $(%s)", workload, c.Name, a, ref))
+					}
+				}
+			}
+		}
+		Expect(left).To(BeEmpty(), "references Kubernetes leaves as written")
+	})
+
 	It("takes every secret from a Secret, never from a literal or a ConfigMap", func() {
-		Expect(objects.Secrets).To(BeEmpty(), "Secrets are created outside the manifests (README, Kubernetes)")
+		Expect(objects.Secrets).To(BeEmpty(), "Secrets are created outside the manifests (docs/deployment.md)")
 		var leaks []string
 		for _, cm := range objects.ConfigMaps {
 			for k := range cm.Data {
@@ -137,11 +201,18 @@ var _ = Describe("The Kubernetes reference deployment", func() {
 				}
 			}
 		}
-		for workload, pod := range objects.pods() {
-			for _, c := range allContainers(&pod.Spec) {
-				for _, v := range containerEnv(objects, &pod.Spec, c) {
-					if config.IsSecret(v.name) && v.from != fromSecret && !v.secretFile {
-						leaks = append(leaks, fmt.Sprintf("%s, container %s: %s from %s", workload, c.Name, v.name, v.from))
+		for workload, tmpl := range objects.Pods() {
+			pod := staticPod(workload, tmpl)
+			for _, c := range kubelet.AllContainers(&tmpl.Spec) {
+				for _, ef := range c.EnvFrom {
+					Expect(ef.SecretRef).To(BeNil(), "%s, container %s: envFrom a Secret hides which variables it sets; use secretKeyRef", workload, c.Name)
+				}
+				files, err := kubelet.SecretFiles(&tmpl.Spec, c, placeholderSecrets(nowhere))
+				Expect(err).NotTo(HaveOccurred())
+				for _, v := range containerEnv(pod, c) {
+					_, isFile := kubelet.SecretFileAt(files, v.Value)
+					if config.IsSecret(v.Name) && v.Source != kubelet.FromSecret && !isFile {
+						leaks = append(leaks, fmt.Sprintf("%s, container %s: %s from %s", workload, c.Name, v.Name, v.Source))
 					}
 				}
 			}
@@ -150,18 +221,47 @@ var _ = Describe("The Kubernetes reference deployment", func() {
 		Expect(leaks).To(BeEmpty(), "secrets not from a Secret")
 	})
 
-	It("gives every container settings that config accepts", func() {
-		for workload, pod := range objects.pods() {
-			for _, c := range allContainers(&pod.Spec) {
-				_, err := loadConfig(containerEnv(objects, &pod.Spec, c))
+	It("gives every container settings that config accepts, the Secrets' values included", func() {
+		for workload, tmpl := range objects.Pods() {
+			pod := staticPod(workload, tmpl)
+			for _, c := range kubelet.AllContainers(&tmpl.Spec) {
+				_, err := loadConfig(pod, c, containerEnv(pod, c))
 				Expect(err).NotTo(HaveOccurred(), "%s, container %s", workload, c.Name)
+			}
+		}
+	})
+
+	It("runs every container from the image `make image` tags, without pulling it when present", func() {
+		want := madeImage()
+		for workload, tmpl := range objects.Pods() {
+			for _, c := range kubelet.AllContainers(&tmpl.Spec) {
+				Expect(c.Image).To(Equal(want), "%s, container %s", workload, c.Name)
+				Expect(c.ImagePullPolicy).To(Equal(corev1.PullIfNotPresent), "%s, container %s: a :latest image is pulled at every start by default", workload, c.Name)
+			}
+		}
+	})
+
+	It("gives the Go runtime 90% of each container's memory limit", func() {
+		for workload, tmpl := range objects.Pods() {
+			pod := staticPod(workload, tmpl)
+			for _, c := range kubelet.AllContainers(&tmpl.Spec) {
+				where := workload + ", container " + c.Name
+				v, ok := kubelet.Lookup(containerEnv(pod, c), "CONTAINER_MEMORY_LIMIT")
+				Expect(ok).To(BeTrue(), "%s: no CONTAINER_MEMORY_LIMIT", where)
+				Expect(v.Source).To(Equal(kubelet.FromResourceField), where)
+				limit := c.Resources.Limits[corev1.ResourceMemory]
+				Expect(v.Value).To(Equal(strconv.FormatInt(limit.Value(), 10)), "%s: not the container's own memory limit in bytes", where)
+
+				cfg, err := loadConfig(pod, c, containerEnv(pod, c))
+				Expect(err).NotTo(HaveOccurred())
+				Expect(cfg.GoMemoryLimit()).To(Equal(limit.Value()*config.GoMemLimitPercent/100), where)
 			}
 		}
 	})
 
 	It("hardens every pod and container, running them as the image's non-root user", func() {
 		uid, gid := imageUser()
-		for workload, pod := range objects.pods() {
+		for workload, pod := range objects.Pods() {
 			spec := &pod.Spec
 			Expect(spec.AutomountServiceAccountToken).To(HaveValue(BeFalse()), workload)
 			sc := spec.SecurityContext
@@ -171,7 +271,7 @@ var _ = Describe("The Kubernetes reference deployment", func() {
 			Expect(sc.RunAsGroup).To(HaveValue(Equal(gid)), "%s: runAsGroup is not the image's USER", workload)
 			Expect(sc.SeccompProfile).NotTo(BeNil(), workload)
 			Expect(sc.SeccompProfile.Type).To(Equal(corev1.SeccompProfileTypeRuntimeDefault), workload)
-			for _, c := range allContainers(spec) {
+			for _, c := range kubelet.AllContainers(spec) {
 				where := workload + ", container " + c.Name
 				csc := c.SecurityContext
 				Expect(csc).NotTo(BeNil(), where)
@@ -205,7 +305,7 @@ var _ = Describe("The Kubernetes reference deployment", func() {
 
 	Context("the worker", func() {
 		It("runs two replicas or more, and lets one go at a time", func() {
-			d, _ := objects.deploymentRunning("run")
+			d, _ := objects.DeploymentRunning("run")
 			Expect(d).NotTo(BeNil(), "no Deployment runs `worker run`")
 			Expect(d.Spec.Replicas).To(HaveValue(BeNumerically(">=", 2)))
 			var budgets int
@@ -219,56 +319,55 @@ var _ = Describe("The Kubernetes reference deployment", func() {
 		})
 
 		It("probes and scrapes the ops server on the routes and the port the binary serves", func() {
-			d, c := objects.deploymentRunning("run")
-			Expect(d).NotTo(BeNil())
-			cfg, err := loadConfig(containerEnv(objects, &d.Spec.Template.Spec, c))
-			Expect(err).NotTo(HaveOccurred())
-			Expect(listensBeyondLoopback(cfg.MetricsAddr)).To(BeTrue(), "METRICS_ADDR %s: the kubelet cannot reach loopback", cfg.MetricsAddr)
-			port := portOf(cfg.MetricsAddr)
+			w := running("run")
+			Expect(listensBeyondLoopback(w.cfg.MetricsAddr)).To(BeTrue(), "METRICS_ADDR %s: the kubelet cannot reach loopback", w.cfg.MetricsAddr)
+			port := portOf(w.cfg.MetricsAddr)
 			Expect(port).To(Equal(portOf(defaults().MetricsAddr)), "the ops port is not the binary's default METRICS_ADDR port")
-
-			Expect(c.LivenessProbe).NotTo(BeNil())
-			Expect(c.LivenessProbe.HTTPGet).NotTo(BeNil())
-			Expect(c.LivenessProbe.HTTPGet.Path).To(Equal(config.HealthzPath), "liveness probe path: not the binary's health route")
-			Expect(containerPort(c, c.LivenessProbe.HTTPGet.Port)).To(Equal(port), "liveness probe port")
-			Expect(c.ReadinessProbe).NotTo(BeNil())
-			Expect(c.ReadinessProbe.HTTPGet).NotTo(BeNil())
-			Expect(c.ReadinessProbe.HTTPGet.Path).To(Equal(config.ReadyzPath), "readiness probe path: not the binary's readiness route")
-			Expect(containerPort(c, c.ReadinessProbe.HTTPGet.Port)).To(Equal(port), "readiness probe port")
-
-			Expect(d.Spec.Template.Annotations).To(And(
+			probe(w.c, w.c.LivenessProbe, config.HealthzPath, port)
+			probe(w.c, w.c.ReadinessProbe, config.ReadyzPath, port)
+			Expect(w.tmpl.Annotations).To(And(
 				HaveKeyWithValue("prometheus.io/scrape", "true"),
 				HaveKeyWithValue("prometheus.io/port", strconv.Itoa(int(port))),
 				HaveKeyWithValue("prometheus.io/path", config.MetricsPath)))
 		})
 
 		It("gives a stopping worker longer than SHUTDOWN_TIMEOUT and the ops server's close", func() {
-			d, c := objects.deploymentRunning("run")
-			Expect(d).NotTo(BeNil())
-			cfg, err := loadConfig(containerEnv(objects, &d.Spec.Template.Spec, c))
-			Expect(err).NotTo(HaveOccurred())
-			grace := d.Spec.Template.Spec.TerminationGracePeriodSeconds
+			w := running("run")
+			grace := w.tmpl.Spec.TerminationGracePeriodSeconds
 			Expect(grace).NotTo(BeNil(), "terminationGracePeriodSeconds is not set (Kubernetes' default is 30 s)")
-			Expect(time.Duration(*grace)*time.Second).To(BeNumerically(">=", cfg.ShutdownTimeout+shutdownDrain),
-				"terminationGracePeriodSeconds %d against SHUTDOWN_TIMEOUT %s", *grace, cfg.ShutdownTimeout)
+			Expect(time.Duration(*grace)*time.Second).To(BeNumerically(">=", w.cfg.ShutdownTimeout+shutdownDrain),
+				"terminationGracePeriodSeconds %d against SHUTDOWN_TIMEOUT %s", *grace, w.cfg.ShutdownTimeout)
 		})
 
-		It("gets the Lighthouse identity, the database and Redis from Secrets, the key as a mounted file", func() {
-			d, c := objects.deploymentRunning("run")
-			Expect(d).NotTo(BeNil())
-			vars := containerEnv(objects, &d.Spec.Template.Spec, c)
-			for _, name := range []string{"DATABASE_URL", "REDIS_URL", "LIGHTHOUSE_CLIENT_ID"} {
-				v, ok := lookup(vars, name)
+		It("gets the Lighthouse identity, the databases and Redis from Secrets, the key as a mounted file", func() {
+			w := running("run")
+			for _, name := range []string{"DATABASE_URL", "REDIS_URL", "SIDEKIQ_REDIS_URL", "LIGHTHOUSE_CLIENT_ID"} {
+				v, ok := kubelet.Lookup(w.env, name)
 				Expect(ok).To(BeTrue(), "the worker needs %s", name)
-				Expect(v.from).To(Equal(fromSecret), name)
+				Expect(v.Source).To(Equal(kubelet.FromSecret), name)
 			}
-			key, ok := lookup(vars, "LIGHTHOUSE_RSA_KEY")
+			files, err := kubelet.SecretFiles(&w.tmpl.Spec, w.c, placeholderSecrets(nowhere))
+			Expect(err).NotTo(HaveOccurred())
+			key, ok := kubelet.Lookup(w.env, "LIGHTHOUSE_RSA_KEY")
 			Expect(ok).To(BeTrue(), "the worker needs LIGHTHOUSE_RSA_KEY")
-			Expect(key.secretFile).To(BeTrue(), "LIGHTHOUSE_RSA_KEY=%s is no file of a mounted Secret", key.value)
+			_, isFile := kubelet.SecretFileAt(files, key.Value)
+			Expect(isFile).To(BeTrue(), "LIGHTHOUSE_RSA_KEY=%s is no file of a mounted Secret", key.Value)
+			Expect(w.cfg.LighthouseConfigured()).To(BeTrue())
+		})
+
+		It("sends StatsD to the node's Datadog agent, with the pod's env and service tags", func() {
+			w := running("run")
+			Expect(w.cfg.StatsDAgentAddr()).To(Equal(net.JoinHostPort(w.pod.HostIP, "8125")), "STATSD_ADDR: DogStatsD on the node's address")
+			host, ok := kubelet.Lookup(w.env, "DD_AGENT_HOST")
+			Expect(ok).To(BeTrue())
+			Expect(host.Source).To(Equal(kubelet.FromField))
+			Expect(w.cfg.StatsDTagList()).To(ContainElements(
+				"env:"+w.tmpl.Labels["tags.datadoghq.com/env"], "service:"+w.tmpl.Labels["tags.datadoghq.com/service"]))
+			Expect(w.tmpl.Labels["tags.datadoghq.com/env"]).NotTo(BeEmpty())
 		})
 
 		It("migrates first, from an init container of the same image with the same database", func() {
-			d, c := objects.deploymentRunning("run")
+			d, c := objects.DeploymentRunning("run")
 			Expect(d).NotTo(BeNil())
 			inits := d.Spec.Template.Spec.InitContainers
 			Expect(inits).NotTo(BeEmpty())
@@ -280,8 +379,8 @@ var _ = Describe("The Kubernetes reference deployment", func() {
 		})
 
 		It("requests and limits memory from the measured peak RSS, with room for ten batches in flight", func() {
-			d, c := objects.deploymentRunning("run")
-			Expect(d).NotTo(BeNil())
+			_, c := objects.DeploymentRunning("run")
+			Expect(c).NotTo(BeNil())
 			request := c.Resources.Requests[corev1.ResourceMemory]
 			limit := c.Resources.Limits[corev1.ResourceMemory]
 			Expect(request.Cmp(*resource.NewQuantity(benchPeakRSS*3/2, resource.BinarySI))).To(BeNumerically(">=", 0),
@@ -291,65 +390,76 @@ var _ = Describe("The Kubernetes reference deployment", func() {
 		})
 	})
 
+	Context("the enqueue API", func() {
+		It("verifies tokens with a key from a Secret, and is served, probed and scraped on the binary's ports", func() {
+			a := running("api")
+			Expect(a.cfg.RequireAPI()).To(Succeed())
+			key, ok := kubelet.Lookup(a.env, "API_JWT_PUBLIC_KEY")
+			Expect(ok).To(BeTrue())
+			Expect(key.Source).To(Equal(kubelet.FromSecret))
+
+			ops := portOf(a.cfg.MetricsAddr)
+			Expect(listensBeyondLoopback(a.cfg.MetricsAddr)).To(BeTrue())
+			probe(a.c, a.c.LivenessProbe, config.HealthzPath, ops)
+			probe(a.c, a.c.ReadinessProbe, config.ReadyzPath, ops)
+			Expect(listensBeyondLoopback(a.cfg.APIAddr)).To(BeTrue())
+			Expect(portOf(a.cfg.APIAddr)).To(Equal(portOf(defaults().APIAddr)))
+			Expect(servicePorts(a)).To(ConsistOf(portOf(a.cfg.APIAddr)), "the Service serves the API's port")
+		})
+	})
+
 	Context("the monitor", func() {
 		It("runs `worker monitor` on its own, authenticated by credentials from a Secret", func() {
-			d, c := objects.deploymentRunning("monitor")
-			Expect(d).NotTo(BeNil(), "no Deployment runs `worker monitor`")
-			vars := containerEnv(objects, &d.Spec.Template.Spec, c)
-			_, none := lookup(vars, "MONITOR_AUTH")
-			Expect(none).To(BeFalse(), "MONITOR_AUTH=none serves it without authentication")
-			password, withPassword := lookup(vars, "MONITOR_PASSWORD")
-			token, withToken := lookup(vars, "MONITOR_TOKEN")
-			Expect(withPassword || withToken).To(BeTrue(), "the monitor needs MONITOR_PASSWORD or MONITOR_TOKEN")
-			if withPassword {
-				Expect(password.from).To(Equal(fromSecret))
-				user, ok := lookup(vars, "MONITOR_USERNAME")
-				Expect(ok).To(BeTrue())
-				Expect(user.from).To(Equal(fromSecret))
-			}
-			if withToken {
-				Expect(token.from).To(Equal(fromSecret))
+			m := running("monitor")
+			Expect(m.cfg.MonitorAuth).To(BeEmpty(), "MONITOR_AUTH=none serves it without authentication")
+			Expect(m.cfg.RequireMonitor()).To(Succeed())
+			for _, name := range []string{"MONITOR_USERNAME", "MONITOR_PASSWORD"} {
+				v, ok := kubelet.Lookup(m.env, name)
+				Expect(ok).To(BeTrue(), name)
+				Expect(v.Source).To(Equal(kubelet.FromSecret), name)
 			}
 		})
 
-		It("is probed and served on the monitor's health route and port", func() {
-			d, c := objects.deploymentRunning("monitor")
-			Expect(d).NotTo(BeNil())
-			cfg, err := loadConfig(containerEnv(objects, &d.Spec.Template.Spec, c))
-			Expect(err).NotTo(HaveOccurred())
-			Expect(listensBeyondLoopback(cfg.MonitorAddr)).To(BeTrue(), "MONITOR_ADDR %s", cfg.MonitorAddr)
-			port := portOf(cfg.MonitorAddr)
-			Expect(port).To(Equal(portOf(defaults().MonitorAddr)), "the monitor's port is not the binary's default MONITOR_ADDR port")
-			for _, p := range []*corev1.Probe{c.LivenessProbe, c.ReadinessProbe} {
-				Expect(p).NotTo(BeNil())
-				Expect(p.HTTPGet).NotTo(BeNil())
-				Expect(p.HTTPGet.Path).To(Equal(config.HealthzPath), "monitor probe path: not the binary's health route")
-				Expect(containerPort(c, p.HTTPGet.Port)).To(Equal(port), "monitor probe port")
-			}
-			var served bool
-			for _, s := range objects.Services {
-				if selects(&metav1.LabelSelector{MatchLabels: s.Spec.Selector}, d.Spec.Template.Labels) {
-					for _, sp := range s.Spec.Ports {
-						Expect(containerPort(c, sp.TargetPort)).To(Equal(port), "Service %s", s.Name)
-						served = true
-					}
-				}
-			}
-			Expect(served).To(BeTrue(), "no Service serves the monitor")
+		It("serves its UI on loopback only, through kubectl port-forward, and is probed on the ops port", func() {
+			m := running("monitor")
+			Expect(listensBeyondLoopback(m.cfg.MonitorAddr)).To(BeFalse(), "MONITOR_ADDR %s: the UI's credentials would cross the network in clear text", m.cfg.MonitorAddr)
+			Expect(m.cfg.MonitorInsecure).To(BeFalse())
+			Expect(portOf(m.cfg.MonitorAddr)).To(Equal(portOf(defaults().MonitorAddr)))
+			Expect(m.c.Ports).NotTo(ContainElement(HaveField("ContainerPort", portOf(m.cfg.MonitorAddr))), "the UI's port is not the pod's")
+			Expect(servicePorts(m)).To(BeEmpty(), "no Service reaches a loopback port")
+
+			Expect(listensBeyondLoopback(m.cfg.MonitorOpsAddr)).To(BeTrue(), "MONITOR_OPS_ADDR: the kubelet cannot reach loopback")
+			ops := portOf(m.cfg.MonitorOpsAddr)
+			probe(m.c, m.c.LivenessProbe, config.HealthzPath, ops)
+			probe(m.c, m.c.ReadinessProbe, config.ReadyzPath, ops)
 		})
 	})
 })
 
-// allContainers lists a pod's init and main containers.
-func allContainers(spec *corev1.PodSpec) []*corev1.Container {
-	var out []*corev1.Container
-	for i := range spec.InitContainers {
-		out = append(out, &spec.InitContainers[i])
-	}
-	for i := range spec.Containers {
-		out = append(out, &spec.Containers[i])
+// servicePorts lists the container ports the Services selecting d's pods
+// send to.
+func servicePorts(d deployment) []int32 {
+	var out []int32
+	for _, s := range objects.Services {
+		if selects(&metav1.LabelSelector{MatchLabels: s.Spec.Selector}, d.tmpl.Labels) {
+			for _, sp := range s.Spec.Ports {
+				out = append(out, containerPort(d.c, sp.TargetPort))
+			}
+		}
 	}
 	return out
+}
+
+// expandedLater reports whether a variable of env references name.
+func expandedLater(env []corev1.EnvVar, name string) bool {
+	for _, e := range env {
+		for _, ref := range kubelet.References(e.Value) {
+			if ref == name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // matchingDeployment finds a Deployment whose pods sel selects.

@@ -17,6 +17,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/vagov/lighthouse526/config"
+	"github.com/vagov/lighthouse526/deploy/kubernetes/kubelet"
 )
 
 // binaryPath is where the image keeps the worker, its entrypoint.
@@ -227,5 +228,21 @@ var _ = Describe("The container image", func() {
 		_, defaultPort, err := net.SplitHostPort(defaults.MetricsAddr)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(port).To(Equal(defaultPort), "the image moves the ops server off the binary's default port")
+	})
+})
+
+var _ = Describe("The image the reference manifests name", func() {
+	It("is one `make image` tags: every container of deploy/kubernetes runs imageName:latest, this build", func() {
+		Expect(shared.LatestID).NotTo(BeEmpty())
+		Expect(shared.LatestID).To(Equal(shared.ID), "make image did not tag this build %s:latest", imageName)
+		m, err := kubelet.DecodeDir("../../deploy/kubernetes")
+		Expect(err).NotTo(HaveOccurred())
+		pods := m.Pods()
+		Expect(pods).NotTo(BeEmpty())
+		for workload, tmpl := range pods {
+			for _, c := range kubelet.AllContainers(&tmpl.Spec) {
+				Expect(c.Image).To(Equal(imageName+":latest"), "%s, container %s", workload, c.Name)
+			}
+		}
 	})
 })

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,6 +34,9 @@ type built struct {
 	Layout string `json:"layout"` // the OCI image layout
 	Tag    string `json:"tag"`    // its one image's ref name
 	Rootfs string `json:"rootfs"` // its layer, unpacked
+	// The image ids `make image` gave its tag and imageName:latest.
+	ID       string `json:"id"`
+	LatestID string `json:"latest_id"`
 }
 
 var (
@@ -50,6 +54,8 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 
 	ref := imageName + ":" + b.Tag
 	run(ctx, repo, "make", "--no-print-directory", "image", "IMAGE="+imageName, "IMAGE_TAG="+b.Tag)
+	b.ID = imageID(ctx, repo, ref)
+	b.LatestID = imageID(ctx, repo, imageName+":latest")
 	run(ctx, repo, "buildah", "push", "--quiet", ref, "oci:"+b.Layout+":"+b.Tag)
 	run(ctx, repo, "buildah", "rmi", ref)
 
@@ -85,4 +91,13 @@ func run(ctx SpecContext, dir, name string, args ...string) {
 	out, err := cmd.CombinedOutput()
 	GinkgoWriter.Printf("$ %s %v\n%s", name, args, out)
 	Expect(err).NotTo(HaveOccurred(), "%s %v:\n%s", name, args, out)
+}
+
+// imageID is the id of the local image ref names.
+func imageID(ctx SpecContext, dir, ref string) string {
+	cmd := exec.CommandContext(ctx, "buildah", "images", "--no-trunc", "--format", "{{.ID}}", ref)
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	Expect(err).NotTo(HaveOccurred(), "buildah images %s", ref)
+	return strings.TrimSpace(string(out))
 }

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -35,11 +36,21 @@ type Config struct {
 	// client (New returns nil, whose methods do nothing).
 	Addr string
 	// Tags are added to every line, e.g. env:prod (see ValidateTag).
+	// datadog-go adds env:, service: and version: tags of the process's
+	// DD_ENV, DD_SERVICE and DD_VERSION by itself: a tag of Tags that it
+	// adds anyway is left to it, so that no line carries one twice.
 	Tags []string
-	// Logger hears of packets that could not be sent, at most once a minute.
+	// Logger hears of packets that could not be sent (at most once a
+	// minute) and, once, of an address that does not resolve.
 	Logger *slog.Logger
-	// Registerer, when set, gets the counter of those packets.
+	// Registerer, when set, gets the counters of those packets and of the
+	// failed attempts to resolve the address.
 	Registerer prometheus.Registerer
+
+	// lookup resolves the agent's host name (net.DefaultResolver's; specs
+	// replace it), and retryWait is the wait before the second attempt.
+	lookup    lookupFunc
+	retryWait time.Duration
 }
 
 // AggregationInterval is how often summed counters and gauges are sent.
@@ -65,7 +76,10 @@ type documentKeys struct {
 	complete, failedPrefix, processingTimeout string
 }
 
-// New starts a client of cfg.Addr, or returns nil when it is empty.
+// New starts a client of cfg.Addr, or returns nil when it is empty. It
+// fails only on settings that cannot work (an address or a tag of the wrong
+// form): an address that does not resolve yet is resolved in the
+// background, its metrics dropped meanwhile, and said once in the log.
 func New(cfg Config) (*Client, error) {
 	if cfg.Addr == "" {
 		return nil, nil
@@ -82,10 +96,26 @@ func New(cfg Config) (*Client, error) {
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
 	}
+	host, port, _ := net.SplitHostPort(cfg.Addr)
+	w := &resolvingWriter{
+		addr: cfg.Addr, host: host, port: port, logger: c.logger,
+		lookup: cfg.lookup, wait: cfg.retryWait, maxWait: resolveMaxWait,
+	}
+	if w.lookup == nil {
+		w.lookup = net.DefaultResolver.LookupIPAddr
+	}
+	if w.wait <= 0 {
+		w.wait = resolveFirstWait
+	}
 	if cfg.Registerer != nil {
-		c.sendErrors = promauto.With(cfg.Registerer).NewCounter(prometheus.CounterOpts{
+		f := promauto.With(cfg.Registerer)
+		c.sendErrors = f.NewCounter(prometheus.CounterOpts{
 			Name: "form526_worker_statsd_send_errors_total",
-			Help: "StatsD packets that could not be sent (agent unreachable, send queue full); their metrics are lost.",
+			Help: "StatsD packets that could not be sent (agent unreachable, send queue full, address not resolved yet); their metrics are lost.",
+		})
+		w.failures = f.NewCounter(prometheus.CounterOpts{
+			Name: "form526_worker_statsd_resolve_failures_total",
+			Help: "Failed attempts to resolve STATSD_ADDR's host; it is retried in the background (every 1 s, doubling up to 1 min) while polling goes on.",
 		})
 	}
 	for _, t := range DocumentTypes {
@@ -95,8 +125,11 @@ func New(cfg Config) (*Client, error) {
 			processingTimeout: ProcessingTimeoutKey(t),
 		}
 	}
-	dd, err := dogstatsd.New(cfg.Addr,
-		dogstatsd.WithTags(cfg.Tags),
+	w.start()
+	// The client writes through w: datadog-go's own UDP transport resolves
+	// the address once, in its constructor, which then fails.
+	dd, err := dogstatsd.NewWithWriter(w,
+		dogstatsd.WithTags(ownTags(cfg.Tags)),
 		dogstatsd.WithClientSideAggregation(),
 		dogstatsd.WithAggregationInterval(AggregationInterval),
 		// The lines carry what the original's did: key, value, type, tags.
@@ -107,6 +140,7 @@ func New(cfg Config) (*Client, error) {
 		dogstatsd.WithErrorHandler(c.sendError),
 	)
 	if err != nil {
+		_ = w.Close()
 		return nil, fmt.Errorf("statsd: %s: %w", cfg.Addr, err)
 	}
 	c.dd = dd
@@ -201,6 +235,9 @@ func (c *Client) sendError(err error) {
 	if c.sendErrors != nil {
 		c.sendErrors.Inc()
 	}
+	if errors.Is(err, errUnresolved) {
+		return // said once, when the address did not resolve
+	}
 	now := time.Now().Unix()
 	last := c.lastLog.Load()
 	if now-last < int64(sendErrorLogEvery/time.Second) || !c.lastLog.CompareAndSwap(last, now) {
@@ -208,6 +245,27 @@ func (c *Client) sendError(err error) {
 	}
 	c.logger.Warn("StatsD packets could not be sent; the metrics in them are lost",
 		"statsd_addr", c.addr, "error", err.Error())
+}
+
+// unifiedTags are the tags datadog-go adds from the process's environment.
+var unifiedTags = []struct{ env, key string }{{"DD_ENV", "env"}, {"DD_SERVICE", "service"}, {"DD_VERSION", "version"}}
+
+// ownTags is tags without those datadog-go adds itself from the process's
+// DD_ENV, DD_SERVICE and DD_VERSION.
+func ownTags(tags []string) []string {
+	out := make([]string, 0, len(tags))
+	for _, t := range tags {
+		added := false
+		for _, u := range unifiedTags {
+			if v := os.Getenv(u.env); v != "" && t == u.key+":"+v {
+				added = true
+			}
+		}
+		if !added {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // ValidateAddr checks a DogStatsD address: host:port over UDP, with a host

@@ -23,7 +23,16 @@ type Listener struct {
 
 // Listen opens a UDP socket on a free port of 127.0.0.1 and starts reading.
 func Listen() (*Listener, error) {
-	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	return ListenOn("127.0.0.1:0")
+}
+
+// ListenOn opens a UDP socket on addr (host:port) and starts reading.
+func ListenOn(addr string) (*Listener, error) {
+	udpAddr, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := net.ListenUDP("udp", udpAddr)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,11 @@
-package kubernetes_test
+// Package kubelet does with the reference manifests what a cluster would:
+// decode them strictly into the Kubernetes API's types, build a container's
+// environment as the kubelet does (ConfigMaps, Secrets, the downward API,
+// $(VAR) expansion), its command line, and the files of its Secret
+// volumes. deploy/kubernetes runs the manifests' containers with them, and
+// deploy/datadog reads what they send. Used by specs only: nothing the
+// binary links imports it.
+package kubelet
 
 import (
 	"bufio"
@@ -18,8 +25,8 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// manifests holds the decoded objects by kind.
-type manifests struct {
+// Manifests holds the decoded objects by kind.
+type Manifests struct {
 	Deployments []*appsv1.Deployment
 	Jobs        []*batchv1.Job
 	ConfigMaps  []*corev1.ConfigMap
@@ -28,8 +35,8 @@ type manifests struct {
 	PDBs        []*policyv1.PodDisruptionBudget
 }
 
-// decodeDir decodes every document of every *.yaml file in dir.
-func decodeDir(dir string) (*manifests, error) {
+// DecodeDir decodes every document of every *.yaml file in dir.
+func DecodeDir(dir string) (*Manifests, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	if err != nil {
 		return nil, err
@@ -37,9 +44,9 @@ func decodeDir(dir string) (*manifests, error) {
 	if len(files) == 0 {
 		return nil, fmt.Errorf("no manifests in %s", dir)
 	}
-	m := &manifests{}
+	m := &Manifests{}
 	for _, file := range files {
-		b, err := os.ReadFile(file)
+		b, err := os.ReadFile(file) //nolint:gosec // G304: the spec names the manifests directory
 		if err != nil {
 			return nil, err
 		}
@@ -55,7 +62,7 @@ func decodeDir(dir string) (*manifests, error) {
 			if len(bytes.TrimSpace(doc)) == 0 {
 				continue
 			}
-			if err := m.decode(doc); err != nil {
+			if err := m.Decode(doc); err != nil {
 				return nil, fmt.Errorf("%s, document %d: %w", file, n, err)
 			}
 		}
@@ -63,10 +70,10 @@ func decodeDir(dir string) (*manifests, error) {
 	return m, nil
 }
 
-// decode decodes one document strictly into the API type of its kind:
-// unknown fields and keys given twice are errors, as is a kind this spec
-// does not know.
-func (m *manifests) decode(doc []byte) error {
+// Decode decodes one document strictly into the API type of its kind and
+// adds it: unknown fields and keys given twice are errors, as is a kind
+// this package does not know.
+func (m *Manifests) Decode(doc []byte) error {
 	var tm metav1.TypeMeta
 	if err := yaml.Unmarshal(doc, &tm); err != nil {
 		return err
@@ -98,12 +105,12 @@ func (m *manifests) decode(doc []byte) error {
 		m.PDBs = append(m.PDBs, obj)
 		return strict(obj)
 	default:
-		return fmt.Errorf("kind %q of apiVersion %q: not one this spec decodes (add it to decode)", tm.Kind, tm.APIVersion)
+		return fmt.Errorf("kind %q of apiVersion %q: not one this package decodes (add it to Decode)", tm.Kind, tm.APIVersion)
 	}
 }
 
-// configMap is the ConfigMap called name.
-func (m *manifests) configMap(name string) (*corev1.ConfigMap, bool) {
+// ConfigMap is the ConfigMap called name.
+func (m *Manifests) ConfigMap(name string) (*corev1.ConfigMap, bool) {
 	for _, c := range m.ConfigMaps {
 		if c.Name == name {
 			return c, true
@@ -112,8 +119,9 @@ func (m *manifests) configMap(name string) (*corev1.ConfigMap, bool) {
 	return nil, false
 }
 
-// pods lists the pod templates of every workload, by workload name.
-func (m *manifests) pods() map[string]*corev1.PodTemplateSpec {
+// Pods lists the pod templates of every workload, by workload name
+// ("Deployment <name>", "Job <name>").
+func (m *Manifests) Pods() map[string]*corev1.PodTemplateSpec {
 	out := map[string]*corev1.PodTemplateSpec{}
 	for _, d := range m.Deployments {
 		out["Deployment "+d.Name] = &d.Spec.Template
@@ -124,9 +132,9 @@ func (m *manifests) pods() map[string]*corev1.PodTemplateSpec {
 	return out
 }
 
-// deploymentRunning is the Deployment whose main container runs the given
-// subcommand of the worker.
-func (m *manifests) deploymentRunning(subcommand string) (*appsv1.Deployment, *corev1.Container) {
+// DeploymentRunning is the Deployment whose main container runs the given
+// subcommand of the worker (its first argument).
+func (m *Manifests) DeploymentRunning(subcommand string) (*appsv1.Deployment, *corev1.Container) {
 	for _, d := range m.Deployments {
 		for i := range d.Spec.Template.Spec.Containers {
 			c := &d.Spec.Template.Spec.Containers[i]
