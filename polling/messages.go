@@ -26,5 +26,7 @@ func LogMessages() []string {
 		// Polling's own.
 		logQuarantined,
 		logNotificationSkipped,
+		logBatchRefused,
+		logBatchTooLarge,
 	}
 }

@@ -21,8 +21,6 @@ type Metrics struct {
 	UnknownRequestIDs prometheus.Counter
 	// Status entries that could not be applied as sent.
 	MalformedStatuses *prometheus.CounterVec
-	// Tasks refused for a malformed or invalid payload.
-	RejectedTasks *prometheus.CounterVec
 	// Uploads quarantined because they cannot be polled, by reason.
 	Quarantined *prometheus.CounterVec
 
@@ -72,10 +70,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "form526_document_upload_malformed_statuses_total",
 			Help: "Status entries not applied as sent, by kind: missing_end_time, failed_without_error, unasked_id, duplicate_entry, missing_from_answer.",
 		}, []string{"kind"}),
-		RejectedTasks: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "form526_document_upload_rejected_tasks_total",
-			Help: "Tasks archived without retry because their payload was malformed or invalid.",
-		}, []string{"task_type", "reason"}),
 		Quarantined: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "form526_document_upload_quarantined_total",
 			Help: "Pending uploads quarantined because they cannot be polled, by reason: invalid_request_id, refused_by_lighthouse, missing_document_type, invalid_document_type. Each is left out of polling until released (worker uploads stuck lists them).",

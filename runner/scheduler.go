@@ -54,7 +54,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			s.Logger.ErrorContext(ctx, "the scheduler stops: its schedule has no next tick", "error", ErrScheduleNeverFires.Error())
 			return ErrScheduleNeverFires
 		}
-		if err := tasks.Sleep(ctx, time.Until(next)); err != nil {
+		if err := polling.Sleep(ctx, time.Until(next)); err != nil {
 			return nil
 		}
 		s.enqueue(ctx, next, "tick")
@@ -86,7 +86,7 @@ func (s *Scheduler) enqueue(ctx context.Context, tick time.Time, why string) {
 			return
 		}
 		s.Logger.WarnContext(ctx, "could not enqueue the polling cycle; retrying", "cycle_id", polling.CronCycleID(tick), "error", err.Error(), "retry_in", wait.String())
-		if tasks.Sleep(ctx, wait) != nil {
+		if polling.Sleep(ctx, wait) != nil {
 			return
 		}
 	}

@@ -10,8 +10,6 @@ import "github.com/vagov/lighthouse526/polling"
 // monitor.
 func LogMessages() []string {
 	return append(polling.LogMessages(),
-		logBatchRefused,
-		logBatchTooLarge,
 		logRejected,
 	)
 }

@@ -21,7 +21,6 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/vagov/lighthouse526/polling"
 )
 
 // PayloadError is a task payload that is malformed or invalid. Its handler
@@ -72,7 +71,7 @@ const logRejected = "rejected a task: its payload is malformed or invalid"
 
 // reject counts and logs a payload error once, where it is decided, and
 // returns it (it wraps asynq.SkipRetry: the task is archived at once).
-func reject(ctx context.Context, m *polling.Metrics, log *slog.Logger, pe *PayloadError) error {
+func reject(ctx context.Context, m *Metrics, log *slog.Logger, pe *PayloadError) error {
 	m.RejectedTasks.WithLabelValues(pe.TaskType, pe.Reason).Inc()
 	log.ErrorContext(ctx, logRejected, "rejected_task_type", pe.TaskType, "reason", pe.Reason, "error", pe.Error())
 	return pe
@@ -80,7 +79,7 @@ func reject(ctx context.Context, m *polling.Metrics, log *slog.Logger, pe *Paylo
 
 // accept decodes t's payload into p for a handler, and returns the task's
 // logger (LoggerFrom), or the payload error, counted and logged (reject).
-func accept(ctx context.Context, t *asynq.Task, p validator, m *polling.Metrics, fallback *slog.Logger) (*slog.Logger, error) {
+func accept(ctx context.Context, t *asynq.Task, p validator, m *Metrics, fallback *slog.Logger) (*slog.Logger, error) {
 	log := LoggerFrom(ctx, fallback)
 	if pe := decodePayload(t, p); pe != nil {
 		return log, reject(ctx, m, log, pe)

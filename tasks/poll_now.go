@@ -102,15 +102,16 @@ type PollNowHandler struct {
 	DB     *gorm.DB
 	Cycle  *polling.Cycle
 	Client Enqueuer
-	Queue  string
-	Logger *slog.Logger
-	Now    func() time.Time
+	Queue   string
+	Metrics *Metrics
+	Logger  *slog.Logger
+	Now     func() time.Time
 }
 
 // ProcessTask implements asynq.Handler.
 func (h *PollNowHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	var p PollNowPayload
-	log, err := accept(ctx, t, &p, h.Cycle.Metrics, h.Logger)
+	log, err := accept(ctx, t, &p, h.Metrics, h.Logger)
 	if err != nil {
 		return err
 	}

@@ -56,16 +56,17 @@ func newPollingTask(queue, cycleID string, scheduledAt time.Time) (*asynq.Task, 
 // PollingHandler runs cycle tasks: the fan-out enqueues one batch task per
 // batch, each with a task id derived from the cycle and the batch number.
 type PollingHandler struct {
-	Cycle  *polling.Cycle
-	Client Enqueuer
-	Queue  string
-	Logger *slog.Logger
+	Cycle   *polling.Cycle
+	Client  Enqueuer
+	Queue   string
+	Metrics *Metrics
+	Logger  *slog.Logger
 }
 
 // ProcessTask implements asynq.Handler.
 func (h *PollingHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	var p PollingPayload
-	log, err := accept(ctx, t, &p, h.Cycle.Metrics, h.Logger)
+	log, err := accept(ctx, t, &p, h.Metrics, h.Logger)
 	if err != nil {
 		return err
 	}

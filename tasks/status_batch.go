@@ -62,130 +62,30 @@ func newStatusBatchTask(queue, cycleID, taskID string, requestIDs []string) (*as
 // (polling.LeaseFor).
 func StatusBatchTimeout() time.Duration { return statusBatchKind.Timeout }
 
-// StatusFetcher is the part of the Lighthouse client a batch needs.
-type StatusFetcher interface {
-	GetUploadStatuses(ctx context.Context, requestIDs []string) (*lighthouse.StatusResponse, error)
-}
-
-// StatusBatchHandler runs batch tasks.
+// StatusBatchHandler runs batch tasks: a thin adapter from asynq to
+// polling.BatchPoller, which reads, asks, decides and writes.
 type StatusBatchHandler struct {
-	Lighthouse StatusFetcher
-	Updater    *polling.StatusUpdater
-	Relay      *polling.Relay // optional: flushes follow-ups right after a failure
-	Metrics    *polling.Metrics
-	Logger     *slog.Logger
+	Poller  *polling.BatchPoller
+	Metrics *Metrics
+	Logger  *slog.Logger
 }
 
-// ProcessTask implements asynq.Handler.
+// ProcessTask implements asynq.Handler. A permanent refusal of the call is
+// archived at once (asynq.SkipRetry); any other error is retried, a rate
+// limit without using up a retry (runner.IsFailure).
 func (h *StatusBatchHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	var p StatusBatchPayload
-	if _, err := accept(ctx, t, &p, h.Metrics, h.Logger); err != nil {
+	log, err := accept(ctx, t, &p, h.Metrics, h.Logger)
+	if err != nil {
 		return err
 	}
 	retried, _ := asynq.GetRetryCount(ctx)
 	maxRetry, ok := asynq.GetMaxRetry(ctx)
 	lastAttempt := ok && retried >= maxRetry
-	_, err := h.poll(ctx, p, lastAttempt)
-	return err
-}
-
-// Poll polls one batch inline (worker poll --now), waiting out rate limits.
-func (h *StatusBatchHandler) Poll(ctx context.Context, cycleID string, requestIDs []string) (polling.BatchSummary, error) {
-	return h.poll(ctx, StatusBatchPayload{CycleID: cycleID, RequestIDs: requestIDs}, true)
-}
-
-// poll reads the batch's pending uploads, quarantines those that cannot be
-// polled (with the write), asks Lighthouse about the others and writes what
-// it said: the read, the call (or its parts) and one write. When waitOnLimit
-// is set (inline runs, and a task's last attempt, where a rate-limit error
-// would archive the task) it waits for the budget in-process instead of
-// returning.
-func (h *StatusBatchHandler) poll(ctx context.Context, p StatusBatchPayload, waitOnLimit bool) (polling.BatchSummary, error) {
-	log := LoggerFrom(ctx, h.Logger)
-	rows, err := h.Updater.Read(ctx, p.RequestIDs)
-	if err != nil {
-		return polling.BatchSummary{}, fmt.Errorf("read batch: %w", err)
+	_, err = h.Poller.Poll(ctx, log, p.CycleID, p.RequestIDs, lastAttempt)
+	var rl *lighthouse.RateLimitError
+	if err == nil || ctx.Err() != nil || errors.As(err, &rl) || lighthouse.IsRetryable(err) {
+		return err
 	}
-	ids := rows.RequestIDs()
-	for {
-		ans, err := h.fetch(ctx, log, p, ids)
-		if err == nil {
-			sum, err := h.Updater.Write(ctx, log, p.CycleID, rows, ans)
-			if err != nil {
-				return sum, fmt.Errorf("apply statuses: %w", err)
-			}
-			h.Updater.CycleFinished(ctx, log, p.CycleID)
-			if sum.Notifications > 0 && h.Relay != nil {
-				if _, err := h.Relay.Flush(ctx); err != nil {
-					// The outbox keeps them; the relay's timer retries.
-					log.WarnContext(ctx, "failure follow-ups stay in the outbox for now", "error", err.Error())
-				}
-			}
-			return sum, nil
-		}
-		var rl *lighthouse.RateLimitError
-		if errors.As(err, &rl) {
-			if !waitOnLimit {
-				return polling.BatchSummary{}, err
-			}
-			if werr := Sleep(ctx, rl.Wait); werr != nil {
-				return polling.BatchSummary{}, fmt.Errorf("waiting for the rate limit: %w", werr)
-			}
-			continue
-		}
-		return polling.BatchSummary{}, h.pollingError(ctx, log, p, err)
-	}
-}
-
-// pollingError counts and logs a failed status call once, and returns the
-// error with its retry decision: retryable errors retry, permanent ones are
-// archived at once.
-func (h *StatusBatchHandler) pollingError(ctx context.Context, log *slog.Logger, p StatusBatchPayload, err error) error {
-	var counted countedError
-	if !errors.As(err, &counted) {
-		h.countPollingError(ctx, log, p, err)
-	}
-	if ctx.Err() != nil {
-		return fmt.Errorf("poll batch of %d: %w", len(p.RequestIDs), err)
-	}
-	if !lighthouse.IsRetryable(err) {
-		return fmt.Errorf("poll batch of %d: %w: %w", len(p.RequestIDs), err, asynq.SkipRetry)
-	}
-	return fmt.Errorf("poll batch of %d: %w", len(p.RequestIDs), err)
-}
-
-// countPollingError counts and logs a failed status call with the original's
-// message, which monitors match on.
-func (h *StatusBatchHandler) countPollingError(ctx context.Context, log *slog.Logger, p StatusBatchPayload, err error) {
-	reason := lighthouse.Reason(err)
-	h.Metrics.PollingErrors.WithLabelValues(reason).Inc()
-	h.Metrics.StatsD.PollingError()
-	attrs := []any{
-		"reason", reason,
-		"lighthouse_document_request_ids", p.RequestIDs,
-		"timestamp", time.Now().UTC(),
-		"error", err.Error(),
-	}
-	var apiErr *lighthouse.APIError
-	if errors.As(err, &apiErr) {
-		attrs = append(attrs, "response_status", apiErr.StatusCode, "response_body", apiErr.Error())
-		if len(apiErr.Errors) > 0 {
-			// VA support asks for these to trace a failed call.
-			attrs = append(attrs, "instance", apiErr.Errors[0].Instance, "diagnostics", apiErr.Errors[0].Diagnostics)
-		}
-	}
-	log.WarnContext(ctx, polling.LogStatusEndpointError, attrs...)
-}
-
-// Sleep waits d, or until ctx ends (and returns its error): a task waiting
-// out a rate limit, the scheduler waiting for its next tick.
-func Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 }

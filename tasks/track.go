@@ -12,7 +12,6 @@ import (
 
 	"github.com/vagov/lighthouse526/lighthouse"
 	"github.com/vagov/lighthouse526/models"
-	"github.com/vagov/lighthouse526/polling"
 )
 
 // TypeDocumentUploadTrack registers an upload another service made, so that
@@ -115,7 +114,7 @@ func NewTrackTask(queue string, p TrackPayload) (*asynq.Task, error) {
 // of a request id already tracked creates nothing.
 type TrackHandler struct {
 	DB      *gorm.DB
-	Metrics *polling.Metrics
+	Metrics *Metrics
 	Logger  *slog.Logger
 	Now     func() time.Time
 }

@@ -31,6 +31,8 @@ type app struct {
 	client     *asynq.Client
 	lighthouse *lighthouse.Client
 	metrics    *polling.Metrics
+	// taskTypeMetrics are the task types' own: rejected payloads.
+	taskTypeMetrics *tasks.Metrics
 	// taskMetrics are the task server's: every task's runs and the
 	// exhausted polling tasks.
 	taskMetrics *runner.Metrics
@@ -41,7 +43,7 @@ type app struct {
 	relay      *polling.Relay
 	updater    *polling.StatusUpdater
 	cycle      *polling.Cycle
-	batch      *tasks.StatusBatchHandler
+	batch      *polling.BatchPoller
 	exhaustion *runner.Exhaustion
 }
 
@@ -67,6 +69,7 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, role s
 	a.client = asynq.NewClientFromRedisClient(a.rdb)
 	a.metrics = polling.NewMetrics(a.reg)
 	a.taskMetrics = runner.NewMetrics(a.reg)
+	a.taskTypeMetrics = tasks.NewMetrics(a.reg)
 	if a.metrics.StatsD, err = statsd.New(statsd.Config{Addr: cfg.StatsDAgentAddr(), Tags: cfg.StatsDTagList(), Logger: logger, Registerer: a.reg}); err != nil {
 		a.close()
 		return nil, err
@@ -99,7 +102,7 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, role s
 		a.cycle.Adaptive = adaptive(cfg)
 		a.updater.Schedule = &a.cycle.Adaptive.Schedule
 	}
-	a.batch = &tasks.StatusBatchHandler{Lighthouse: a.lighthouse, Updater: a.updater, Relay: a.relay, Metrics: a.metrics, Logger: logger}
+	a.batch = &polling.BatchPoller{Lighthouse: a.lighthouse, Updater: a.updater, Relay: a.relay}
 	a.exhaustion = &runner.Exhaustion{Redis: a.rdb, KeyPrefix: cfg.RedisKeyPrefix, DB: a.db, Metrics: a.taskMetrics, Polling: a.metrics, Logger: logger, Now: now}
 	return a, nil
 }
@@ -171,12 +174,12 @@ func (a *app) newServer() *asynq.Server {
 func (a *app) mux() *asynq.ServeMux {
 	mux := asynq.NewServeMux()
 	mux.Use(runner.Instrument(a.taskMetrics, a.logger))
-	mux.Handle(tasks.TypePolling, &tasks.PollingHandler{Cycle: a.cycle, Client: a.client, Queue: a.cfg.QueueName, Logger: a.logger})
-	mux.Handle(tasks.TypeStatusBatch, a.batch)
+	mux.Handle(tasks.TypePolling, &tasks.PollingHandler{Cycle: a.cycle, Client: a.client, Queue: a.cfg.QueueName, Metrics: a.taskTypeMetrics, Logger: a.logger})
+	mux.Handle(tasks.TypeStatusBatch, &tasks.StatusBatchHandler{Poller: a.batch, Metrics: a.taskTypeMetrics, Logger: a.logger})
 	now := func() time.Time { return time.Now().UTC() }
-	mux.Handle(tasks.TypeDocumentUploadTrack, &tasks.TrackHandler{DB: a.db, Metrics: a.metrics, Logger: a.logger, Now: now})
+	mux.Handle(tasks.TypeDocumentUploadTrack, &tasks.TrackHandler{DB: a.db, Metrics: a.taskTypeMetrics, Logger: a.logger, Now: now})
 	mux.Handle(tasks.TypeDocumentUploadPollNow, &tasks.PollNowHandler{
-		DB: a.db, Cycle: a.cycle, Client: a.client, Queue: a.cfg.QueueName, Logger: a.logger, Now: now,
+		DB: a.db, Cycle: a.cycle, Client: a.client, Queue: a.cfg.QueueName, Metrics: a.taskTypeMetrics, Logger: a.logger, Now: now,
 	})
 	return mux
 }

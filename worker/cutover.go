@@ -13,7 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/vagov/lighthouse526/config"
-	"github.com/vagov/lighthouse526/tasks"
+	"github.com/vagov/lighthouse526/polling"
 	"github.com/vagov/lighthouse526/vagov/sidekiq"
 )
 
@@ -97,7 +97,7 @@ func cutoverCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		logger.InfoContext(ctx, "waiting for the Ruby polling job to finish before the worker may poll",
 			"running", len(c.Running), "queued", len(c.Queued), "retrying", len(c.Retrying), "scheduled", len(c.Scheduled),
 			"sidekiq_processes", c.Processes, "wait_left", time.Until(deadline).Round(time.Second).String())
-		if err := tasks.Sleep(ctx, *interval); err != nil {
+		if err := polling.Sleep(ctx, *interval); err != nil {
 			return err
 		}
 	}

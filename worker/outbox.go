@@ -15,7 +15,6 @@ import (
 	"github.com/vagov/lighthouse526/config"
 	"github.com/vagov/lighthouse526/models"
 	"github.com/vagov/lighthouse526/polling"
-	"github.com/vagov/lighthouse526/tasks"
 )
 
 // Bounds of `worker outbox drain`.
@@ -144,7 +143,7 @@ func (a *app) drainOutbox(ctx context.Context, timeout time.Duration) (int, erro
 			return pushed, nil // the report says what is left
 		}
 		a.logger.WarnContext(ctx, "outbox drain: some failure emails could not be pushed; trying again", "error", err.Error())
-		if tasks.Sleep(ctx, drainRetryEvery) != nil {
+		if polling.Sleep(ctx, drainRetryEvery) != nil {
 			return pushed, nil
 		}
 	}

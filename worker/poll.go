@@ -97,7 +97,7 @@ func pollCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 func (a *app) pollInline(ctx context.Context, id string, start time.Time) (pollSummary, error) {
 	sum := pollSummary{CycleID: id}
 	res, err := a.cycle.Run(ctx, a.logger, id, start, func(ctx context.Context, batch polling.Batch) error {
-		b, err := a.batch.Poll(ctx, id, batch.RequestIDs)
+		b, err := a.batch.Poll(ctx, a.logger, id, batch.RequestIDs, true)
 		if err != nil {
 			if ctx.Err() != nil {
 				return err
@@ -121,7 +121,7 @@ func (a *app) pollDry(ctx context.Context, start time.Time) (pollSummary, error)
 	a.updater.DryRun, a.batch.Relay = true, nil
 	sum := pollSummary{CycleID: "dry-run", DryRun: true}
 	res, err := a.cycle.DryRun(ctx, start, func(ctx context.Context, ids []string) error {
-		b, err := a.batch.Poll(ctx, "", ids)
+		b, err := a.batch.Poll(ctx, a.logger, "", ids, true)
 		if err != nil {
 			if ctx.Err() != nil {
 				return err

@@ -1,4 +1,4 @@
-package tasks
+package polling
 
 import (
 	"context"
@@ -9,37 +9,36 @@ import (
 	"unicode/utf8"
 
 	"github.com/vagov/lighthouse526/lighthouse"
-	"github.com/vagov/lighthouse526/polling"
 )
 
 // fetch asks Lighthouse about ids (none: no call). A batch refused as too
 // large (413) is asked again in halves; a batch of several ids refused with
 // 400, which is permanent and would otherwise archive every id in it, is
 // asked again in parts until the ids it refuses are found (isolate).
-func (h *StatusBatchHandler) fetch(ctx context.Context, log *slog.Logger, p StatusBatchPayload, ids []string) (polling.Answer, error) {
+func (p *BatchPoller) fetch(ctx context.Context, log *slog.Logger, ids []string) (Answer, error) {
 	if len(ids) == 0 {
-		return polling.Answer{Resp: &lighthouse.StatusResponse{}}, nil
+		return Answer{Resp: &lighthouse.StatusResponse{}}, nil
 	}
-	resp, err := h.ask(ctx, log, ids)
+	resp, err := p.ask(ctx, log, ids)
 	if err == nil {
-		return polling.Answer{Asked: ids, Resp: resp}, nil
+		return Answer{Asked: ids, Resp: resp}, nil
 	}
 	if !refusedWith400(err) || len(ids) < 2 {
-		return polling.Answer{}, err
+		return Answer{}, err
 	}
 	// The refusal is a polling error, logged and counted once like any; the
 	// isolation then says what it finds.
-	h.countPollingError(ctx, log, p, err)
+	p.countPollingError(ctx, log, ids, err)
 	log.WarnContext(ctx, logBatchRefused, "batch_size", len(ids), "error", err.Error())
-	iso := isolation{h: h, log: log}
-	if err := iso.run(ctx, ids); err != nil {
+	iso := isolation{p: p, log: log}
+	if err := iso.run(ctx, ids, false); err != nil {
 		if refusedWith400(err) {
 			// Refused whole, as at first: counted above.
-			return polling.Answer{}, countedError{err}
+			return Answer{}, countedError{err}
 		}
-		return polling.Answer{}, err
+		return Answer{}, err
 	}
-	return polling.Answer{Asked: ids, Resp: iso.merged(), Refused: iso.refused, RefusedDetail: refusalDetail(err)}, nil
+	return Answer{Asked: ids, Resp: iso.merged(), Refused: iso.refused, RefusedDetail: refusalDetail(err)}, nil
 }
 
 // countedError is a polling error already counted and logged.
@@ -55,20 +54,20 @@ const logBatchRefused = "Lighthouse refused a status batch with 400; asking for 
 // provenCallSize ids that times out or gets a 504, is asked again in halves,
 // recursively, and the answers merged: a POLL_BATCH_SIZE set too high slows
 // polling down (and says so) instead of archiving every batch.
-func (h *StatusBatchHandler) ask(ctx context.Context, log *slog.Logger, ids []string) (*lighthouse.StatusResponse, error) {
-	resp, err := h.Lighthouse.GetUploadStatuses(ctx, ids)
+func (p *BatchPoller) ask(ctx context.Context, log *slog.Logger, ids []string) (*lighthouse.StatusResponse, error) {
+	resp, err := p.Lighthouse.GetUploadStatuses(ctx, ids)
 	msg := splitMessage(ctx, err, len(ids))
 	if msg == "" {
 		return resp, err
 	}
-	h.Metrics.PollingErrors.WithLabelValues(lighthouse.Reason(err)).Inc()
+	p.Updater.Metrics.PollingErrors.WithLabelValues(lighthouse.Reason(err)).Inc()
 	log.WarnContext(ctx, msg, "batch_size", len(ids), "error", err.Error())
 	half := len(ids) / 2
-	first, err := h.ask(ctx, log, ids[:half])
+	first, err := p.ask(ctx, log, ids[:half])
 	if err != nil {
 		return nil, err
 	}
-	second, err := h.ask(ctx, log, ids[half:])
+	second, err := p.ask(ctx, log, ids[half:])
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +112,11 @@ func splitMessage(ctx context.Context, err error, n int) string {
 // It narrows a part known to hold a refused id (at first, the whole batch)
 // by asking for its first half only: answered, the refused id is in the
 // second half, which need not be asked; refused, it is in the first, and the
-// second half is set aside, unasked. At one id, that id is refused. Then
+// second half is set aside, unasked. At one id, that id is refused if a
+// call holding it alone was answered 400: when it was reached by answers
+// around it rather than by a refusal of its own, it is asked alone first, so
+// that a transient 400 of the whole batch never quarantines the id that
+// happened to be left last (issue 23: ids 10 and 3013). Then
 // every part set aside is asked in one call, isolated the same way if it is
 // refused too. One refused id among n costs ceil(log2 n) calls to find and
 // one for the rest: a 400 for one id in 100 costs at most 8 calls after the
@@ -125,34 +128,54 @@ func splitMessage(ctx context.Context, err error, n int) string {
 // 400 and no id is quarantined. That costs as many calls
 // as isolating one id, after which the batch is archived.
 type isolation struct {
-	h        *StatusBatchHandler
+	p        *BatchPoller
 	log      *slog.Logger
 	answers  []*lighthouse.StatusResponse
 	refused  []string
 	answered bool
 }
 
-func (iso *isolation) run(ctx context.Context, suspect []string) error {
+//
+// refusedAlone says that suspect is one id which a call holding it alone was
+// just refused for.
+func (iso *isolation) run(ctx context.Context, suspect []string, refusedAlone bool) error {
 	var refusal error // the latest 400, returned if nothing is ever answered
 	var setAside []string
 	for len(suspect) > 1 {
 		half := len(suspect) / 2
-		resp, err := iso.h.ask(ctx, iso.log, suspect[:half])
+		resp, err := iso.p.ask(ctx, iso.log, suspect[:half])
 		switch {
 		case err == nil:
 			iso.answer(resp)
 			suspect = suspect[half:]
+			refusedAlone = false
 		case refusedWith400(err):
 			refusal = err
 			setAside = append(setAside, suspect[half:]...)
 			suspect = suspect[:half]
+			refusedAlone = half == 1
 		default:
 			return err
 		}
 	}
-	iso.refused = append(iso.refused, suspect[0])
+	if !refusedAlone {
+		// Only a refusal of this id alone says it is the one refused.
+		resp, err := iso.p.ask(ctx, iso.log, suspect)
+		switch {
+		case err == nil:
+			iso.answer(resp)
+		case refusedWith400(err):
+			refusal = err
+			refusedAlone = true
+		default:
+			return err
+		}
+	}
+	if refusedAlone {
+		iso.refused = append(iso.refused, suspect[0])
+	}
 	if len(setAside) > 0 {
-		resp, err := iso.h.ask(ctx, iso.log, setAside)
+		resp, err := iso.p.ask(ctx, iso.log, setAside)
 		switch {
 		case err == nil:
 			iso.answer(resp)
@@ -160,7 +183,7 @@ func (iso *isolation) run(ctx context.Context, suspect []string) error {
 			return err
 		case iso.answered:
 			// Another refused id among them: find it the same way.
-			return iso.run(ctx, setAside)
+			return iso.run(ctx, setAside, len(setAside) == 1)
 		default:
 			refusal = err
 		}
