@@ -135,7 +135,6 @@ type isolation struct {
 	answered bool
 }
 
-//
 // refusedAlone says that suspect is one id which a call holding it alone was
 // just refused for.
 func (iso *isolation) run(ctx context.Context, suspect []string, refusedAlone bool) error {

@@ -20,7 +20,6 @@ import (
 	"strings"
 
 	"github.com/hibiken/asynq"
-
 )
 
 // PayloadError is a task payload that is malformed or invalid. Its handler

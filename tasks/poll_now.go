@@ -99,9 +99,9 @@ func NewPollNowTask(queue string, p PollNowPayload, at time.Time) (*asynq.Task, 
 // the cycles' fan-out (polling.Cycle.RunList), recorded in
 // lighthouse526_polling_cycles like any cycle.
 type PollNowHandler struct {
-	DB     *gorm.DB
-	Cycle  *polling.Cycle
-	Client Enqueuer
+	DB      *gorm.DB
+	Cycle   *polling.Cycle
+	Client  Enqueuer
 	Queue   string
 	Metrics *Metrics
 	Logger  *slog.Logger
