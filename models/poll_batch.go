@@ -15,7 +15,7 @@ import (
 )
 
 // PollResult is the decided outcome of polling one pending upload. The caller
-// decides; ApplyPollResults writes every result of a batch in one statement.
+// decides; WriteBatch writes every result of a batch in one statement.
 type PollResult struct {
 	ID       int64
 	NewState string // StatePending, StateCompleted or StateFailed
@@ -50,7 +50,7 @@ type Notification struct {
 	Payload  JSON
 }
 
-// Transitioned is an upload that left pending in ApplyPollResults.
+// Transitioned is an upload that left pending in WriteBatch.
 type Transitioned struct {
 	ID        int64
 	AasmState string
@@ -62,7 +62,7 @@ type BatchWrite struct {
 	// (an empty batch of a cycle still counts as done).
 	CycleID string
 	// Source is the body of the Lighthouse answer the results' last statuses
-	// were sliced from, or nil (see ApplyPollResultsFrom).
+	// were sliced from, or nil (see WriteBatch).
 	Source  answer.Body
 	Results []PollResult
 	// Quarantines are uploads found unpollable: each still pending and not
@@ -82,8 +82,9 @@ type BatchWritten struct {
 // quarantine (the others are transitions).
 const quarantinedMark = "quarantined"
 
-// ApplyPollResults writes a batch of poll results in ONE statement, whatever
-// the batch size:
+// WriteBatch writes a batch of poll results, and quarantines the batch's
+// unpollable uploads, in ONE statement, whatever the batch size (a batch
+// with a bad row costs no statement more than one without):
 //   - every upload still pending gets status_last_polled_at = now and its
 //     unknown-poll count (incremented when unknown, reset otherwise), kept
 //     in the worker's own lighthouse526_upload_poll_states: a row is written
@@ -99,30 +100,17 @@ const quarantinedMark = "quarantined"
 //   - a failure's notification goes to the outbox in the same statement;
 //   - the cycle's counters (when cycleID is set) add what this batch did.
 //
-// It returns the uploads that transitioned. Results for uploads that are no
-// longer pending change nothing.
-func ApplyPollResults(ctx context.Context, db *gorm.DB, cycleID string, results []PollResult, now time.Time) ([]Transitioned, error) {
-	return ApplyPollResultsFrom(ctx, db, cycleID, nil, results, now)
-}
-
-// ApplyPollResultsFrom is ApplyPollResults for results whose last statuses
-// were sliced from source, the body of the Lighthouse answer they came from:
-// when every one of them is, and they are most of it, source itself is sent
-// as the statement's statuses, with each status's place in it, instead of a
-// copy of them all. Otherwise (source nil, a status from elsewhere, or few
-// statuses to save) they are copied.
+// It returns the uploads that transitioned and the quarantines that took
+// effect. Results for uploads that are no longer pending change nothing.
 //
-// The copy would be as large as the statuses, allocated while the body it
-// copies is still live; a worker's peak heap is set by what is live, and
-// allocated, when a garbage collection runs.
-func ApplyPollResultsFrom(ctx context.Context, db *gorm.DB, cycleID string, source answer.Body, results []PollResult, now time.Time) ([]Transitioned, error) {
-	w, err := WriteBatch(ctx, db, BatchWrite{CycleID: cycleID, Source: source, Results: results}, now)
-	return w.Transitioned, err
-}
-
-// WriteBatch is ApplyPollResultsFrom that also quarantines the batch's
-// unpollable uploads, in the same one statement: a batch with a bad row
-// costs no statement more than one without.
+// When every result's last status was sliced from b.Source, the body of the
+// Lighthouse answer they came from, and they are most of it, the body itself
+// is sent as the statement's statuses, with each status's place in it,
+// instead of a copy of them all. Otherwise (no Source, a status from
+// elsewhere, or few statuses to save) they are copied. The copy would be as
+// large as the statuses, allocated while the body it copies is still live; a
+// worker's peak heap is set by what is live, and allocated, when a garbage
+// collection runs.
 func WriteBatch(ctx context.Context, db *gorm.DB, b BatchWrite, now time.Time) (BatchWritten, error) {
 	results, cycleID, source := b.Results, b.CycleID, b.Source
 	if len(results) == 0 && cycleID == "" && len(b.Quarantines) == 0 {

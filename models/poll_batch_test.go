@@ -120,7 +120,7 @@ var _ = Describe("LoadPending", func() {
 	})
 })
 
-var _ = Describe("ApplyPollResults", func() {
+var _ = Describe("WriteBatch", func() {
 	var (
 		ctx       context.Context
 		upload    *models.Lighthouse526DocumentUpload
@@ -137,7 +137,7 @@ var _ = Describe("ApplyPollResults", func() {
 
 	apply := func(results ...models.PollResult) []models.Transitioned {
 		GinkgoHelper()
-		out, err := models.ApplyPollResults(ctx, gdb, "", results, now)
+		out, err := writeResults(ctx, gdb, models.BatchWrite{Results: results}, now)
 		Expect(err).NotTo(HaveOccurred())
 		return out
 	}
@@ -480,7 +480,7 @@ var _ = Describe("ApplyPollResults", func() {
 
 			It("adds what the batch did to the cycle's counters", func() {
 				later := now.Add(time.Minute)
-				_, err := models.ApplyPollResults(ctx, gdb, cycle.ID, results, later)
+				_, err := writeResults(ctx, gdb, models.BatchWrite{CycleID: cycle.ID, Results: results}, later)
 				Expect(err).NotTo(HaveOccurred())
 
 				var stored models.PollingCycle
@@ -511,7 +511,7 @@ var _ = Describe("ApplyPollResults", func() {
 				}
 				wg.Go(func() {
 					defer GinkgoRecover()
-					out, err := models.ApplyPollResults(ctx, gdb, "", []models.PollResult{result}, now)
+					out, err := writeResults(ctx, gdb, models.BatchWrite{Results: []models.PollResult{result}}, now)
 					Expect(err).NotTo(HaveOccurred())
 					transitioned.Add(int64(len(out)))
 				})
@@ -566,7 +566,7 @@ var _ = Describe("ApplyPollResults", func() {
 				results[i] = resultFor(i, body[sp[0]:sp[1]])
 			}
 
-			_, err := models.ApplyPollResultsFrom(ctx, gdb, "", body, results, now)
+			_, err := writeResults(ctx, gdb, models.BatchWrite{Source: body, Results: results}, now)
 
 			Expect(err).NotTo(HaveOccurred())
 			for i, sp := range spans {
@@ -577,13 +577,13 @@ var _ = Describe("ApplyPollResults", func() {
 		It("stores them too when one status is not from the body, or most of the body is not statuses", func() {
 			elsewhere := []byte(string(body[spans[1][0]:spans[1][1]]))
 			results := []models.PollResult{resultFor(0, body[spans[0][0]:spans[0][1]]), resultFor(1, elsewhere)}
-			_, err := models.ApplyPollResultsFrom(ctx, gdb, "", body, results, now)
+			_, err := writeResults(ctx, gdb, models.BatchWrite{Source: body, Results: results}, now)
 			Expect(err).NotTo(HaveOccurred())
 			expectStored(0, body[spans[0][0]:spans[0][1]])
 			expectStored(1, elsewhere)
 
 			few := []models.PollResult{resultFor(2, body[spans[2][0]:spans[2][1]])}
-			_, err = models.ApplyPollResultsFrom(ctx, gdb, "", body, few, now)
+			_, err = writeResults(ctx, gdb, models.BatchWrite{Source: body, Results: few}, now)
 			Expect(err).NotTo(HaveOccurred())
 			expectStored(2, body[spans[2][0]:spans[2][1]])
 		})
@@ -595,21 +595,21 @@ var _ = Describe("ApplyPollResults", func() {
 			Expect(err).NotTo(HaveOccurred())
 			DeferCleanup(db.Close, single)
 			result := models.PollResult{ID: upload.ID, NewState: models.StatePending}
-			_, err = models.ApplyPollResults(ctx, single, "", []models.PollResult{result}, now)
+			_, err = writeResults(ctx, single, models.BatchWrite{Results: []models.PollResult{result}}, now)
 			Expect(err).NotTo(HaveOccurred())
 			// What a connection pooler's DISCARD ALL does behind pgx's back.
 			Expect(single.Exec(`DEALLOCATE lighthouse526_apply_poll_results`).Error).To(Succeed())
 
-			_, err = models.ApplyPollResults(ctx, single, "", []models.PollResult{result}, now)
+			_, err = writeResults(ctx, single, models.BatchWrite{Results: []models.PollResult{result}}, now)
 			Expect(err).To(MatchError(ContainSubstring("does not exist")))
-			_, err = models.ApplyPollResults(ctx, single, "", []models.PollResult{result}, now)
+			_, err = writeResults(ctx, single, models.BatchWrite{Results: []models.PollResult{result}}, now)
 			Expect(err).NotTo(HaveOccurred())
 		})
 	})
 
 	Context("when the batch is empty", func() {
 		It("does nothing", func() {
-			out, err := models.ApplyPollResults(ctx, gdb, "", nil, now)
+			out, err := writeResults(ctx, gdb, models.BatchWrite{Results: nil}, now)
 
 			Expect(err).NotTo(HaveOccurred())
 			Expect(out).To(BeEmpty())
@@ -662,7 +662,7 @@ SELECT ?, 'req-' || g, 'pending', 'Form 0781', now(), now() FROM generate_series
 			}
 
 			statements.Reset()
-			out, err := models.ApplyPollResults(ctx, counted, "", results, now)
+			out, err := writeResults(ctx, counted, models.BatchWrite{Results: results}, now)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(out).To(HaveLen((n + 3) / 4 * 2))
 			return statements.Load()
@@ -719,3 +719,9 @@ var _ = Describe("WriteBatch", func() {
 		Expect(c.CompletedCount).To(Equal(1))
 	})
 })
+
+// writeResults writes b and returns the uploads that transitioned.
+func writeResults(ctx context.Context, db *gorm.DB, b models.BatchWrite, now time.Time) ([]models.Transitioned, error) {
+	w, err := models.WriteBatch(ctx, db, b, now)
+	return w.Transitioned, err
+}

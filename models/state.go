@@ -3,7 +3,7 @@ package models
 import "time"
 
 // The state machine of an upload is pending → completed | failed, and only
-// the batch write (WriteBatch, ApplyPollResults) moves it: its SQL is the
+// the batch write (WriteBatch) moves it: its SQL is the
 // source of truth, one conditional UPDATE whose CASE applies the guards
 // below to the row it finds still pending, so that of two writers racing,
 // one transitions it. CanComplete and CanFail are the same guards in Go, for

@@ -96,22 +96,12 @@ type decision struct {
 	noFollowUp string
 }
 
-// What Apply knows of a request id while it reads an answer.
+// What Write knows of a request id while it reads an answer.
 const (
 	notAsked uint8 = iota
 	asked
 	answered
 )
-
-// Apply reads the batch of requestIDs and writes resp, their answer (an
-// answer in hand: benchmarks and specs of the write), as Read then Write.
-func (u *StatusUpdater) Apply(ctx context.Context, log *slog.Logger, cycleID string, requestIDs []string, resp *lighthouse.StatusResponse) (BatchSummary, error) {
-	rows, err := u.Read(ctx, requestIDs)
-	if err != nil {
-		return BatchSummary{}, err
-	}
-	return u.Write(ctx, log, cycleID, rows, Answer{Asked: requestIDs, Resp: resp})
-}
 
 // Write applies ans, Lighthouse's answer about the batch read as rows, and
 // quarantines the batch's unpollable uploads (those set aside by the read,

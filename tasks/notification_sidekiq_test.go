@@ -50,7 +50,7 @@ var _ = Describe("Failure follow-ups through VA.gov's Sidekiq", func() {
 	fail := func(requestID string) {
 		GinkgoHelper()
 		body := statusBody([]string{failedEntry(requestID, ms(testNow.Add(-2*time.Hour)), ms(testNow.Add(-time.Hour)), "BENEFITS_GATEWAY_SERVICE")})
-		_, err := updater.Apply(ctx, o.Logger, "", []string{requestID}, decodeStatuses(body))
+		_, err := applyAnswer(ctx, updater, o.Logger, "", []string{requestID}, decodeStatuses(body))
 		Expect(err).NotTo(HaveOccurred())
 	}
 

@@ -34,7 +34,7 @@ var _ = Describe("Failure follow-ups", func() {
 	fail := func(requestID string) polling.BatchSummary {
 		GinkgoHelper()
 		body := statusBody([]string{failedEntry(requestID, ms(testNow.Add(-2*time.Hour)), ms(testNow.Add(-time.Hour)), "CLAIMS_EVIDENCE")})
-		sum, err := updater.Apply(ctx, o.Logger, "", []string{requestID}, decodeStatuses(body))
+		sum, err := applyAnswer(ctx, updater, o.Logger, "", []string{requestID}, decodeStatuses(body))
 		Expect(err).NotTo(HaveOccurred())
 		return sum
 	}
@@ -186,7 +186,7 @@ var _ = Describe("Failure follow-ups", func() {
 				lh := startLighthouse(fake.Options{})
 				id := lh.Fake.AddDocument(fake.Document{Outcome: fake.StatusFailed, FailedStep: fake.StepClaimsEvidence})
 				upload = seedUpload(ctx, id, models.DocumentTypeVeteranUpload)
-				handler = &tasks.StatusBatchHandler{Lighthouse: lh.Client, Updater: updater, Relay: relay, Metrics: o.Metrics, Logger: o.Logger}
+				handler = &tasks.StatusBatchHandler{Poller: &polling.BatchPoller{Lighthouse: lh.Client, Updater: updater, Relay: relay}, Metrics: o.Types, Logger: o.Logger}
 				var err error
 				task, err = tasks.NewStatusBatchTask(queue, "adhoc:outage", 0, []string{id})
 				Expect(err).NotTo(HaveOccurred())

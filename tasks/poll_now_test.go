@@ -35,7 +35,7 @@ var _ = Describe("PollNowHandler", func() {
 		client = newAsynqClient()
 		queue, batchQueue = newQueue(insp), newQueue(insp)
 		startServer(o, queue, map[string]asynq.Handler{tasks.TypeDocumentUploadPollNow: &tasks.PollNowHandler{
-			DB: gdb, Client: client, Queue: batchQueue, Logger: o.Logger, Now: time.Now,
+			DB: gdb, Client: client, Queue: batchQueue, Metrics: o.Types, Logger: o.Logger, Now: time.Now,
 			Cycle: &polling.Cycle{DB: gdb, Metrics: o.Metrics, Now: time.Now, BatchSize: 2},
 		}})
 	})
@@ -143,7 +143,7 @@ var _ = Describe("PollNowHandler", func() {
 			Expect(idsOf(batches())).To(ConsistOf("31", "33"))
 			reason, _ := quarantineOf(ctx, bad.ID)
 			Expect(reason).To(Equal(models.QuarantineInvalidRequestID))
-			Expect(o.quarantinedCount(models.QuarantineInvalidRequestID)).To(Equal(1.0))
+			Expect(o.Quarantined(models.QuarantineInvalidRequestID)).To(Equal(1.0))
 		})
 
 		It("enqueues nothing and succeeds when nothing is pending", func() {

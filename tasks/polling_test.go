@@ -148,7 +148,7 @@ var _ = Describe("Cycle.Run", func() {
 				for j, upload := range ids {
 					results[j] = models.PollResult{ID: upload, NewState: models.StatePending}
 				}
-				_, err := models.ApplyPollResults(ctx, gdb, previous, results, tick.Add(time.Duration(10+10*i)*time.Minute))
+				_, err := models.WriteBatch(ctx, gdb, models.BatchWrite{CycleID: previous, Results: results}, tick.Add(time.Duration(10+10*i)*time.Minute))
 				Expect(err).NotTo(HaveOccurred())
 			}
 

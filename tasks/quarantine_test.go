@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"time"
 
 	"github.com/hibiken/asynq"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/vagov/lighthouse526/db"
 	"github.com/vagov/lighthouse526/db/dbtest"
@@ -20,9 +18,6 @@ import (
 )
 
 const (
-	msgQuarantined      = "quarantined an upload that cannot be polled: it is left out of polling until its row is fixed and it is released (worker uploads release)"
-	msgBatchRefused     = "Lighthouse refused a status batch with 400; asking for it in parts to find the request ids it refuses, which are quarantined"
-	msgNoFollowUp       = "no failure follow-up for a failed Veteran Upload: it has no form attachment guid to name in the email; the upload is failed all the same"
 	refusedIDsAboveThis = 1_000_000 // the fake's MaxRequestID in these specs
 )
 
@@ -38,11 +33,6 @@ func quarantineOf(ctx context.Context, id int64) (reason, detail string) {
 	return *st[0].QuarantineReason, *st[0].QuarantineDetail
 }
 
-// quarantinedCount reads form526_document_upload_quarantined_total{reason}.
-func (o *observed) quarantinedCount(reason string) float64 {
-	return testutil.ToFloat64(o.Metrics.Quarantined.WithLabelValues(reason))
-}
-
 var _ = Describe("StatusBatchHandler with uploads that cannot be polled", func() {
 	var (
 		ctx     context.Context
@@ -55,7 +45,7 @@ var _ = Describe("StatusBatchHandler with uploads that cannot be polled", func()
 		ctx = context.Background()
 		o = newObserved()
 		lh = startLighthouse(fake.Options{MaxRequestID: refusedIDsAboveThis})
-		handler = &tasks.StatusBatchHandler{Lighthouse: lh.Client, Updater: newUpdater(o), Metrics: o.Metrics, Logger: o.Logger}
+		handler = &tasks.StatusBatchHandler{Poller: &polling.BatchPoller{Lighthouse: lh.Client, Updater: newUpdater(o)}, Metrics: o.Types, Logger: o.Logger}
 	})
 
 	process := func(ids ...string) error {
@@ -113,8 +103,8 @@ var _ = Describe("StatusBatchHandler with uploads that cannot be polled", func()
 				Expect(got.AasmState).To(Equal(models.StatePending))
 				Expect(got.StatusLastPolledAt).To(BeNil())
 			}
-			Expect(o.quarantinedCount(models.QuarantineMissingDocumentType)).To(Equal(1.0))
-			Expect(o.quarantinedCount(models.QuarantineInvalidDocumentType)).To(Equal(1.0))
+			Expect(o.Quarantined(models.QuarantineMissingDocumentType)).To(Equal(1.0))
+			Expect(o.Quarantined(models.QuarantineInvalidDocumentType)).To(Equal(1.0))
 			Expect(o.Logs.WithMessage(msgQuarantined)).To(ConsistOf(
 				SatisfyAll(HaveKeyWithValue("upload_id", beNumber(float64(missing.ID))), HaveKeyWithValue("reason", models.QuarantineMissingDocumentType)),
 				SatisfyAll(HaveKeyWithValue("upload_id", beNumber(float64(unknown.ID))), HaveKeyWithValue("reason", models.QuarantineInvalidDocumentType)),
@@ -126,7 +116,7 @@ var _ = Describe("StatusBatchHandler with uploads that cannot be polled", func()
 			Expect(process(ids...)).To(Succeed())
 
 			Expect(o.Logs.WithMessage(msgQuarantined)).To(HaveLen(2))
-			Expect(o.quarantinedCount(models.QuarantineMissingDocumentType)).To(Equal(1.0))
+			Expect(o.Quarantined(models.QuarantineMissingDocumentType)).To(Equal(1.0))
 		})
 	})
 
@@ -167,7 +157,7 @@ var _ = Describe("StatusBatchHandler with uploads that cannot be polled", func()
 				Expect(reason).To(Equal(models.QuarantineRefusedByLighthouse))
 				Expect(detail).To(ContainSubstring("requestIds must be integers"))
 				Expect(reloadUpload(ctx, refused.ID).AasmState).To(Equal(models.StatePending))
-				Expect(o.quarantinedCount(models.QuarantineRefusedByLighthouse)).To(Equal(1.0))
+				Expect(o.Quarantined(models.QuarantineRefusedByLighthouse)).To(Equal(1.0))
 				Expect(o.PollingErrors("http_400")).To(Equal(1.0))
 				Expect(o.Logs.WithMessage(msgBatchRefused)).To(HaveLen(1))
 				Expect(o.Logs.WithMessage(msgStatusEndpointError)).To(ConsistOf(HaveKeyWithValue("response_status", beNumber(400))))
@@ -203,7 +193,7 @@ var _ = Describe("StatusBatchHandler with uploads that cannot be polled", func()
 				reason, _ := quarantineOf(ctx, u.ID)
 				Expect(reason).To(Equal(models.QuarantineRefusedByLighthouse))
 			}
-			Expect(o.quarantinedCount(models.QuarantineRefusedByLighthouse)).To(Equal(2.0))
+			Expect(o.Quarantined(models.QuarantineRefusedByLighthouse)).To(Equal(2.0))
 		})
 	})
 
@@ -245,7 +235,7 @@ var _ = Describe("StatusBatchHandler with uploads that cannot be polled", func()
 			pool, err := db.Open(ctx, db.Options{URL: gdbURL, MaxOpenConns: 4, WrapConn: statements.Wrap})
 			Expect(err).NotTo(HaveOccurred())
 			DeferCleanup(db.Close, pool)
-			handler.Updater.DB = pool
+			handler.Poller.Updater.DB = pool
 		})
 
 		It("still reads and writes it in two statements, the quarantine in the write", func() {
@@ -261,79 +251,5 @@ var _ = Describe("StatusBatchHandler with uploads that cannot be polled", func()
 			reason, _ := quarantineOf(ctx, bad.ID)
 			Expect(reason).To(Equal(models.QuarantineMissingDocumentType))
 		})
-	})
-})
-
-var _ = Describe("A failed Veteran Upload without an attachment", func() {
-	It("fails, writes no follow-up with an empty guid, and is logged and counted instead", func(ctx SpecContext) {
-		o := newObserved()
-		updater := newUpdater(o)
-		updater.Emails = polling.EmailsAlways(true)
-		orphan := seedUpload(ctx, "16819", models.DocumentTypeVeteranUpload)
-		Expect(gdb.Exec(`UPDATE lighthouse526_document_uploads SET form_attachment_id = NULL WHERE id = ?`, orphan.ID).Error).To(Succeed())
-		other := seedUpload(ctx, "22", models.DocumentTypeVeteranUpload)
-		failedOther := `{"requestId":22,"time":{"startTime":1718902851802,"endTime":1720793267285},"status":"FAILED","error":{"detail":"x","step":"BENEFITS_GATEWAY_SERVICE"}}`
-
-		sum, err := updater.Apply(ctx, o.Logger, "", []string{"16819", "22"}, decodeStatuses(statusBody([]string{recordedFailed, failedOther})))
-
-		Expect(err).NotTo(HaveOccurred())
-		Expect(sum.Failed).To(Equal(2))
-		Expect(sum.Notifications).To(Equal(1))
-		Expect(reloadUpload(ctx, orphan.ID).AasmState).To(Equal(models.StateFailed))
-		Expect(outboxEntries(ctx)).To(ConsistOf(HaveField("UploadID", other.ID)))
-		Expect(testutil.ToFloat64(o.Metrics.NotificationsSkipped.WithLabelValues("no_form_attachment"))).To(Equal(1.0))
-		Expect(o.Logs.WithMessage(msgNoFollowUp)).To(ConsistOf(SatisfyAll(
-			HaveKeyWithValue("reason", "no_form_attachment"),
-			HaveKeyWithValue("upload_id", beNumber(float64(orphan.ID))),
-			Not(HaveKey("user_uuid")),
-		)))
-	})
-})
-
-var _ = Describe("Cycle.Run with request ids no batch may carry", func() {
-	It("quarantines them, and fans the rest out in full batches of valid ids", func(ctx SpecContext) {
-		o := newObserved()
-		cycle := &polling.Cycle{
-			DB: gdb, Metrics: o.Metrics, Now: func() time.Time { return time.Now().UTC() },
-			BatchSize: 3, Window: time.Hour, Grace: 5 * time.Minute, StaleAfter: 30 * time.Minute,
-		}
-		var ids []string
-		for i := range 6 {
-			id := fmt.Sprint(500 + i)
-			if i == 1 {
-				seedUpload(ctx, "abc", models.DocumentTypeForm0781)
-			}
-			if i == 4 {
-				seedUpload(ctx, "99999999999999999999", models.DocumentTypeBDDInstructions)
-			}
-			seedUpload(ctx, id, models.DocumentTypeForm0781)
-			ids = append(ids, id)
-		}
-		var batches [][]string
-
-		res, err := cycle.Run(ctx, o.Logger, "adhoc:fan-out", time.Now(), func(_ context.Context, b polling.Batch) error {
-			batches = append(batches, b.RequestIDs)
-			return nil
-		})
-
-		Expect(err).NotTo(HaveOccurred())
-		Expect(batches).To(Equal([][]string{ids[:3], ids[3:]}))
-		Expect(res.DocumentsDue).To(Equal(6))
-		Expect(res.Quarantined).To(Equal(2))
-		Expect(o.quarantinedCount(models.QuarantineInvalidRequestID)).To(Equal(2.0))
-		for _, bad := range []string{"abc", "99999999999999999999"} {
-			ups, err := models.UploadsByRequestID(ctx, gdb, bad)
-			Expect(err).NotTo(HaveOccurred())
-			reason, detail := quarantineOf(ctx, ups[0].ID)
-			Expect(reason).To(Equal(models.QuarantineInvalidRequestID))
-			Expect(detail).To(ContainSubstring(`"` + bad + `"`))
-		}
-		Expect(o.Logs.WithMessage(msgQuarantined)).To(HaveLen(2))
-
-		// The next cycle does not read them again.
-		res, err = cycle.Run(ctx, o.Logger, "adhoc:fan-out-2", time.Now(), func(context.Context, polling.Batch) error { return nil })
-		Expect(err).NotTo(HaveOccurred())
-		Expect(res.Quarantined).To(BeZero())
-		Expect(o.Logs.WithMessage(msgQuarantined)).To(HaveLen(2))
 	})
 })

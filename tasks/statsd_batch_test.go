@@ -9,6 +9,7 @@ import (
 
 	"github.com/vagov/lighthouse526/lighthouse/fake"
 	"github.com/vagov/lighthouse526/models"
+	"github.com/vagov/lighthouse526/polling"
 	"github.com/vagov/lighthouse526/tasks"
 	"github.com/vagov/lighthouse526/vagov/statsd/statsdtest"
 )
@@ -32,7 +33,7 @@ var _ = Describe("StatsD metrics of a batch", func() {
 		sendStatsDTo(o, agent)
 		lines = flushedLines(o, agent)
 		lh = startLighthouse(fake.Options{})
-		handler = &tasks.StatusBatchHandler{Lighthouse: lh.Client, Updater: newUpdater(o), Metrics: o.Metrics, Logger: o.Logger}
+		handler = &tasks.StatusBatchHandler{Poller: &polling.BatchPoller{Lighthouse: lh.Client, Updater: newUpdater(o)}, Metrics: o.Types, Logger: o.Logger}
 	})
 
 	process := func(ids ...string) error {

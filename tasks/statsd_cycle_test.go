@@ -35,7 +35,7 @@ var _ = Describe("StatsD gauges of a cycle", func() {
 		agent = listenStatsD()
 		sendStatsDTo(o, agent)
 		lh = startLighthouse(fake.Options{})
-		handler = &tasks.StatusBatchHandler{Lighthouse: lh.Client, Updater: newUpdater(o), Metrics: o.Metrics, Logger: o.Logger}
+		handler = &tasks.StatusBatchHandler{Poller: &polling.BatchPoller{Lighthouse: lh.Client, Updater: newUpdater(o)}, Metrics: o.Types, Logger: o.Logger}
 		cycle = &polling.Cycle{
 			DB: gdb, Metrics: o.Metrics,
 			Now: func() time.Time { return time.Now().UTC() }, BatchSize: 2,
@@ -104,7 +104,7 @@ var _ = Describe("StatsD gauges of a cycle", func() {
 		It("the fan-out sends them", func(ctx SpecContext) {
 			seedOutcomes(ctx, fake.StatusFailed, fake.StatusFailed, fake.StatusSuccess)
 			_, err := cycle.Run(ctx, o.Logger, id, tick, func(ctx context.Context, b polling.Batch) error {
-				_, err := handler.Poll(ctx, id, b.RequestIDs)
+				_, err := handler.Poller.Poll(ctx, o.Logger, id, b.RequestIDs, true)
 				return err
 			})
 			Expect(err).NotTo(HaveOccurred())
@@ -167,7 +167,7 @@ var _ = Describe("StatsD on replicas", func() {
 		updater.Now = now
 		ex := &runner.Exhaustion{Redis: rdb, KeyPrefix: prefix, DB: gdb, Metrics: o.Tasks, Polling: o.Metrics, Logger: o.Logger, Now: now}
 		mux := asynq.NewServeMux()
-		mux.Handle(tasks.TypeStatusBatch, &tasks.StatusBatchHandler{Lighthouse: lh.Client, Updater: updater, Metrics: o.Metrics, Logger: o.Logger})
+		mux.Handle(tasks.TypeStatusBatch, &tasks.StatusBatchHandler{Poller: &polling.BatchPoller{Lighthouse: lh.Client, Updater: updater}, Metrics: o.Types, Logger: o.Logger})
 		srv := asynq.NewServer(asynq.RedisClientOpt{Addr: dbtest.RedisAddr(), DB: rdb.Options().DB}, asynq.Config{
 			Concurrency:    2,
 			Queues:         map[string]int{queue: 1},

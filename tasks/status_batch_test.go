@@ -16,6 +16,7 @@ import (
 	"github.com/vagov/lighthouse526/lighthouse"
 	"github.com/vagov/lighthouse526/lighthouse/fake"
 	"github.com/vagov/lighthouse526/models"
+	"github.com/vagov/lighthouse526/polling"
 	"github.com/vagov/lighthouse526/runner"
 	"github.com/vagov/lighthouse526/tasks"
 )
@@ -32,7 +33,7 @@ var _ = Describe("StatusBatchHandler", func() {
 		ctx = context.Background()
 		o = newObserved()
 		lh = startLighthouse(fake.Options{})
-		handler = &tasks.StatusBatchHandler{Lighthouse: lh.Client, Updater: newUpdater(o), Metrics: o.Metrics, Logger: o.Logger}
+		handler = &tasks.StatusBatchHandler{Poller: &polling.BatchPoller{Lighthouse: lh.Client, Updater: newUpdater(o)}, Metrics: o.Types, Logger: o.Logger}
 	})
 
 	process := func(ids ...string) error {
@@ -123,7 +124,7 @@ var _ = Describe("StatusBatchHandler", func() {
 
 		It("asks for it again in halves after the call's own timeout", func() {
 			lh = startLighthouse(fake.Options{}, func(c *lighthouse.Config) { c.Timeout = 300 * time.Millisecond })
-			handler.Lighthouse = lh.Client
+			handler.Poller.Lighthouse = lh.Client
 			ids := seed(101)
 			lh.Fake.SetFaults(fake.Faults{Next: []fake.Fault{{Endpoint: "uploads_status", Status: 500, Delay: 2 * time.Second}}})
 
@@ -323,7 +324,7 @@ var _ = Describe("StatusBatchHandler", func() {
 				Expect(errors.As(err, &pe)).To(BeTrue(), "got %v", err)
 				Expect(pe.Reason).To(Equal(reason))
 				Expect(errors.Is(err, asynq.SkipRetry)).To(BeTrue())
-				Expect(testutil.ToFloat64(o.Metrics.RejectedTasks.WithLabelValues(tasks.TypeStatusBatch, reason))).To(Equal(1.0))
+				Expect(testutil.ToFloat64(o.Types.RejectedTasks.WithLabelValues(tasks.TypeStatusBatch, reason))).To(Equal(1.0))
 				Expect(o.Logs.WithMessage("rejected a task: its payload is malformed or invalid")).To(HaveLen(1))
 				Expect(lh.StatusCalls()).To(BeZero())
 			},

@@ -11,7 +11,6 @@ import (
 	"github.com/vagov/lighthouse526/lighthouse/fake"
 	"github.com/vagov/lighthouse526/models"
 	"github.com/vagov/lighthouse526/polling"
-	"github.com/vagov/lighthouse526/runner"
 	"github.com/vagov/lighthouse526/tasks"
 )
 
@@ -25,7 +24,7 @@ var _ = Describe("A batch task's logs", func() {
 		insp, client := newInspector(), newAsynqClient()
 		queue := newQueue(insp)
 		startServer(o, queue, map[string]asynq.Handler{tasks.TypeStatusBatch: &tasks.StatusBatchHandler{
-			Lighthouse: lh.Client, Updater: newUpdater(o), Metrics: o.Metrics, Logger: o.Logger,
+			Poller: &polling.BatchPoller{Lighthouse: lh.Client, Updater: newUpdater(o)}, Metrics: o.Types, Logger: o.Logger,
 		}})
 		id := lh.Fake.AddDocument(fake.Document{Outcome: fake.StatusSuccess, Started: time.UnixMilli(1718902851802), Ended: time.UnixMilli(1720793267285)})
 		up := seedUpload(context.Background(), id, models.DocumentTypeVeteranUpload)
@@ -42,22 +41,5 @@ var _ = Describe("A batch task's logs", func() {
 				HaveKeyWithValue("task_id", info.ID),
 				HaveKeyWithValue("task_type", tasks.TypeStatusBatch),
 			)))
-	})
-})
-
-// asynq's own lines go through runner.AsynqLogger into the process's
-// handler: in vets-api's envelope, named asynq, its Fatal at fatal.
-var _ = Describe("asynq's logger", func() {
-	It("writes asynq's lines in the worker's envelope, named asynq", func() {
-		o := newObserved()
-		l := runner.AsynqLogger(o.Logger)
-
-		l.Warn("lease expired for task ", "t-1")
-		l.Fatal("cannot continue")
-
-		Expect(o.Logs.Entries()).To(HaveExactElements(
-			SatisfyAll(HaveKeyWithValue("name", "asynq"), HaveKeyWithValue("level", "warn"), HaveKeyWithValue("message", "lease expired for task t-1"), Not(HaveKey("component"))),
-			SatisfyAll(HaveKeyWithValue("name", "asynq"), HaveKeyWithValue("level", "fatal"), HaveKeyWithValue("level_index", 5.0), HaveKeyWithValue("message", "cannot continue")),
-		))
 	})
 })

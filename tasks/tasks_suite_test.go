@@ -2,23 +2,26 @@ package tasks_test
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/rsa"
-	"encoding/hex"
-	"errors"
-	"fmt"
+	"log/slog"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/hibiken/asynq"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/types"
 	"github.com/redis/go-redis/v9"
 	"gorm.io/gorm"
 
-	"github.com/vagov/lighthouse526/db"
 	"github.com/vagov/lighthouse526/db/dbtest"
+	"github.com/vagov/lighthouse526/internal/spectest"
+	"github.com/vagov/lighthouse526/lighthouse"
+	"github.com/vagov/lighthouse526/lighthouse/fake"
 	"github.com/vagov/lighthouse526/models"
+	"github.com/vagov/lighthouse526/polling"
+	"github.com/vagov/lighthouse526/vagov/statsd/statsdtest"
 )
 
 func TestTasks(t *testing.T) {
@@ -26,172 +29,108 @@ func TestTasks(t *testing.T) {
 	RunSpecs(t, "Tasks")
 }
 
-// What every spec of this package shares, set once per parallel process.
+// env is the suite's shared harness (internal/spectest), set once per
+// parallel process; the names below are its parts as the specs use them.
+var env *spectest.Env
+
 var (
-	gdb    *gorm.DB        // a migrated database of this process, emptied before each spec
-	gdbURL string          // its URL, to open a second pool (e.g. with callbacks of its own)
-	rdb    *redis.Client   // this process's Redis database index
-	rsaKey *rsa.PrivateKey // the key the fake Lighthouse trusts
+	gdb    *gorm.DB
+	gdbURL string
+	rdb    *redis.Client
+	rsaKey *rsa.PrivateKey
 )
 
 var _ = BeforeSuite(func(ctx SpecContext) {
-	var err error
-	// A missing Postgres or Redis fails the run; it never skips.
-	gdb, gdbURL, err = dbtest.MigratedDatabase(ctx, fmt.Sprintf("tasks_%d", GinkgoParallelProcess()))
-	Expect(err).NotTo(HaveOccurred(), "Postgres is required for the tasks specs")
-	DeferCleanup(func(ctx SpecContext) {
-		Expect(db.Close(gdb)).To(Succeed())
-		Expect(dbtest.DropDatabase(ctx, gdbURL)).To(Succeed())
-	})
-
-	// go-redis reports dial failures (the outage specs cause them) to the
-	// spec's output, not to the terminal.
-	redis.SetLogger(redisLog{})
-	rdb = redis.NewClient(&redis.Options{
-		Addr: dbtest.RedisAddr(),
-		DB:   dbtest.RedisDBTasks + GinkgoParallelProcess() - 1,
-	})
-	Expect(rdb.Ping(ctx).Err()).To(Succeed(), "Redis is required at %s", dbtest.RedisAddr())
-	DeferCleanup(rdb.Close)
-
-	rsaKey, err = rsa.GenerateKey(rand.Reader, 2048)
-	Expect(err).NotTo(HaveOccurred())
+	env = spectest.Start(ctx, "tasks", dbtest.RedisDBTasks)
+	gdb, gdbURL, rdb, rsaKey = env.DB, env.DBURL, env.Redis, env.Key
 }, NodeTimeout(2*time.Minute))
 
-// Every spec starts from empty tables; Redis is never flushed (other suites
-// share the server): specs use their own queues and key prefixes instead.
-var _ = BeforeEach(func() {
-	Expect(dbtest.Truncate(gdb)).To(Succeed())
-})
+// Every spec starts from empty tables.
+var _ = BeforeEach(func() { env.Truncate() })
 
-// redisLog writes go-redis's own log lines to the running spec's output.
-type redisLog struct{}
+var testNow = spectest.TestNow
 
-func (redisLog) Printf(_ context.Context, format string, v ...any) {
-	fmt.Fprintf(GinkgoWriter, "redis: "+format+"\n", v...)
-}
+// Log messages monitors match on (a contract: the specs spell them out).
+const (
+	msgFailedUploadStatus  = spectest.MsgFailedUploadStatus
+	msgStatusEndpointError = spectest.MsgStatusEndpointError
+	msgBatchTooLarge       = spectest.MsgBatchTooLarge
+	msgBatchTooSlow        = spectest.MsgBatchTooSlow
+	msgNoStatuses          = spectest.MsgNoStatuses
+	msgQuarantined         = spectest.MsgQuarantined
+	msgBatchRefused        = spectest.MsgBatchRefused
+)
 
-// randomHex returns n random bytes as hex.
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
+// The original's StatsD keys, as the Datadog agent receives them.
+const (
+	sdDoc    = spectest.SDDoc
+	sdJob    = spectest.SDJob
+	sdTags   = spectest.SDTags
+	sdGauges = spectest.SDGauges
+)
 
-// newGUID returns a random UUID string.
-func newGUID() string {
-	h := randomHex(16)
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
+type (
+	observed      = spectest.Observed
+	lighthouseEnv = spectest.LighthouseEnv
+	redisServer   = spectest.RedisServer
+)
 
-// newQueue returns an asynq queue name no other spec uses, and deletes the
-// queue with its tasks when the spec ends.
-func newQueue(insp *asynq.Inspector) string {
-	q := fmt.Sprintf("tasks-test-%d-%s", GinkgoParallelProcess(), randomHex(6))
-	DeferCleanup(func() {
-		if err := insp.DeleteQueue(q, true); err != nil && !errors.Is(err, asynq.ErrQueueNotFound) {
-			Expect(err).NotTo(HaveOccurred())
-		}
-	})
-	return q
-}
-
-// newInspector inspects the queues of this process's Redis database.
-func newInspector() *asynq.Inspector {
-	insp := asynq.NewInspector(asynq.RedisClientOpt{Addr: dbtest.RedisAddr(), DB: rdb.Options().DB})
-	DeferCleanup(insp.Close)
-	return insp
-}
-
-// newAsynqClient enqueues into this process's Redis database.
-func newAsynqClient() *asynq.Client {
-	c := asynq.NewClient(asynq.RedisClientOpt{Addr: dbtest.RedisAddr(), DB: rdb.Options().DB})
-	DeferCleanup(c.Close)
-	return c
-}
-
-// seedSubmission creates a claim submission and returns its id.
-func seedSubmission(ctx context.Context) int64 {
-	uuid := randomHex(16)
-	s := models.Form526Submission{UserUUID: &uuid}
-	Expect(gdb.WithContext(ctx).Create(&s).Error).To(Succeed())
-	return s.ID
-}
-
-// seedAttachment creates a veteran's stored upload and returns its id and guid.
-func seedAttachment(ctx context.Context) (int64, string) {
-	a := models.FormAttachment{GUID: newGUID(), Type: "SupportingEvidenceAttachment"}
-	Expect(gdb.WithContext(ctx).Create(&a).Error).To(Succeed())
-	return a.ID, a.GUID
-}
-
-// seedUpload creates a pending upload of docType waiting on Lighthouse request
-// requestID, with a submission of its own (and a form attachment for a
-// Veteran Upload). mods change the record before it is inserted.
+func newObserved() *observed                             { return spectest.NewObserved() }
+func newUpdater(o *observed) *polling.StatusUpdater      { return env.NewUpdater(o) }
+func beNumber(n float64) types.GomegaMatcher             { return spectest.BeNumber(n) }
+func randomHex(n int) string                             { return spectest.RandomHex(n) }
+func itoa(n int64) string                                { return strconv.FormatInt(n, 10) }
+func ms(t time.Time) int64                               { return spectest.Ms(t) }
+func newQueue(insp *asynq.Inspector) string              { return env.NewQueue(insp) }
+func newInspector() *asynq.Inspector                     { return env.NewInspector() }
+func newAsynqClient() *asynq.Client                      { return env.NewAsynqClient() }
+func deleteKeys(ctx context.Context, prefix string)      { env.DeleteKeys(ctx, prefix) }
+func seedSubmission(ctx context.Context) int64           { return env.SeedSubmission(ctx) }
+func seedAttachment(ctx context.Context) (int64, string) { return env.SeedAttachment(ctx) }
 func seedUpload(ctx context.Context, requestID, docType string, mods ...func(*models.Lighthouse526DocumentUpload)) models.Lighthouse526DocumentUpload {
-	u := models.Lighthouse526DocumentUpload{
-		Form526SubmissionID:         seedSubmission(ctx),
-		LighthouseDocumentRequestID: requestID,
-		DocumentType:                docType,
-	}
-	if docType == models.DocumentTypeVeteranUpload {
-		id, _ := seedAttachment(ctx)
-		u.FormAttachmentID = &id
-	}
-	for _, m := range mods {
-		m(&u)
-	}
-	Expect(gdb.WithContext(ctx).Create(&u).Error).To(Succeed())
-	return u
+	return env.SeedUpload(ctx, requestID, docType, mods...)
 }
-
-// seedManyUploads creates n pending BDD Instructions uploads of one
-// submission, with request ids "1".."n", in one insert per 500 rows.
 func seedManyUploads(ctx context.Context, n int) []models.Lighthouse526DocumentUpload {
-	sub := seedSubmission(ctx)
-	ups := make([]models.Lighthouse526DocumentUpload, n)
-	for i := range ups {
-		ups[i] = models.Lighthouse526DocumentUpload{
-			Form526SubmissionID:         sub,
-			LighthouseDocumentRequestID: fmt.Sprint(i + 1),
-			DocumentType:                models.DocumentTypeBDDInstructions,
-		}
-	}
-	Expect(gdb.WithContext(ctx).CreateInBatches(&ups, 500).Error).To(Succeed())
-	return ups
+	return env.SeedManyUploads(ctx, n)
 }
-
-// reloadUpload reads an upload back from the database.
 func reloadUpload(ctx context.Context, id int64) models.Lighthouse526DocumentUpload {
-	var u models.Lighthouse526DocumentUpload
-	Expect(gdb.WithContext(ctx).Take(&u, id).Error).To(Succeed())
-	return u
+	return env.ReloadUpload(ctx, id)
 }
-
-// unknownPolls reads an upload's unknown-poll count back.
-func unknownPolls(ctx context.Context, id int64) int {
+func unknownPolls(ctx context.Context, id int64) int         { return env.UnknownPolls(ctx, id) }
+func outboxEntries(ctx context.Context) []models.OutboxEntry { return env.OutboxEntries(ctx) }
+func startLighthouse(opts fake.Options, tweak ...func(*lighthouse.Config)) *lighthouseEnv {
+	return env.StartLighthouse(opts, tweak...)
+}
+func failedEntry(requestID string, startMs, endMs int64, step string) string {
+	return spectest.FailedEntry(requestID, startMs, endMs, step)
+}
+func statusBody(entries []string, notFound ...string) string {
+	return spectest.StatusBody(entries, notFound...)
+}
+func decodeStatuses(body string) *lighthouse.StatusResponse { return spectest.DecodeStatuses(body) }
+func applyAnswer(ctx context.Context, u *polling.StatusUpdater, log *slog.Logger, cycleID string, ids []string, resp *lighthouse.StatusResponse) (polling.BatchSummary, error) {
+	return spectest.Apply(ctx, u, log, cycleID, ids, resp)
+}
+func listenStatsD() *statsdtest.Listener { GinkgoHelper(); return spectest.ListenStatsD() }
+func sendStatsDTo(o *observed, agent *statsdtest.Listener) {
 	GinkgoHelper()
-	n, err := models.UnknownPollCount(ctx, gdb, id)
-	Expect(err).NotTo(HaveOccurred())
-	return n
+	spectest.SendStatsDTo(o, agent)
 }
-
-// expectStampedOnly asserts that a poll left the upload pending with nothing
-// saved but its polled-at stamp.
-func expectStampedOnly(ctx context.Context, id int64) {
+func flushedLines(o *observed, agent *statsdtest.Listener) func() []string {
+	return spectest.FlushedLines(o, agent)
+}
+func gaugeLines(agent *statsdtest.Listener) func() []string { return spectest.GaugeLines(agent) }
+func expectGauges(agent *statsdtest.Listener, polled, completed, failed int) {
 	GinkgoHelper()
-	got := reloadUpload(ctx, id)
-	Expect(got.AasmState).To(Equal(models.StatePending))
-	Expect(got.LastStatusResponse).To(BeNil())
-	Expect(*got.StatusLastPolledAt).To(BeTemporally("==", testNow))
+	spectest.ExpectGauges(agent, polled, completed, failed)
 }
-
-// outboxEntries returns every follow-up in the outbox, oldest first.
-func outboxEntries(ctx context.Context) []models.OutboxEntry {
-	var out []models.OutboxEntry
-	Expect(gdb.WithContext(ctx).Order("id").Find(&out).Error).To(Succeed())
-	return out
+func startRedisServer() *redisServer { GinkgoHelper(); return spectest.StartRedisServer() }
+func startServer(o *observed, queue string, handlers map[string]asynq.Handler) {
+	GinkgoHelper()
+	env.StartServer(o, queue, handlers)
 }
-
-// ptr returns a pointer to v.
-func ptr[T any](v T) *T { return &v }
+func expectArchivedUnretried(insp *asynq.Inspector, queue, id string) *asynq.TaskInfo {
+	GinkgoHelper()
+	return spectest.ExpectArchivedUnretried(insp, queue, id)
+}
+func testutilBatches(o *observed) float64 { return o.BatchesEnqueued() }

@@ -25,7 +25,7 @@ var _ = Describe("TrackHandler", func() {
 	BeforeEach(func() {
 		ctx = context.Background()
 		o = newObserved()
-		handler = &tasks.TrackHandler{DB: gdb, Metrics: o.Metrics, Logger: o.Logger, Now: func() time.Time { return testNow }}
+		handler = &tasks.TrackHandler{DB: gdb, Metrics: o.Types, Logger: o.Logger, Now: func() time.Time { return testNow }}
 		sub = seedSubmission(ctx)
 	})
 

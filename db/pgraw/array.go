@@ -13,7 +13,7 @@ import "github.com/jackc/pgx/v5/pgtype"
 // a JSON document apart with jsonb_to_recordset or parses array literals
 // (EXPLAIN ANALYZE of the batch write shows it), and the batch write is most
 // of the database's work. The statuses themselves go as one bytea, the
-// answer's body (see models.ApplyPollResultsFrom).
+// answer's body (see models.WriteBatch).
 type Array[T any] struct{ elems pgtype.FlatArray[T] }
 
 // ArrayOf binds elems as one array parameter.

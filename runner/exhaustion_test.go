@@ -1,4 +1,4 @@
-package tasks_test
+package runner_test
 
 import (
 	"context"
@@ -17,8 +17,6 @@ import (
 	"github.com/vagov/lighthouse526/runner"
 	"github.com/vagov/lighthouse526/tasks"
 )
-
-const msgRetriesExhausted = "Lighthouse::Form526DocumentUploadPollingJob retries exhausted"
 
 // Exhaustion.HandleError as the server's error handler, on a real asynq
 // server: it counts a task once, when its last attempt fails or when it is

@@ -1,4 +1,4 @@
-package tasks_test
+package spectest
 
 import (
 	"context"
@@ -13,21 +13,21 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// redisServer is a throwaway redis-server of one spec, on a port of its own,
+// RedisServer is a throwaway redis-server of one spec, on a port of its own,
 // that the spec may stop and start again (on the same port) to play an
 // outage. It keeps nothing on disk.
-type redisServer struct {
+type RedisServer struct {
 	Addr string
 	port int
 	dir  string
 	cmd  *exec.Cmd
 }
 
-// startRedisServer starts a redis-server on a free port; it is killed when
+// StartRedisServer starts a redis-server on a free port; it is killed when
 // the spec ends.
-func startRedisServer() *redisServer {
+func StartRedisServer() *RedisServer {
 	GinkgoHelper()
-	s := &redisServer{port: freePort(), dir: GinkgoT().TempDir()}
+	s := &RedisServer{port: FreePort(), dir: GinkgoT().TempDir()}
 	s.Addr = "127.0.0.1:" + strconv.Itoa(s.port)
 	s.Start()
 	DeferCleanup(s.Stop)
@@ -35,7 +35,7 @@ func startRedisServer() *redisServer {
 }
 
 // Start runs the server and waits until it answers PING.
-func (s *redisServer) Start() {
+func (s *RedisServer) Start() {
 	GinkgoHelper()
 	Expect(s.cmd).To(BeNil(), "redis-server is already running")
 	s.cmd = exec.Command("redis-server",
@@ -52,7 +52,7 @@ func (s *redisServer) Start() {
 
 // Stop kills the server and waits for it to exit: every connection to it
 // breaks, as in an outage.
-func (s *redisServer) Stop() {
+func (s *RedisServer) Stop() {
 	if s.cmd == nil {
 		return
 	}
@@ -70,8 +70,8 @@ func (s *redisServer) Stop() {
 	}).WithTimeout(10 * time.Second).WithPolling(20 * time.Millisecond).Should(Succeed())
 }
 
-// freePort returns a TCP port free on 127.0.0.1 right now.
-func freePort() int {
+// FreePort returns a TCP port free on 127.0.0.1 right now.
+func FreePort() int {
 	GinkgoHelper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	Expect(err).NotTo(HaveOccurred())

@@ -1,4 +1,4 @@
-package tasks_test
+package polling_test
 
 import (
 	"context"
@@ -37,7 +37,7 @@ var _ = Describe("StatusUpdater", func() {
 
 	apply := func(ids []string, body string) polling.BatchSummary {
 		GinkgoHelper()
-		sum, err := updater.Apply(ctx, o.Logger, "", ids, decodeStatuses(body))
+		sum, err := applyAnswer(ctx, updater, o.Logger, "", ids, decodeStatuses(body))
 		Expect(err).NotTo(HaveOccurred())
 		return sum
 	}
@@ -432,7 +432,7 @@ var _ = Describe("StatusUpdater", func() {
 			}
 			resp := decodeStatuses(statusBody(entries))
 			statements.Reset()
-			sum, err := updater.Apply(ctx, o.Logger, "", ids, resp)
+			sum, err := applyAnswer(ctx, updater, o.Logger, "", ids, resp)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(sum.Polled).To(Equal(n))
 			Expect(sum.Completed + sum.Failed + sum.StillPending).To(Equal(n))

@@ -1,4 +1,4 @@
-package tasks_test
+package runner_test
 
 import (
 	"context"
