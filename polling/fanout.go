@@ -79,10 +79,12 @@ type CycleResult struct {
 const fanOutPageRows = 1000
 
 // Run runs (or resumes) the fan-out of cycle id scheduled at scheduledAt,
-// logging to log (the task's logger, or the command's).
-func (c *Cycle) Run(ctx context.Context, log *slog.Logger, id string, scheduledAt time.Time, dispatch Dispatch) (CycleResult, error) {
+// logging to log (the task's logger, or the command's). An error is logged
+// at error level and counted (cycleFailed) before it is returned.
+func (c *Cycle) Run(ctx context.Context, log *slog.Logger, id string, scheduledAt time.Time, dispatch Dispatch) (res CycleResult, err error) {
 	log = log.With("cycle_id", id)
-	res := CycleResult{CycleID: id}
+	defer func() { c.cycleFailed(ctx, log, err) }()
+	res = CycleResult{CycleID: id}
 	dueBefore := scheduledAt // adaptive: unused
 	if c.Adaptive == nil {
 		var err error
@@ -391,4 +393,19 @@ func UniqueRequestIDs(due []models.DueUpload) []string {
 		}
 	}
 	return ids
+}
+
+// logCycleFailed is logged, at error level, for every run of a cycle that
+// fails: its task is retried, but never in silence (issue 23: an adaptive
+// cycle failing on every run logged nothing at any level).
+const logCycleFailed = "a polling cycle failed; its task is retried"
+
+// cycleFailed logs and counts a failed run of a cycle; a run cut short by
+// its context (shutdown, the task's deadline) is not a failure of its own.
+func (c *Cycle) cycleFailed(ctx context.Context, log *slog.Logger, err error) {
+	if err == nil || ctx.Err() != nil {
+		return
+	}
+	c.Metrics.CycleErrors.Inc()
+	log.ErrorContext(ctx, logCycleFailed, "error", err.Error())
 }

@@ -27,6 +27,7 @@ func LogMessages() []string {
 		logQuarantined,
 		logNotificationSkipped,
 		logBatchRefused,
+		logCycleFailed,
 		logBatchTooLarge,
 	}
 }

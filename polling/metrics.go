@@ -29,6 +29,9 @@ type Metrics struct {
 	PreviousCycleCompleted   prometheus.Gauge
 	PreviousCycleFailed      prometheus.Gauge
 	CyclesSkipped            prometheus.Counter
+	// Runs of a cycle's fan-out that failed with an error (its task is
+	// retried); each is also logged at error level.
+	CycleErrors prometheus.Counter
 	LastCycleFanOutTimestamp prometheus.Gauge
 	BatchesEnqueued          prometheus.Counter
 	// The adaptive strategy's backlog: uploads a cron cycle left due for a
@@ -89,6 +92,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		CyclesSkipped: f.NewCounter(prometheus.CounterOpts{
 			Name: "form526_document_upload_cycles_skipped_total",
 			Help: "Cron cycles skipped because the previous cycle still had batches in flight.",
+		}),
+		CycleErrors: f.NewCounter(prometheus.CounterOpts{
+			Name: "form526_document_upload_cycle_errors_total",
+			Help: "Runs of a polling cycle's fan-out (a cron cycle, or worker poll) that failed with an error; a cycle task is retried. Each is logged at error level.",
 		}),
 		LastCycleFanOutTimestamp: f.NewGauge(prometheus.GaugeOpts{
 			Name: "form526_document_upload_last_cycle_fan_out_timestamp_seconds",

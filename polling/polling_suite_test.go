@@ -16,6 +16,7 @@ import (
 	"github.com/vagov/lighthouse526/db/dbtest"
 	"github.com/vagov/lighthouse526/internal/spectest"
 	"github.com/vagov/lighthouse526/lighthouse"
+	"github.com/vagov/lighthouse526/lighthouse/fake"
 	"github.com/vagov/lighthouse526/models"
 	"github.com/vagov/lighthouse526/polling"
 )
@@ -56,7 +57,8 @@ const (
 )
 
 type (
-	observed = spectest.Observed
+	observed      = spectest.Observed
+	lighthouseEnv = spectest.LighthouseEnv
 )
 
 func newObserved() *observed                        { return spectest.NewObserved() }
@@ -75,6 +77,9 @@ func reloadUpload(ctx context.Context, id int64) models.Lighthouse526DocumentUpl
 }
 func expectStampedOnly(ctx context.Context, id int64)        { GinkgoHelper(); env.ExpectStampedOnly(ctx, id) }
 func outboxEntries(ctx context.Context) []models.OutboxEntry { return env.OutboxEntries(ctx) }
+func startLighthouse(opts fake.Options, tweak ...func(*lighthouse.Config)) *lighthouseEnv {
+	return env.StartLighthouse(opts, tweak...)
+}
 func successEntry(requestID string, startMs, endMs int64) string {
 	return spectest.SuccessEntry(requestID, startMs, endMs)
 }
