@@ -76,9 +76,19 @@ var _ = Describe("BatchPoller", func() {
 	Context("when Lighthouse refuses one id of a batch, wherever it is", func() {
 		DescribeTable("quarantines it only once a call holding it alone was answered 400",
 			func(at int) {
-				ids, good := seed(9)
-				refused := seedUpload(ctx, fmt.Sprint(refusedAbove+1), models.DocumentTypeForm0781)
-				ids = append(ids[:at], append([]string{refused.LighthouseDocumentRequestID}, ids[at:]...)...)
+				// Seeded in this order: the batch asks in upload id order.
+				var ids []string
+				var good []models.Lighthouse526DocumentUpload
+				var refused models.Lighthouse526DocumentUpload
+				for i := range 10 {
+					if i == at {
+						refused = seedUpload(ctx, fmt.Sprint(refusedAbove+1), models.DocumentTypeForm0781)
+						ids = append(ids, refused.LighthouseDocumentRequestID)
+						continue
+					}
+					more, ups := seed(1)
+					ids, good = append(ids, more...), append(good, ups...)
+				}
 
 				sum, err := poller.Poll(ctx, o.Logger, "", ids, false)
 
