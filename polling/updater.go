@@ -1,12 +1,10 @@
 package polling
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -110,135 +108,28 @@ const (
 // skipped or applied safely, logged and counted. Only a database error is
 // returned.
 //
-// It holds a batch in slices indexed like the pending uploads rather than in
-// maps of copies of them: what a batch holds live sets a worker's peak heap.
+// Its steps, in order: each status decides the uploads of its request id;
+// invalid entries and unknown ids are accounted for; uploads the answer
+// left out are stamped as polled; the adaptive schedule is set; the one
+// statement writes it all; what the statement really did is counted and
+// logged.
 func (u *StatusUpdater) Write(ctx context.Context, log *slog.Logger, cycleID string, rows *BatchRows, ans Answer) (BatchSummary, error) {
-	var sum BatchSummary
-	uploads, quarantines := rows.withoutRefused(ans.Refused, ans.RefusedDetail)
-	requestIDs, resp := ans.Asked, ans.Resp
-	if resp == nil {
-		resp = &lighthouse.StatusResponse{}
+	a := u.newApplying(ctx, log, rows, ans)
+	a.warnIfNoStatuses()
+	a.decideStatuses()
+	a.skipInvalidEntries()
+	a.markUnknown()
+	a.stampUnanswered()
+	u.schedule(a.uploads, a.results, a.decisions, a.now)
+	written, err := u.write(ctx, cycleID, a)
+	if err != nil {
+		return a.sum, err
 	}
-	// first[id] is the first upload (in id order) with that request id, and
-	// next[i] the one after upload i with the same request id, or -1.
-	first := make(map[string]int, len(uploads))
-	next := make([]int, len(uploads))
-	for i := len(uploads) - 1; i >= 0; i-- {
-		next[i] = -1
-		if j, ok := first[uploads[i].LighthouseDocumentRequestID]; ok {
-			next[i] = j
-		}
-		first[uploads[i].LighthouseDocumentRequestID] = i
-	}
-	seen := make(map[string]uint8, len(requestIDs))
-	for _, id := range requestIDs {
-		seen[id] = asked
-	}
-	for _, id := range ans.Refused {
-		seen[id] = answered // by its refusal: its uploads are quarantined
-	}
-	now := u.Now().UTC()
-
-	// The original logged this for a 200 without statuses (a 404 that knew
-	// none of the ids went to its error path instead).
-	if len(requestIDs) > len(ans.Refused) && len(resp.Statuses) == 0 && len(resp.Invalid) == 0 && len(resp.NotFoundErrors) == 0 {
-		log.WarnContext(ctx, LogNoStatuses,
-			"request_ids_not_found_count", len(resp.NotFound),
-			"has_request_ids_not_found", len(resp.NotFound) > 0,
-			"lighthouse_document_request_ids", requestIDs)
-	}
-
-	results := make([]models.PollResult, len(uploads))
-	decisions := make([]decision, len(uploads))
-	decided := make([]bool, len(uploads))
-	for i := range resp.Statuses {
-		s := &resp.Statuses[i]
-		switch seen[s.RequestID] {
-		case notAsked:
-			u.malformed(ctx, log, &sum, "unasked_id", s.RequestID, "ignored a status for a request id that was not asked for")
-			continue
-		case answered:
-			u.malformed(ctx, log, &sum, "duplicate_entry", s.RequestID, "ignored a duplicated status entry; the first one was applied")
-			continue
-		}
-		seen[s.RequestID] = answered
-		if j, ok := first[s.RequestID]; ok {
-			for ; j >= 0; j = next[j] {
-				decisions[j], results[j] = u.decide(ctx, log, &sum, &uploads[j], s, now)
-				decided[j] = true
-			}
-		}
-	}
-
-	// Entries that could not be read or stored change nothing; their uploads
-	// are stamped as polled below and asked about again next cycle, while
-	// the rest of the batch goes on.
-	for _, bad := range resp.Invalid {
-		u.malformed(ctx, log, &sum, "invalid_entry", bad.RequestID,
-			"ignored a status entry that cannot be read or stored; the upload stays pending", "error", bad.Err.Error())
-		if bad.RequestID != "" && seen[bad.RequestID] == asked {
-			seen[bad.RequestID] = answered
-		}
-	}
-
-	var unknown []string
-	for _, id := range resp.NotFound {
-		if seen[id] != asked {
-			continue
-		}
-		seen[id] = answered
-		unknown = append(unknown, id)
-		if j, ok := first[id]; ok {
-			for ; j >= 0; j = next[j] {
-				results[j] = models.PollResult{ID: uploads[j].ID, NewState: models.StatePending, Unknown: true}
-				decided[j] = true
-				sum.Unknown++
-			}
-		}
-	}
-	if len(unknown) > 0 {
-		u.Metrics.UnknownRequestIDs.Add(float64(len(unknown)))
-		u.Metrics.PollingErrors.WithLabelValues("not_found").Inc()
-		u.Metrics.StatsD.PollingError()
-		log.WarnContext(ctx, LogStatusEndpointError, unknownIDsAttrs(resp, unknown, now)...)
-	}
-
-	// Uploads Lighthouse said nothing about are stamped as polled, so that an
-	// answer missing ids cannot make them be polled in a loop.
-	for j := range uploads {
-		if decided[j] {
-			continue
-		}
-		up := &uploads[j]
-		if seen[up.LighthouseDocumentRequestID] != answered {
-			u.malformed(ctx, log, &sum, "missing_from_answer", up.LighthouseDocumentRequestID, "Lighthouse's answer had no status for a request id that was asked for")
-			seen[up.LighthouseDocumentRequestID] = answered
-		}
-		results[j] = models.PollResult{ID: up.ID, NewState: models.StatePending}
-	}
-	u.schedule(uploads, results, decisions, now)
-
-	// Written in id order, so concurrent writers lock rows in one order:
-	// LoadPending returns them so, and the write gets a sorted copy if not.
-	byID := func(a, b models.PollResult) int { return cmp.Compare(a.ID, b.ID) }
-	write := results
-	if !slices.IsSortedFunc(write, byID) {
-		write = slices.Clone(results)
-		slices.SortFunc(write, byID)
-	}
-	batch := models.BatchWrite{CycleID: cycleID, Source: resp.Body, Results: write, Quarantines: quarantines}
-	written := models.WouldWrite(batch)
-	if !u.DryRun {
-		var err error
-		if written, err = models.WriteBatch(ctx, u.DB, batch, now); err != nil {
-			return sum, err
-		}
-	}
-	sum.Polled = len(results)
-	u.report(ctx, log, &sum, uploads, results, decisions, written.Transitioned, now)
+	a.sum.Polled = len(a.results)
+	u.report(ctx, log, &a.sum, a.uploads, a.results, a.decisions, written.Transitioned, a.now)
 	u.Metrics.reportQuarantined(ctx, log, written.Quarantined)
-	sum.Quarantined = len(written.Quarantined)
-	return sum, nil
+	a.sum.Quarantined = len(written.Quarantined)
+	return a.sum, nil
 }
 
 // decide turns one status into the write for one upload. Only the document's
