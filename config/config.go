@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
-
-	"github.com/vagov/lighthouse526/polling"
 )
 
 // Config is the resolved configuration of every subcommand of the worker.
@@ -59,14 +57,14 @@ type Config struct {
 
 	// Polling. POLL_STRATEGY's default is DefaultPollStrategy; POLL_CRON's,
 	// unset or empty, depends on the strategy (DefaultPollCron).
-	PollStrategy      polling.Strategy `env:"POLL_STRATEGY"`
-	PollCron          string           `env:"POLL_CRON"`
-	PollWindow        time.Duration    `env:"POLL_WINDOW" envDefault:"1h"`
-	PollWindowGrace   time.Duration    `env:"POLL_WINDOW_GRACE" envDefault:"5m"`
-	PollBatchSize     int              `env:"POLL_BATCH_SIZE" envDefault:"100"`
-	ProcessingTimeout time.Duration    `env:"PROCESSING_TIMEOUT" envDefault:"24h"`
+	PollStrategy      Strategy      `env:"POLL_STRATEGY"`
+	PollCron          string        `env:"POLL_CRON"`
+	PollWindow        time.Duration `env:"POLL_WINDOW" envDefault:"1h"`
+	PollWindowGrace   time.Duration `env:"POLL_WINDOW_GRACE" envDefault:"5m"`
+	PollBatchSize     int           `env:"POLL_BATCH_SIZE" envDefault:"100"`
+	ProcessingTimeout time.Duration `env:"PROCESSING_TIMEOUT" envDefault:"24h"`
 	// The adaptive schedule (POLL_STRATEGY=adaptive): how often to poll an
-	// upload by its age (polling.ParseLadder; unset, polling.DefaultLadder),
+	// upload by its age (ParseLadder; unset, DefaultLadder),
 	// and the longest any pending upload waits between polls.
 	PollLadder string        `env:"POLL_LADDER"`
 	PollFloor  time.Duration `env:"POLL_FLOOR" envDefault:"24h"`
@@ -175,7 +173,7 @@ type Config struct {
 	// Derived by Load; not read from the environment.
 	LighthouseBaseURL    string          `env:"-"`
 	PollSchedule         cron.Schedule   `env:"-"` // POLL_CRON, parsed by ParseSchedule
-	Ladder               polling.Ladder  `env:"-"` // POLL_LADDER, parsed
+	Ladder               Ladder          `env:"-"` // POLL_LADDER, parsed
 	LighthousePrivateKey *rsa.PrivateKey `env:"-"`
 	FailureEmails        FailureEmails   `env:"-"` // FAILURE_NOTIFICATIONS_ENABLED, resolved
 	Queues               map[string]int  `env:"-"`
@@ -191,7 +189,7 @@ const (
 // DefaultPollStrategy is POLL_STRATEGY's default: fixed, the original's
 // cadence, until `worker simulate` shows adaptive better on latency and no
 // worse on calls (README: POLL_STRATEGY).
-const DefaultPollStrategy = polling.StrategyFixed
+const DefaultPollStrategy = StrategyFixed
 
 // DefaultRateBudget is LIGHTHOUSE_RATE_BUDGET's default: half of the key's
 // default 60 calls a minute, the other half left to VA.gov's own uploads.
@@ -200,16 +198,11 @@ const DefaultRateBudget = 30
 // DefaultPollCron is POLL_CRON's default under strategy s: hourly at minute
 // 15 (the original's cadence) under fixed, every minute under adaptive, so
 // that an upload due is polled within a minute.
-func DefaultPollCron(s polling.Strategy) string {
-	if s == polling.StrategyAdaptive {
+func DefaultPollCron(s Strategy) string {
+	if s == StrategyAdaptive {
 		return "* * * * *"
 	}
 	return "15 * * * *"
-}
-
-// Schedule is the adaptive strategy's policy (POLL_LADDER, POLL_FLOOR).
-func (c *Config) Schedule() polling.Schedule {
-	return polling.Schedule{Ladder: c.Ladder, Floor: c.PollFloor}
 }
 
 // LighthouseCallsPerMinute is what the shared limiter lets every process of

@@ -17,8 +17,6 @@ import (
 	"github.com/caarlos0/env/v11"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/redis/go-redis/v9"
-
-	"github.com/vagov/lighthouse526/polling"
 )
 
 // MaxPollFloor bounds POLL_FLOOR and POLL_WINDOW: a pending upload is polled
@@ -212,7 +210,7 @@ func (v *validator) validate(c *Config) {
 		v.add("POLL_WINDOW_GRACE", "must be at least 0 and shorter than POLL_WINDOW")
 	}
 	v.intRange("POLL_BATCH_SIZE", c.PollBatchSize, 1, MaxPollBatchSize)
-	v.durationRange("POLL_FLOOR", c.PollFloor, polling.MinInterval, MaxPollFloor)
+	v.durationRange("POLL_FLOOR", c.PollFloor, MinInterval, MaxPollFloor)
 	v.durationRange("PROCESSING_TIMEOUT", c.ProcessingTimeout, time.Minute, 30*24*time.Hour)
 
 	v.queueName("QUEUE_NAME", c.QueueName)
@@ -243,7 +241,7 @@ func (v *validator) pollStrategy(c *Config) {
 	if c.PollStrategy == "" {
 		c.PollStrategy = DefaultPollStrategy
 	}
-	if s, err := polling.ParseStrategy(string(c.PollStrategy)); err != nil {
+	if s, err := ParseStrategy(string(c.PollStrategy)); err != nil {
 		v.add("POLL_STRATEGY", "%v", err)
 	} else {
 		c.PollStrategy = s
@@ -252,9 +250,9 @@ func (v *validator) pollStrategy(c *Config) {
 		c.PollCron = DefaultPollCron(c.PollStrategy)
 	}
 	if strings.TrimSpace(c.PollLadder) == "" {
-		c.PollLadder = polling.DefaultLadder
+		c.PollLadder = DefaultLadder
 	}
-	if l, err := polling.ParseLadder(c.PollLadder); err != nil {
+	if l, err := ParseLadder(c.PollLadder); err != nil {
 		v.add("POLL_LADDER", "%v", err)
 	} else {
 		c.Ladder = l

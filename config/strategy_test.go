@@ -15,12 +15,12 @@ var _ = Describe("POLL_STRATEGY, the adaptive schedule and the rate budget", fun
 		cfg, err := config.Load(nil)
 		Expect(err).NotTo(HaveOccurred())
 
-		Expect(cfg.PollStrategy).To(Equal(polling.StrategyFixed))
+		Expect(cfg.PollStrategy).To(Equal(config.StrategyFixed))
 		Expect(cfg.PollCron).To(Equal("15 * * * *"))
-		Expect(cfg.PollLadder).To(Equal(polling.DefaultLadder))
-		want, err := polling.ParseLadder(polling.DefaultLadder)
+		Expect(cfg.PollLadder).To(Equal(config.DefaultLadder))
+		want, err := config.ParseLadder(config.DefaultLadder)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(cfg.Schedule()).To(Equal(polling.Schedule{Ladder: want, Floor: 24 * time.Hour}))
+		Expect(polling.Schedule{Ladder: cfg.Ladder, Floor: cfg.PollFloor}).To(Equal(polling.Schedule{Ladder: want, Floor: 24 * time.Hour}))
 		Expect(cfg.LighthouseRateBudget).To(Equal(30))
 		Expect(cfg.LighthouseCallsPerMinute()).To(Equal(30))
 	})
@@ -28,7 +28,7 @@ var _ = Describe("POLL_STRATEGY, the adaptive schedule and the rate budget", fun
 	It("runs adaptive cycles every minute unless POLL_CRON says otherwise", func() {
 		cfg, err := config.Load([]string{"POLL_STRATEGY=adaptive"})
 		Expect(err).NotTo(HaveOccurred())
-		Expect(cfg.PollStrategy).To(Equal(polling.StrategyAdaptive))
+		Expect(cfg.PollStrategy).To(Equal(config.StrategyAdaptive))
 		Expect(cfg.PollCron).To(Equal("* * * * *"))
 		from := time.Date(2026, 3, 2, 10, 20, 30, 0, time.UTC)
 		Expect(cfg.PollSchedule.Next(from)).To(Equal(time.Date(2026, 3, 2, 10, 21, 0, 0, time.UTC)))
@@ -43,8 +43,8 @@ var _ = Describe("POLL_STRATEGY, the adaptive schedule and the rate budget", fun
 			"LIGHTHOUSE_RATE_BUDGET=12", "LIGHTHOUSE_RATE_LIMIT_PER_MINUTE=20",
 			"POLL_CRON=@every 1s", "POLL_CRON_ALLOW_SUBMINUTE=true"})
 		Expect(err).NotTo(HaveOccurred())
-		Expect(cfg.Schedule().Interval(15 * time.Second)).To(Equal(4 * time.Second))
-		Expect(cfg.Schedule().Floor).To(Equal(6 * time.Hour))
+		Expect(polling.Schedule{Ladder: cfg.Ladder, Floor: cfg.PollFloor}.Interval(15 * time.Second)).To(Equal(4 * time.Second))
+		Expect(cfg.PollFloor).To(Equal(6 * time.Hour))
 		Expect(cfg.LighthouseCallsPerMinute()).To(Equal(12))
 		Expect(cfg.String()).To(SatisfyAll(
 			ContainSubstring("POLL_STRATEGY=adaptive\n"), ContainSubstring("POLL_LADDER=0:2s,10s:4s,30s:8s\n"),

@@ -8,6 +8,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/vagov/lighthouse526/config"
 	"github.com/vagov/lighthouse526/models"
 	"github.com/vagov/lighthouse526/polling"
 )
@@ -221,7 +222,7 @@ var _ = Describe("ClaimDue of uploads never polled, first due on the ladder's gr
 		// time.Truncate counts) are not those counted from the Unix epoch,
 		// so a wrong origin in SQL fails this.
 		const first = 7 * time.Minute
-		schedule := polling.Schedule{Ladder: polling.Ladder{{From: 0, Every: first}}}
+		schedule := polling.Schedule{Ladder: config.Ladder{{From: 0, Every: first}}}
 		at := now.Truncate(first).Add(first + 3*time.Second)
 		var want []models.ClaimedUpload
 		for _, age := range []time.Duration{30 * time.Minute, 16 * time.Minute, 9 * time.Minute, 5 * time.Minute, time.Minute, 2 * time.Second} {

@@ -9,6 +9,7 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/vagov/lighthouse526/config"
 	"github.com/vagov/lighthouse526/lighthouse"
 	"github.com/vagov/lighthouse526/models"
 	"github.com/vagov/lighthouse526/polling"
@@ -16,7 +17,7 @@ import (
 
 // specSchedule is specLadder with a daily floor.
 func specSchedule() polling.Schedule {
-	l, err := polling.ParseLadder(specLadder)
+	l, err := config.ParseLadder(specLadder)
 	Expect(err).NotTo(HaveOccurred())
 	return polling.Schedule{Ladder: l, Floor: 24 * time.Hour}
 }

@@ -6,6 +6,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/vagov/lighthouse526/config"
 	"github.com/vagov/lighthouse526/polling"
 )
 
@@ -16,7 +17,7 @@ var _ = Describe("Schedule", func() {
 	var s polling.Schedule
 
 	BeforeEach(func() {
-		l, err := polling.ParseLadder(specLadder)
+		l, err := config.ParseLadder(specLadder)
 		Expect(err).NotTo(HaveOccurred())
 		s = polling.Schedule{Ladder: l, Floor: 24 * time.Hour}
 	})
@@ -52,38 +53,6 @@ var _ = Describe("Schedule", func() {
 		Expect(s.Next(now, now)).To(Equal(time.Date(2026, 11, 28, 10, 2, 0, 0, time.UTC)))
 	})
 
-	DescribeTable("ladders it refuses",
-		func(text, want string) {
-			_, err := polling.ParseLadder(text)
-			Expect(err).To(MatchError(ContainSubstring(want)))
-		},
-		Entry("empty rung", "0:2m,", "rung 2"),
-		Entry("no colon", "0:2m,5m", "want from:every"),
-		Entry("not from 0", "1m:2m", "must start at 0"),
-		Entry("out of order", "0:2m,1h:5m,30m:10m", "not after 1h0m0s"),
-		Entry("shrinking interval", "0:5m,1h:2m", "shorter than"),
-		Entry("zero interval", "0:0s", "under the minimum of 1s"),
-		Entry("an interval under a microsecond (failed every adaptive cycle)", "0:999ns", "under the minimum of 1s"),
-		Entry("an interval under a second", "0:1s,1m:999ms", "rung 2: interval 999ms is under the minimum of 1s"),
-		Entry("bad duration", "0:soon", "invalid duration"),
-	)
-
-	It("writes a ladder as it reads it", func() {
-		l, err := polling.ParseLadder(specLadder)
-		Expect(err).NotTo(HaveOccurred())
-		Expect(l.String()).To(Equal("0:2m0s,10m0s:5m0s,30m0s:10m0s,1h0m0s:20m0s,2h0m0s:40m0s,4h0m0s:1h0m0s,24h0m0s:4h0m0s,168h0m0s:24h0m0s"))
-		again, err := polling.ParseLadder(l.String())
-		Expect(err).NotTo(HaveOccurred())
-		Expect(again).To(Equal(l))
-	})
-
-	It("reads both strategies and refuses others", func() {
-		Expect(polling.ParseStrategy("adaptive")).To(Equal(polling.StrategyAdaptive))
-		Expect(polling.ParseStrategy(" fixed ")).To(Equal(polling.StrategyFixed))
-		_, err := polling.ParseStrategy("hourly")
-		Expect(err).To(MatchError(ContainSubstring(`"hourly"`)))
-	})
-
 	It("gives a cycle its share of the budget, at least one call", func() {
 		Expect(polling.CallsPerCycle(30, time.Minute)).To(Equal(30))
 		Expect(polling.CallsPerCycle(30, 10*time.Second)).To(Equal(5))
@@ -109,7 +78,7 @@ var _ = Describe("Schedule.After", func() {
 	)
 
 	BeforeEach(func() {
-		l, err := polling.ParseLadder(specLadder)
+		l, err := config.ParseLadder(specLadder)
 		Expect(err).NotTo(HaveOccurred())
 		s = polling.Schedule{Ladder: l, Floor: 24 * time.Hour}
 		created = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
@@ -141,7 +110,7 @@ var _ = Describe("Schedule.After", func() {
 
 var _ = Describe("Schedule.After with a creation time in the future", func() {
 	It("counts the upload from its first poll: polled as a new one, then less often, never frozen young", func() {
-		s := polling.Schedule{Ladder: polling.Ladder{{From: 0, Every: 10 * time.Minute}, {From: time.Hour, Every: time.Hour}}, Floor: 24 * time.Hour}
+		s := polling.Schedule{Ladder: config.Ladder{{From: 0, Every: 10 * time.Minute}, {From: time.Hour, Every: time.Hour}}, Floor: 24 * time.Hour}
 		now := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 		created := now.AddDate(100, 0, 0)
 		next, seen := s.After(now, created, polling.Seen{}, 1)

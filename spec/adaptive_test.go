@@ -9,6 +9,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/vagov/lighthouse526/config"
 	"github.com/vagov/lighthouse526/lighthouse/fake"
 	"github.com/vagov/lighthouse526/models"
 	"github.com/vagov/lighthouse526/polling"
@@ -31,7 +32,7 @@ var _ = Describe("Adaptive polling by three replicas", func() {
 	var schedule polling.Schedule
 
 	BeforeEach(func() {
-		l, err := polling.ParseLadder(ladder)
+		l, err := config.ParseLadder(ladder)
 		Expect(err).NotTo(HaveOccurred())
 		schedule = polling.Schedule{Ladder: l, Floor: 24 * time.Hour} // POLL_FLOOR's default
 	})

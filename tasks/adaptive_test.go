@@ -7,6 +7,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/vagov/lighthouse526/config"
 	"github.com/vagov/lighthouse526/models"
 	"github.com/vagov/lighthouse526/polling"
 	"github.com/vagov/lighthouse526/tasks"
@@ -17,7 +18,7 @@ const specLadder = "0:2m,10m:5m,30m:10m,1h:20m,2h:40m,4h:1h,24h:4h,168h:24h"
 
 // specSchedule is specLadder with a daily floor.
 func specSchedule() polling.Schedule {
-	l, err := polling.ParseLadder(specLadder)
+	l, err := config.ParseLadder(specLadder)
 	Expect(err).NotTo(HaveOccurred())
 	return polling.Schedule{Ladder: l, Floor: 24 * time.Hour}
 }

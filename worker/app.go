@@ -98,7 +98,7 @@ func newApp(ctx context.Context, cfg *config.Config, logger *slog.Logger, role s
 		StaleAfter: 30 * time.Minute,
 		KeepCycles: keepCycles,
 	}
-	if cfg.PollStrategy == polling.StrategyAdaptive {
+	if cfg.PollStrategy == config.StrategyAdaptive {
 		a.cycle.Adaptive = adaptive(cfg)
 		a.updater.Schedule = &a.cycle.Adaptive.Schedule
 	}
@@ -143,7 +143,7 @@ func adaptive(cfg *config.Config) *polling.Adaptive {
 	period := func(t time.Time) time.Duration { return cfg.PollSchedule.Next(t).Sub(t) }
 	first := cfg.PollSchedule.Next(time.Now())
 	return &polling.Adaptive{
-		Schedule:        cfg.Schedule(),
+		Schedule:        polling.Schedule{Ladder: cfg.Ladder, Floor: cfg.PollFloor},
 		BudgetPerMinute: cfg.LighthouseCallsPerMinute(),
 		Period:          period,
 		Lease:           polling.LeaseFor(tasks.StatusBatchTimeout(), period(first)),

@@ -10,7 +10,6 @@ import (
 
 	"github.com/vagov/lighthouse526/config"
 	"github.com/vagov/lighthouse526/db"
-	"github.com/vagov/lighthouse526/polling"
 	"github.com/vagov/lighthouse526/worker/simulate"
 )
 
@@ -50,7 +49,7 @@ func parseSimulateFlags(args []string, stdout io.Writer) (*simulateFlags, error)
 	fs.BoolVar(&f.fitFromDB, "fit-from-db", false, "draw processing times from the completed and failed uploads in DATABASE_URL instead of --mixture")
 	fs.IntVar(&o.Budget, "budget", simulate.DefaultBudget, "calls a minute the worker may make (LIGHTHOUSE_RATE_BUDGET)")
 	fs.IntVar(&o.BatchSize, "batch-size", config.DefaultPollBatchSize, "ids a call (POLL_BATCH_SIZE)")
-	fs.StringVar(&f.ladder, "ladder", polling.DefaultLadder, "adaptive poll intervals by age: comma-separated from:every")
+	fs.StringVar(&f.ladder, "ladder", config.DefaultLadder, "adaptive poll intervals by age: comma-separated from:every")
 	fs.StringVar(&f.firstPoll, "first-poll", string(simulate.FirstPollOnGrid), "adaptive: when a new upload is first polled: grid (the ladder's first grid point after its creation, as the due scan does) or created (due at once, the next cycle)")
 	fs.DurationVar(&o.Schedule.Floor, "floor", simulate.DefaultFloor, "adaptive: the longest any upload waits between polls")
 	fs.DurationVar(&o.FixedPeriod, "fixed-cron-period", simulate.DefaultFixedPeriod, "fixed: the cron period (a cycle at :15 of each)")
@@ -71,7 +70,7 @@ func parseSimulateFlags(args []string, stdout io.Writer) (*simulateFlags, error)
 	check.fraction("failed", f.failed)
 	check.intRange("budget", int64(o.Budget), 1, simulate.MaxBudget)
 	check.intRange("batch-size", int64(o.BatchSize), 1, config.MaxPollBatchSize)
-	check.durationRange("floor", o.Schedule.Floor, polling.MinInterval, simulate.MaxFloor)
+	check.durationRange("floor", o.Schedule.Floor, config.MinInterval, simulate.MaxFloor)
 	if o.FixedPeriod < time.Minute || o.FixedPeriod > simulate.MaxPeriod || o.FixedPeriod%time.Minute != 0 {
 		check = append(check, fmt.Sprintf("--fixed-cron-period must be a whole number of minutes up to %s, got %s", simulate.MaxPeriod, o.FixedPeriod))
 	}
@@ -80,7 +79,7 @@ func parseSimulateFlags(args []string, stdout io.Writer) (*simulateFlags, error)
 			simulate.MaxUploads, o.ExpectedUploads()))
 	}
 	var err error
-	if o.Schedule.Ladder, err = polling.ParseLadder(f.ladder); err != nil {
+	if o.Schedule.Ladder, err = config.ParseLadder(f.ladder); err != nil {
 		check = append(check, "--ladder: "+err.Error())
 	}
 	if o.FirstPoll, err = simulate.ParseFirstPoll(f.firstPoll); err != nil {

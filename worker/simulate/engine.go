@@ -5,6 +5,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/vagov/lighthouse526/config"
 	"github.com/vagov/lighthouse526/models"
 	"github.com/vagov/lighthouse526/polling"
 )
@@ -30,7 +31,7 @@ type uploadState struct {
 // the next and never reads a clock.
 type engine struct {
 	o        *Options
-	strategy polling.Strategy
+	strategy config.Strategy
 	ups      []Upload
 	st       []uploadState
 
@@ -56,7 +57,7 @@ type snapshot struct {
 	longestNeverGap           time.Duration
 }
 
-func newEngine(o *Options, strategy polling.Strategy, ups []Upload) *engine {
+func newEngine(o *Options, strategy config.Strategy, ups []Upload) *engine {
 	start, end := o.window()
 	e := &engine{
 		o: o, strategy: strategy, ups: ups, st: make([]uploadState, len(ups)),
@@ -113,7 +114,7 @@ func (e *engine) admit(t time.Time) {
 		i := int32(e.arrived)
 		e.arrived++
 		switch e.strategy {
-		case polling.StrategyAdaptive:
+		case config.StrategyAdaptive:
 			e.st[i].due = e.ups[i].Created
 			if e.o.FirstPoll == FirstPollOnGrid {
 				e.st[i].due = e.o.Schedule.Next(e.ups[i].Created, e.ups[i].Created)
@@ -129,7 +130,7 @@ func (e *engine) admit(t time.Time) {
 // at :15 of every FixedPeriod (on the UTC grid, as a cron line does) when
 // fixed.
 func (e *engine) isCycle(t time.Time) bool {
-	if e.strategy == polling.StrategyAdaptive {
+	if e.strategy == config.StrategyAdaptive {
 		return true
 	}
 	return t.Sub(t.Truncate(e.o.FixedPeriod)) == fixedOffset%e.o.FixedPeriod
@@ -144,7 +145,7 @@ const fixedOffset = 15 * time.Minute
 // at most polling.CallsPerCycle batches; the rest stay due for the next.
 func (e *engine) cycle(t time.Time) {
 	var picked []int32
-	if e.strategy == polling.StrategyAdaptive {
+	if e.strategy == config.StrategyAdaptive {
 		limit := polling.CallsPerCycle(e.o.Budget, time.Minute) * e.o.BatchSize
 		for e.due.Len() > 0 && len(picked) < limit && !e.st[e.due.ids[0]].due.After(t) {
 			picked = append(picked, heap.Pop(&e.due).(int32))
@@ -186,7 +187,7 @@ func (e *engine) call(t time.Time, batch []int32) {
 			}
 			continue
 		}
-		if e.strategy == polling.StrategyAdaptive {
+		if e.strategy == config.StrategyAdaptive {
 			s.due, s.seen = e.o.Schedule.After(t, u.Created, s.seen, digest)
 			heap.Push(&e.due, i)
 		}
@@ -214,7 +215,7 @@ func (e *engine) nextEvent(t time.Time) time.Time {
 		return next
 	}
 	var at time.Time
-	if e.strategy == polling.StrategyAdaptive {
+	if e.strategy == config.StrategyAdaptive {
 		// A cycle with nothing due is a no-op: skip to the next minute in
 		// which an upload is due or arrives.
 		if e.due.Len() > 0 {

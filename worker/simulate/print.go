@@ -9,7 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/vagov/lighthouse526/polling"
+	"github.com/vagov/lighthouse526/config"
 )
 
 // WriteText prints the run's workload, policy, figures side by side and
@@ -102,7 +102,7 @@ func (p *printer) f(format string, args ...any) {
 
 // ladderText writes l as ParseLadder reads it, without zero minutes and
 // seconds: 10m:5m, not 10m0s:5m0s.
-func ladderText(l polling.Ladder) string {
+func ladderText(l config.Ladder) string {
 	parts := make([]string, len(l))
 	for i, r := range l {
 		from := "0"

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/vagov/lighthouse526/polling"
+	"github.com/vagov/lighthouse526/config"
 )
 
 // Result is a run's figures for both strategies.
@@ -23,7 +23,7 @@ func (r *Result) Adaptive() *StrategyResult { return &r.Strategies[1] }
 // StrategyResult is one strategy's figures over the measured days. Times are
 // in minutes.
 type StrategyResult struct {
-	Strategy polling.Strategy `json:"strategy"`
+	Strategy config.Strategy `json:"strategy"`
 	// Detection latency: from Lighthouse's end time to the worker's
 	// transition, of every upload Lighthouse ended within the window.
 	Finished   int     `json:"finished"`

@@ -33,6 +33,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/vagov/lighthouse526/config"
 	"github.com/vagov/lighthouse526/polling"
 )
 
@@ -131,8 +132,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("budget must be positive and at most %d, got %d", MaxBudget, o.Budget)
 	case o.BatchSize <= 0:
 		return fmt.Errorf("batch size must be positive, got %d", o.BatchSize)
-	case o.Schedule.Floor < polling.MinInterval || o.Schedule.Floor > MaxFloor:
-		return fmt.Errorf("floor must be between %s and %s, got %s", polling.MinInterval, MaxFloor, o.Schedule.Floor)
+	case o.Schedule.Floor < config.MinInterval || o.Schedule.Floor > MaxFloor:
+		return fmt.Errorf("floor must be between %s and %s, got %s", config.MinInterval, MaxFloor, o.Schedule.Floor)
 	case o.FixedPeriod < time.Minute || o.FixedPeriod > MaxPeriod || o.FixedPeriod%time.Minute != 0:
 		return fmt.Errorf("fixed cron period must be a whole number of minutes up to %s, got %s", MaxPeriod, o.FixedPeriod)
 	}
@@ -148,7 +149,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	ups := workload(&o)
 	res := &Result{Options: o, Uploads: len(ups)}
-	for _, strategy := range []polling.Strategy{polling.StrategyFixed, polling.StrategyAdaptive} {
+	for _, strategy := range []config.Strategy{config.StrategyFixed, config.StrategyAdaptive} {
 		e := newEngine(&o, strategy, ups)
 		if err := e.run(ctx); err != nil {
 			return nil, fmt.Errorf("simulate: %w", err)

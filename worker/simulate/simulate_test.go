@@ -11,6 +11,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/vagov/lighthouse526/config"
 	"github.com/vagov/lighthouse526/polling"
 	"github.com/vagov/lighthouse526/worker/simulate"
 )
@@ -22,7 +23,7 @@ func small() simulate.Options {
 	GinkgoHelper()
 	mixture, err := simulate.ParseMixture("0.55:1h:15m,0.25:24h:4h,0.1:168h:48h", 0.1, 0.05)
 	Expect(err).NotTo(HaveOccurred())
-	ladder, err := polling.ParseLadder(polling.DefaultLadder)
+	ladder, err := config.ParseLadder(config.DefaultLadder)
 	Expect(err).NotTo(HaveOccurred())
 	return simulate.Options{
 		Seed: 7, PerDay: 400, Warmup: 24 * time.Hour, Days: 2,
@@ -120,7 +121,7 @@ var _ = Describe("Run", func() {
 
 	It("polls the never-finishing uploads at least every floor", func() {
 		neverOrQuick()
-		ladder, err := polling.ParseLadder("0:10m,1h:1h,24h:24h")
+		ladder, err := config.ParseLadder("0:10m,1h:1h,24h:24h")
 		Expect(err).NotTo(HaveOccurred())
 		o.Schedule = polling.Schedule{Ladder: ladder, Floor: 3 * time.Hour}
 		res := run(o)
@@ -149,7 +150,7 @@ var _ = Describe("Run", func() {
 	})
 
 	It("judges the goals from the figures: an hourly first rung misses the median", func() {
-		ladder, err := polling.ParseLadder("0:1h,24h:4h")
+		ladder, err := config.ParseLadder("0:1h,24h:4h")
 		Expect(err).NotTo(HaveOccurred())
 		o.Schedule.Ladder = ladder
 		res := run(o)

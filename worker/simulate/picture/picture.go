@@ -20,7 +20,7 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
 
-	"github.com/vagov/lighthouse526/polling"
+	"github.com/vagov/lighthouse526/config"
 	"github.com/vagov/lighthouse526/worker/simulate"
 )
 
@@ -161,14 +161,14 @@ func callsPlot(r *simulate.Result) (*plot.Plot, error) {
 }
 
 func strategyColor(s simulate.StrategyResult) color.Color {
-	if s.Strategy == polling.StrategyFixed {
+	if s.Strategy == config.StrategyFixed {
 		return fixedColor
 	}
 	return adaptiveColor
 }
 
 func legendName(r *simulate.Result, s *simulate.StrategyResult) string {
-	if s.Strategy == polling.StrategyFixed {
+	if s.Strategy == config.StrategyFixed {
 		return "fixed (every " + simulate.ShortDuration(r.Options.FixedPeriod) + ")"
 	}
 	return "adaptive"
