@@ -1,9 +1,12 @@
 package config
 
 import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
 	"strings"
-
-	"github.com/vagov/lighthouse526/vagov/statsd"
+	"unicode"
 )
 
 // StatsDNone is the STATSD_ADDR that turns StatsD off on purpose: no client,
@@ -20,12 +23,12 @@ var unifiedTags = []struct{ env, key string }{
 // the rules of the client that will use them.
 func (v *validator) statsd(c *Config) {
 	if addr := c.StatsDAgentAddr(); addr != "" {
-		if err := statsd.ValidateAddr(addr); err != nil {
+		if err := validStatsDAddr(addr); err != nil {
 			v.add("STATSD_ADDR", "%v (or empty, or none, to send none)", err)
 		}
 	}
 	for i, t := range c.StatsDTags {
-		if err := statsd.ValidateTag(t); err != nil {
+		if err := validStatsDTag(t); err != nil {
 			v.add("STATSD_TAGS", "tag %d: %v (comma-separated key:value tags)", i+1, err)
 			return
 		}
@@ -35,7 +38,7 @@ func (v *validator) statsd(c *Config) {
 		if value == "" {
 			continue
 		}
-		if err := statsd.ValidateTag(u.key + ":" + value); err != nil {
+		if err := validStatsDTag(u.key + ":" + value); err != nil {
 			v.add(u.env, "%v", err)
 		}
 		for i, t := range c.StatsDTags {
@@ -79,4 +82,37 @@ func (c *Config) unifiedTag(env string) string {
 	default:
 		return c.DDVersion
 	}
+}
+
+// validStatsDAddr is vagov/statsd's ValidateAddr, the rule of the client that
+// will use the address: config imports no package of this module, so it
+// keeps this copy, which config's specs check against the client's own
+// (statsd_test.go).
+func validStatsDAddr(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || strings.Contains(addr, "://") {
+		return errors.New("must be host:port (UDP), e.g. 127.0.0.1:8125")
+	}
+	if host == "" {
+		return errors.New("names no host (host:port, e.g. 127.0.0.1:8125)")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("port must be a number from 1 to 65535, got %q", port)
+	}
+	return nil
+}
+
+// validStatsDTag is vagov/statsd's ValidateTag (a copy, as validStatsDAddr):
+// one constant tag, not empty, no whitespace, and none of '|', '#' or ',',
+// which delimit the fields and tags of a DogStatsD line.
+func validStatsDTag(tag string) error {
+	switch {
+	case tag == "":
+		return errors.New("empty tag")
+	case strings.ContainsFunc(tag, unicode.IsSpace):
+		return fmt.Errorf("tag %q contains whitespace", tag)
+	case strings.ContainsAny(tag, "|#,"):
+		return fmt.Errorf("tag %q contains '|', '#' or ','", tag)
+	}
+	return nil
 }

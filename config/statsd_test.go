@@ -5,6 +5,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/vagov/lighthouse526/config"
+	"github.com/vagov/lighthouse526/vagov/statsd"
 )
 
 var _ = Describe("The StatsD variables", func() {
@@ -86,4 +87,33 @@ var _ = Describe("The StatsD variables", func() {
 			Entry("env in STATSD_TAGS beside DD_ENV", []string{"DD_ENV=prod", "STATSD_TAGS=env:prod"}, "STATSD_TAGS", "env:prod is DD_ENV's to set"),
 		)
 	})
+})
+
+// config keeps a copy of the StatsD client's address and tag rules (it
+// imports no package of this module): the copy must refuse what the client
+// refuses, with the same words.
+var _ = Describe("The StatsD rules config keeps", func() {
+	DescribeTable("agree with vagov/statsd's",
+		func(addr, tag string) {
+			_, err := config.Load([]string{"STATSD_ADDR=" + addr, "STATSD_TAGS=" + tag})
+			for _, clientErr := range []error{statsd.ValidateAddr(addr), statsd.ValidateTag(tag)} {
+				if clientErr == nil {
+					continue
+				}
+				Expect(err).To(MatchError(ContainSubstring(clientErr.Error())))
+			}
+			if statsd.ValidateAddr(addr) == nil && statsd.ValidateTag(tag) == nil {
+				Expect(err).NotTo(HaveOccurred())
+			}
+		},
+		Entry("good", "127.0.0.1:8125", "team:benefits"),
+		Entry("a URL", "udp://127.0.0.1:8125", "team:benefits"),
+		Entry("no host", ":8125", "team:benefits"),
+		Entry("port 0", "127.0.0.1:0", "team:benefits"),
+		Entry("port 65536", "127.0.0.1:65536", "team:benefits"),
+		Entry("no port", "127.0.0.1", "team:benefits"),
+		Entry("a tag with a space", "127.0.0.1:8125", "team:bene fits"),
+		Entry("a tag with a pipe", "127.0.0.1:8125", "team|x"),
+		Entry("a tag with a hash", "127.0.0.1:8125", "team#x"),
+	)
 })
