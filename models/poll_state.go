@@ -116,3 +116,27 @@ RETURNING prev.*`, now.UTC(), uploadID).Scan(&released).Error
 	}
 	return &released[0], nil
 }
+
+// PendingUploadByID reads the request id and document type of an upload
+// that is pending (quarantined or not), as a batch's read sees them, or nil
+// when it is not pending: what `worker uploads release` checks a released
+// row against.
+func PendingUploadByID(ctx context.Context, db *gorm.DB, id int64) (*PendingUpload, error) {
+	var rows []struct {
+		LighthouseDocumentRequestID string
+		DocumentType                *string
+	}
+	err := db.WithContext(ctx).Raw(`SELECT lighthouse_document_request_id, document_type
+  FROM lighthouse526_document_uploads WHERE id = ? AND aasm_state = ?`, id, StatePending).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("models: pending upload %d: %w", id, err)
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	up := &PendingUpload{ID: id, LighthouseDocumentRequestID: rows[0].LighthouseDocumentRequestID}
+	if rows[0].DocumentType != nil {
+		up.DocumentType = *rows[0].DocumentType
+	}
+	return up, nil
+}

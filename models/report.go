@@ -149,3 +149,58 @@ SELECT document_type, aasm_state,
 	}
 	return out, nil
 }
+
+// ProcessingTime is how long Lighthouse took over one finished upload, and
+// whether it failed: what `worker simulate --fit-from-db` fits (durations
+// and states only, never an identifier).
+type ProcessingTime struct {
+	Duration time.Duration
+	Failed   bool
+}
+
+// ProcessingTimes reads the processing times (lighthouse_processing_ended_at
+// − lighthouse_processing_started_at) of the completed and failed uploads
+// that have both, shortest first.
+func ProcessingTimes(ctx context.Context, db *gorm.DB) ([]ProcessingTime, error) {
+	var rows []struct {
+		Seconds float64
+		Failed  bool
+	}
+	err := db.WithContext(ctx).Raw(`
+SELECT EXTRACT(EPOCH FROM lighthouse_processing_ended_at - lighthouse_processing_started_at)::float8 AS seconds,
+       aasm_state = 'failed' AS failed
+  FROM lighthouse526_document_uploads
+ WHERE aasm_state IN ('completed', 'failed')
+   AND lighthouse_processing_started_at IS NOT NULL
+   AND lighthouse_processing_ended_at >= lighthouse_processing_started_at
+ ORDER BY 1, 2`).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("read processing times: %w", err)
+	}
+	out := make([]ProcessingTime, len(rows))
+	for i, r := range rows {
+		out[i] = ProcessingTime{Duration: time.Duration(r.Seconds * float64(time.Second)), Failed: r.Failed}
+	}
+	return out, nil
+}
+
+// StuckPendingCount is how many uploads there are, and how many of them are
+// still pending longer than some age after creation.
+type StuckPendingCount struct {
+	Total, StuckPending int64
+}
+
+// CountStuckPending counts every upload, and those still pending more than
+// age after their creation.
+func CountStuckPending(ctx context.Context, db *gorm.DB, age time.Duration) (StuckPendingCount, error) {
+	var c StuckPendingCount
+	err := db.WithContext(ctx).Raw(`
+SELECT count(*) AS total,
+       count(*) FILTER (WHERE aasm_state = 'pending'
+                          AND created_at < (now() AT TIME ZONE 'UTC') - make_interval(secs => ?)) AS stuck_pending
+  FROM lighthouse526_document_uploads`, age.Seconds()).Scan(&c).Error
+	if err != nil {
+		return c, fmt.Errorf("count pending uploads: %w", err)
+	}
+	return c, nil
+}

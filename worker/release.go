@@ -65,17 +65,11 @@ func releaseUpload(ctx context.Context, gdb *gorm.DB, arg string, w io.Writer, a
 // unpollableNow checks an upload's row against the rules a batch applies
 // before the Lighthouse call; nil when it passes them (or is not pending).
 func unpollableNow(ctx context.Context, gdb *gorm.DB, id int64) (*models.Quarantine, error) {
-	var rows []struct {
-		LighthouseDocumentRequestID string
-		DocumentType                *string
-	}
-	err := gdb.WithContext(ctx).Raw(`SELECT lighthouse_document_request_id, document_type
-  FROM lighthouse526_document_uploads WHERE id = ? AND aasm_state = ?`, id, models.StatePending).Scan(&rows).Error
-	if err != nil || len(rows) == 0 {
+	up, err := models.PendingUploadByID(ctx, gdb, id)
+	if err != nil || up == nil {
 		return nil, err
 	}
-	u := rows[0]
-	return polling.Unpollable(&models.PendingUpload{ID: id, LighthouseDocumentRequestID: u.LighthouseDocumentRequestID, DocumentType: deref(u.DocumentType)}), nil
+	return polling.Unpollable(up), nil
 }
 
 // shownRequestID prints a request id as it is, or quoted when it is not a

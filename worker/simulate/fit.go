@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/vagov/lighthouse526/models"
 	"gorm.io/gorm"
 )
 
@@ -73,41 +74,23 @@ func (e *TooFewRowsError) Error() string {
 // as the never-finishing share; defaultNever when there is none). It reads
 // durations and states only, never an identifier.
 func FitFromDB(ctx context.Context, gdb *gorm.DB, defaultNever float64) (*Empirical, error) {
-	var rows []struct {
-		Seconds float64
-		Failed  bool
-	}
-	err := gdb.WithContext(ctx).Raw(`
-SELECT EXTRACT(EPOCH FROM lighthouse_processing_ended_at - lighthouse_processing_started_at)::float8 AS seconds,
-       aasm_state = 'failed' AS failed
-  FROM lighthouse526_document_uploads
- WHERE aasm_state IN ('completed', 'failed')
-   AND lighthouse_processing_started_at IS NOT NULL
-   AND lighthouse_processing_ended_at >= lighthouse_processing_started_at
- ORDER BY 1, 2`).Scan(&rows).Error
+	rows, err := models.ProcessingTimes(ctx, gdb)
 	if err != nil {
-		return nil, fmt.Errorf("--fit-from-db: read processing times: %w", err)
+		return nil, fmt.Errorf("--fit-from-db: %w", err)
 	}
 	if len(rows) < MinFitRows {
 		return nil, &TooFewRowsError{Found: len(rows)}
 	}
-	var counts struct {
-		Total, StuckPending int64
-	}
-	err = gdb.WithContext(ctx).Raw(`
-SELECT count(*) AS total,
-       count(*) FILTER (WHERE aasm_state = 'pending'
-                          AND created_at < (now() AT TIME ZONE 'UTC') - interval '7 days') AS stuck_pending
-  FROM lighthouse526_document_uploads`).Scan(&counts).Error
+	counts, err := models.CountStuckPending(ctx, gdb, 7*24*time.Hour)
 	if err != nil {
-		return nil, fmt.Errorf("--fit-from-db: count pending uploads: %w", err)
+		return nil, fmt.Errorf("--fit-from-db: %w", err)
 	}
 	e := &Empirical{Never: defaultNever}
 	if counts.StuckPending > 0 {
 		e.Never, e.NeverFromDB = float64(counts.StuckPending)/float64(counts.Total), true
 	}
 	for _, r := range rows {
-		e.Durations = append(e.Durations, time.Duration(r.Seconds*float64(time.Second)))
+		e.Durations = append(e.Durations, r.Duration)
 		e.Failed = append(e.Failed, r.Failed)
 	}
 	return e, nil
