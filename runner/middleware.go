@@ -8,20 +8,20 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/vagov/lighthouse526/tasks"
 	"github.com/vagov/lighthouse526/vagov/semanticlogger"
 )
 
-// Instrument is the server's middleware: it gives each task a logger with
-// task_type, task_id, queue and retry, and records the task metrics.
-func Instrument(m *Metrics, logger *slog.Logger) asynq.MiddlewareFunc {
+// Instrument is the server's middleware: it puts the task's task_type,
+// task_id, queue and retry in its context, for the lines it logs (TaskAttrs),
+// and records the task metrics.
+func Instrument(m *Metrics) asynq.MiddlewareFunc {
 	return func(next asynq.Handler) asynq.Handler {
 		return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
 			id, _ := asynq.GetTaskID(ctx)
 			queue, _ := asynq.GetQueueName(ctx)
 			retry, _ := asynq.GetRetryCount(ctx)
-			l := logger.With("task_type", t.Type(), "task_id", id, "queue", queue, "retry", retry)
-			ctx = tasks.WithLogger(ctx, l)
+			ctx = withTaskAttrs(ctx, slog.String("task_type", t.Type()), slog.String("task_id", id),
+				slog.String("queue", queue), slog.Int("retry", retry))
 
 			if retry > 0 {
 				m.TasksRetried.WithLabelValues(t.Type()).Inc()

@@ -76,12 +76,11 @@ func reject(ctx context.Context, m *Metrics, log *slog.Logger, pe *PayloadError)
 	return pe
 }
 
-// accept decodes t's payload into p for a handler, and returns the task's
-// logger (LoggerFrom), or the payload error, counted and logged (reject).
-func accept(ctx context.Context, t *asynq.Task, p validator, m *Metrics, fallback *slog.Logger) (*slog.Logger, error) {
-	log := LoggerFrom(ctx, fallback)
+// accept decodes t's payload into p for a handler, or returns the payload
+// error, counted and logged (reject).
+func accept(ctx context.Context, t *asynq.Task, p validator, m *Metrics, log *slog.Logger) error {
 	if pe := decodePayload(t, p); pe != nil {
-		return log, reject(ctx, m, log, pe)
+		return reject(ctx, m, log, pe)
 	}
-	return log, nil
+	return nil
 }

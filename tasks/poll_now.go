@@ -111,8 +111,8 @@ type PollNowHandler struct {
 // ProcessTask implements asynq.Handler.
 func (h *PollNowHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	var p PollNowPayload
-	log, err := accept(ctx, t, &p, h.Metrics, h.Logger)
-	if err != nil {
+	log := h.Logger
+	if err := accept(ctx, t, &p, h.Metrics, log); err != nil {
 		return err
 	}
 	ups, err := h.pending(ctx, p)

@@ -66,11 +66,11 @@ type PollingHandler struct {
 // ProcessTask implements asynq.Handler.
 func (h *PollingHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	var p PollingPayload
-	log, err := accept(ctx, t, &p, h.Metrics, h.Logger)
-	if err != nil {
+	log := h.Logger
+	if err := accept(ctx, t, &p, h.Metrics, log); err != nil {
 		return err
 	}
-	_, err = h.Cycle.Run(ctx, log, p.CycleID, p.ScheduledAt, EnqueueBatches(h.Client, h.Queue, p.CycleID))
+	_, err := h.Cycle.Run(ctx, log, p.CycleID, p.ScheduledAt, EnqueueBatches(h.Client, h.Queue, p.CycleID))
 	return err
 }
 

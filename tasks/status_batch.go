@@ -75,14 +75,14 @@ type StatusBatchHandler struct {
 // limit without using up a retry (runner.IsFailure).
 func (h *StatusBatchHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	var p StatusBatchPayload
-	log, err := accept(ctx, t, &p, h.Metrics, h.Logger)
-	if err != nil {
+	log := h.Logger
+	if err := accept(ctx, t, &p, h.Metrics, log); err != nil {
 		return err
 	}
 	retried, _ := asynq.GetRetryCount(ctx)
 	maxRetry, ok := asynq.GetMaxRetry(ctx)
 	lastAttempt := ok && retried >= maxRetry
-	_, err = h.Poller.Poll(ctx, log, p.CycleID, p.RequestIDs, lastAttempt)
+	_, err := h.Poller.Poll(ctx, log, p.CycleID, p.RequestIDs, lastAttempt)
 	var rl *lighthouse.RateLimitError
 	if err == nil || ctx.Err() != nil || errors.As(err, &rl) || lighthouse.IsRetryable(err) {
 		return err

@@ -122,8 +122,8 @@ type TrackHandler struct {
 // ProcessTask implements asynq.Handler.
 func (h *TrackHandler) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	var p TrackPayload
-	log, err := accept(ctx, t, &p, h.Metrics, h.Logger)
-	if err != nil {
+	log := h.Logger
+	if err := accept(ctx, t, &p, h.Metrics, log); err != nil {
 		return err
 	}
 	up, created, err := models.TrackUpload(ctx, h.DB, p.Upload(), h.Now())

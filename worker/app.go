@@ -173,7 +173,7 @@ func (a *app) newServer() *asynq.Server {
 // mux routes every task type this worker handles.
 func (a *app) mux() *asynq.ServeMux {
 	mux := asynq.NewServeMux()
-	mux.Use(runner.Instrument(a.taskMetrics, a.logger))
+	mux.Use(runner.Instrument(a.taskMetrics))
 	mux.Handle(tasks.TypePolling, &tasks.PollingHandler{Cycle: a.cycle, Client: a.client, Queue: a.cfg.QueueName, Metrics: a.taskTypeMetrics, Logger: a.logger})
 	mux.Handle(tasks.TypeStatusBatch, &tasks.StatusBatchHandler{Poller: a.batch, Metrics: a.taskTypeMetrics, Logger: a.logger})
 	now := func() time.Time { return time.Now().UTC() }

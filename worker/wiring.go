@@ -19,6 +19,7 @@ import (
 	"github.com/vagov/lighthouse526/db"
 	"github.com/vagov/lighthouse526/lighthouse"
 	"github.com/vagov/lighthouse526/polling"
+	"github.com/vagov/lighthouse526/runner"
 	"github.com/vagov/lighthouse526/tasks"
 	"github.com/vagov/lighthouse526/vagov/semanticlogger"
 	"github.com/vagov/lighthouse526/vagov/sidekiq"
@@ -59,13 +60,13 @@ func buildLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 		if cfg.LogFormat == config.LogFormatText {
 			h = slog.NewTextHandler(w, opts)
 		}
-		return slog.New(h).With("service", cfg.LogApplication)
+		return slog.New(runner.TaskAttrs(h)).With("service", cfg.LogApplication)
 	default:
-		return slog.New(semanticlogger.NewHandler(w, &semanticlogger.Options{
+		return slog.New(runner.TaskAttrs(semanticlogger.NewHandler(w, &semanticlogger.Options{
 			Level:       level,
 			Application: cfg.LogApplication,
 			Environment: cfg.LogEnvironment,
-		}))
+		})))
 	}
 }
 

@@ -227,7 +227,7 @@ func (e *Env) OutboxEntries(ctx context.Context) []models.OutboxEntry {
 func (e *Env) StartServer(o *Observed, queue string, handlers map[string]asynq.Handler) {
 	GinkgoHelper()
 	mux := asynq.NewServeMux()
-	mux.Use(runner.Instrument(o.Tasks, o.Logger))
+	mux.Use(runner.Instrument(o.Tasks))
 	for t, h := range handlers {
 		mux.Handle(t, h)
 	}

@@ -129,7 +129,7 @@ func NewObserved() *Observed {
 	o.Metrics = polling.NewMetrics(o.Reg)
 	o.Tasks = runner.NewMetrics(o.Reg)
 	o.Types = tasks.NewMetrics(o.Reg)
-	o.Logger = slog.New(semanticlogger.NewHandler(o.Logs, &semanticlogger.Options{Level: slog.LevelDebug}))
+	o.Logger = slog.New(runner.TaskAttrs(semanticlogger.NewHandler(o.Logs, &semanticlogger.Options{Level: slog.LevelDebug})))
 	return o
 }
 
