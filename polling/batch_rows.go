@@ -82,7 +82,7 @@ type Answer struct {
 	Asked []string
 	Resp  *lighthouse.StatusResponse
 	// Refused are ids Lighthouse refused with 400 while it answered the ids
-	// around them (tasks.StatusBatchHandler asks in parts to find them); RefusedDetail is what it said.
+	// around them (BatchPoller asks in parts to find them, ask.go); RefusedDetail is what it said.
 	Refused       []string
 	RefusedDetail string
 }

@@ -21,7 +21,7 @@ type DryRunResult struct {
 // quarantine (an upload whose request id no batch may carry is counted as
 // unpollable). Under the adaptive strategy the uploads are those its
 // schedule says are due at scheduledAt, all of them (no budget cap). With a
-// StatusBatchHandler whose updater is a DryRun one, `worker poll --dry-run`
+// BatchPoller whose updater is a DryRun one, `worker poll --dry-run`
 // asks Lighthouse what the Ruby job would and changes nothing, so the two can
 // run side by side.
 func (c *Cycle) DryRun(ctx context.Context, scheduledAt time.Time, poll func(ctx context.Context, requestIDs []string) error) (DryRunResult, error) {

@@ -25,13 +25,13 @@ type Metrics struct {
 	Quarantined *prometheus.CounterVec
 
 	// Cycle gauges, the original's pending_documents_* figures.
-	DocumentsDue             prometheus.Gauge
-	PreviousCycleCompleted   prometheus.Gauge
-	PreviousCycleFailed      prometheus.Gauge
-	CyclesSkipped            prometheus.Counter
+	DocumentsDue           prometheus.Gauge
+	PreviousCycleCompleted prometheus.Gauge
+	PreviousCycleFailed    prometheus.Gauge
+	CyclesSkipped          prometheus.Counter
 	// Runs of a cycle's fan-out that failed with an error (its task is
 	// retried); each is also logged at error level.
-	CycleErrors prometheus.Counter
+	CycleErrors              prometheus.Counter
 	LastCycleFanOutTimestamp prometheus.Gauge
 	BatchesEnqueued          prometheus.Counter
 	// The adaptive strategy's backlog: uploads a cron cycle left due for a

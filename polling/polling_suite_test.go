@@ -50,6 +50,7 @@ var testNow = spectest.TestNow
 // Log messages monitors match on (a contract: the specs spell them out).
 const (
 	msgStatusUpdated       = spectest.MsgStatusUpdated
+	msgFailedUploadStatus  = spectest.MsgFailedUploadStatus
 	msgStatusEndpointError = spectest.MsgStatusEndpointError
 	msgNoStatuses          = spectest.MsgNoStatuses
 	msgQuarantined         = spectest.MsgQuarantined

@@ -24,7 +24,8 @@ import (
 //     carries valid ids);
 //   - a missing or unknown document type: by the batch's read;
 //   - a request id Lighthouse refuses although it is valid here: by the
-//     batch, which asks again in parts to find it (tasks.StatusBatchHandler).
+//     batch, which asks again in parts to find it, and quarantines it only
+//     once a call holding it alone was refused (BatchPoller, ask.go).
 
 // logQuarantined is logged once per upload quarantined.
 const logQuarantined = "quarantined an upload that cannot be polled: it is left out of polling until its row is fixed and it is released (worker uploads release)"

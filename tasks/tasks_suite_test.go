@@ -52,7 +52,6 @@ var testNow = spectest.TestNow
 
 // Log messages monitors match on (a contract: the specs spell them out).
 const (
-	msgFailedUploadStatus  = spectest.MsgFailedUploadStatus
 	msgStatusEndpointError = spectest.MsgStatusEndpointError
 	msgBatchTooLarge       = spectest.MsgBatchTooLarge
 	msgBatchTooSlow        = spectest.MsgBatchTooSlow
