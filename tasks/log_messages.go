@@ -13,5 +13,6 @@ func LogMessages() []string {
 		logBatchRefused,
 		logBatchTooLarge,
 		logRejected,
+		logStatusRequestFailed,
 	)
 }

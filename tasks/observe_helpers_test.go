@@ -29,6 +29,8 @@ const (
 	msgBatchTooLarge       = "Lighthouse refused a status batch as too large; asking for it in two halves (lower POLL_BATCH_SIZE)"
 	msgBatchTooSlow        = "Lighthouse did not answer a status batch of more than 100 ids in time; asking for it in two halves (lower POLL_BATCH_SIZE)"
 	msgNoStatuses          = "Lighthouse::UpdateDocumentsStatusService found no statuses in response"
+	// The worker's own line for a failed call the original did not count.
+	msgStatusRequestFailed = "Lighthouse status request failed (transport, timeout, 5xx or token); the batch is retried unless the error is permanent"
 )
 
 // logSink collects the log lines the worker writes: vets-api's envelope

@@ -2,6 +2,7 @@ package tasks_test
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -18,6 +19,8 @@ const (
 	sdJob    = "worker.lighthouse.poll_form526_document_uploads."
 	sdTags   = "|#env:test,service:lighthouse526"
 	sdGauges = sdJob + "pending_documents_"
+	// The worker's own key for the failed calls the original did not count.
+	sdRequestFailed = "lighthouse526.polling_job.status_request_failed"
 )
 
 // listenStatsD starts an agent stand-in for the spec.
@@ -47,20 +50,45 @@ func flushedLines(o *observed, agent *statsdtest.Listener) func() []string {
 	}
 }
 
-// gaugeLines returns the pending_documents_* lines the agent has.
-func gaugeLines(agent *statsdtest.Listener) func() []string {
-	return func() []string { return agent.LinesWithPrefix(sdGauges) }
+// gaugeLines flushes the StatsD client of each of os, then returns the
+// pending_documents_* lines the agent has. Flushing on every read matters:
+// the replica whose write finishes a cycle sets the end gauges a moment
+// after that write, so a spec that flushed once when it saw the cycle done
+// could read before they were set, and they would then wait in the client
+// for its next aggregation flush (statsd.AggregationInterval, 2 s), past
+// Eventually's timeout.
+func gaugeLines(agent *statsdtest.Listener, os ...*observed) func() []string {
+	return func() []string {
+		for _, o := range os {
+			Expect(o.Metrics.StatsD.Flush()).To(Succeed())
+		}
+		return agent.LinesWithPrefix(sdGauges)
+	}
+}
+
+// gaugeLine is one pending_documents_* line as the agent receives it.
+func gaugeLine(name string, n int) string {
+	return sdGauges + name + ":" + strconv.Itoa(n) + "|g" + sdTags
 }
 
 // expectGauges asserts the three gauge lines of one cycle, each received
-// exactly once.
-func expectGauges(agent *statsdtest.Listener, polled, completed, failed int) {
+// exactly once, flushing the clients of os.
+func expectGauges(agent *statsdtest.Listener, os []*observed, polled, completed, failed int) {
 	GinkgoHelper()
-	want := []any{
-		sdGauges + "polled:" + strconv.Itoa(polled) + "|g" + sdTags,
-		sdGauges + "marked_completed:" + strconv.Itoa(completed) + "|g" + sdTags,
-		sdGauges + "marked_failed:" + strconv.Itoa(failed) + "|g" + sdTags,
+	want := []any{gaugeLine("polled", polled), gaugeLine("marked_completed", completed), gaugeLine("marked_failed", failed)}
+	Eventually(gaugeLines(agent, os...)).Should(ConsistOf(want...))
+	Consistently(gaugeLines(agent, os...)).WithTimeout(300 * time.Millisecond).Should(ConsistOf(want...))
+}
+
+// sumOf sums the values of the agent's counter lines of key (several
+// clients, or several flushes, each send their own line).
+func sumOf(agent *statsdtest.Listener, key string) int {
+	n := 0
+	for _, line := range agent.LinesWithPrefix(key + ":") {
+		v, _, _ := strings.Cut(strings.TrimPrefix(line, key+":"), "|")
+		i, err := strconv.Atoi(v)
+		Expect(err).NotTo(HaveOccurred(), line)
+		n += i
 	}
-	Eventually(gaugeLines(agent)).Should(ConsistOf(want...))
-	Consistently(gaugeLines(agent)).WithTimeout(300 * time.Millisecond).Should(ConsistOf(want...))
+	return n
 }
