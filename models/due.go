@@ -49,6 +49,25 @@ SELECT u.id, u.lighthouse_document_request_id
 	return out, nil
 }
 
+// CountDueBefore is how many uploads NextDueBatch would return in all for
+// dueBefore at now: the due count a fixed cycle sends when it starts
+// (pending_documents_polled), read from the same partial index.
+func CountDueBefore(ctx context.Context, db *gorm.DB, dueBefore, now time.Time) (int, error) {
+	var n int
+	err := db.WithContext(ctx).Raw(`
+SELECT count(*)
+  FROM lighthouse526_document_uploads u
+ WHERE u.aasm_state = ?
+   AND (u.status_last_polled_at IS NULL OR u.status_last_polled_at < ? OR u.status_last_polled_at > ?)
+   AND NOT EXISTS (SELECT 1 FROM lighthouse526_upload_poll_states ps
+                    WHERE ps.upload_id = u.id AND ps.quarantined_at IS NOT NULL)`,
+		StatePending, dueBefore.UTC(), now.UTC().Add(FutureSkew)).Scan(&n).Error
+	if err != nil {
+		return 0, fmt.Errorf("models: count due uploads: %w", err)
+	}
+	return n, nil
+}
+
 func scanDueUpload(rows *sql.Rows, u *DueUpload) error {
 	return rows.Scan(&u.ID, &u.LighthouseDocumentRequestID)
 }

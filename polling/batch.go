@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/vagov/lighthouse526/lighthouse"
@@ -88,12 +89,25 @@ func (p *BatchPoller) pollingError(ctx context.Context, log *slog.Logger, reques
 	return fmt.Errorf("poll batch of %d: %w", len(requestIDs), err)
 }
 
-// countPollingError counts and logs a failed status call with the original's
-// message, which monitors match on.
+// countPollingError counts and logs a failed status call once. Where the
+// original counted a polling error (original-system.md, "The polling job":
+// a non-200 answer its client did not raise on, i.e. a 4xx; "Metrics",
+// polling_error) it is counted under polling_error and logged with the
+// original's message, which monitors match on. Everything else (5xx,
+// timeouts, transport and token failures, unreadable answers), on which the
+// original raised and failed its run uncounted, is counted under the
+// worker's own key and logged with its own message. Prometheus counts both
+// by reason.
 func (p *BatchPoller) countPollingError(ctx context.Context, log *slog.Logger, requestIDs []string, err error) {
 	reason := lighthouse.Reason(err)
 	p.Updater.Metrics.PollingErrors.WithLabelValues(reason).Inc()
-	p.Updater.Metrics.StatsD.PollingError()
+	msg := LogStatusEndpointError
+	if originalPollingError(err) {
+		p.Updater.Metrics.StatsD.PollingError()
+	} else {
+		p.Updater.Metrics.StatsD.StatusRequestFailed()
+		msg = logStatusRequestFailed
+	}
 	attrs := []any{
 		"reason", reason,
 		"lighthouse_document_request_ids", requestIDs,
@@ -108,7 +122,20 @@ func (p *BatchPoller) countPollingError(ctx context.Context, log *slog.Logger, r
 			attrs = append(attrs, "instance", apiErr.Errors[0].Instance, "diagnostics", apiErr.Errors[0].Diagnostics)
 		}
 	}
-	log.WarnContext(ctx, LogStatusEndpointError, attrs...)
+	log.WarnContext(ctx, msg, attrs...)
+}
+
+// logStatusRequestFailed is logged for a failed status call the original
+// would not have counted as a polling error (see countPollingError).
+const logStatusRequestFailed = "Lighthouse status request failed (transport, timeout, 5xx or token); the batch is retried unless the error is permanent"
+
+// originalPollingError reports whether the original job would have counted
+// err as a polling error: Lighthouse answered, with a 4xx that is not a rate
+// limit. (A rate limit never reaches here: it is waited out.)
+func originalPollingError(err error) bool {
+	var apiErr *lighthouse.APIError
+	return errors.As(err, &apiErr) && apiErr.StatusCode >= 400 && apiErr.StatusCode < 500 &&
+		apiErr.StatusCode != http.StatusTooManyRequests
 }
 
 // Sleep waits d, or until ctx ends (and returns its error): a batch waiting

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
 
 	"github.com/vagov/lighthouse526/polling"
 )
@@ -19,7 +20,7 @@ var _ = Describe("A cron cycle that fails", func() {
 	It("logs the error at error level and counts it in form526_document_upload_cycle_errors_total", func(ctx SpecContext) {
 		o := newObserved()
 		// A pool that is closed: every statement of the cycle fails.
-		closed, err := gorm.Open(postgres.Open(gdbURL), &gorm.Config{})
+		closed, err := gorm.Open(postgres.Open(gdbURL), &gorm.Config{Logger: logger.Discard})
 		Expect(err).NotTo(HaveOccurred())
 		sqlDB, err := closed.DB()
 		Expect(err).NotTo(HaveOccurred())

@@ -117,6 +117,9 @@ func (c *Cycle) Run(ctx context.Context, log *slog.Logger, id string, scheduledA
 	if c.Adaptive != nil {
 		src = c.claim(row)
 	}
+	if fresh {
+		c.sendDueGauge(ctx, log, row, src)
+	}
 	if err := c.fanOut(ctx, log, row, &res, src, dispatch); err != nil {
 		return res, err
 	}

@@ -28,6 +28,7 @@ func LogMessages() []string {
 		logNotificationSkipped,
 		logBatchRefused,
 		logCycleFailed,
+		logStatusRequestFailed,
 		logBatchTooLarge,
 	}
 }

@@ -109,11 +109,12 @@ var _ = Describe("Exhaustion", func() {
 			fail = errors.Join(errors.New("lighthouse: uploads_status: 400"), asynq.SkipRetry)
 		})
 
-		It("counts it once at its first attempt", func(ctx SpecContext) {
+		It("counts the task once at its first attempt, as the worker's own: its cycle's retries did not run out", func(ctx SpecContext) {
 			id, _ := enqueueBatch(ctx, 6)
 			Eventually(exhausted(tasks.TypeStatusBatch)).WithTimeout(10 * time.Second).Should(Equal(1.0))
 			Expect(attempts.Load()).To(Equal(int32(1)))
-			Expect(o.Logs.WithMessage(msgRetriesExhausted)).To(ConsistOf(HaveKeyWithValue("job_id", id)))
+			Expect(o.Logs.WithMessage(msgTaskFailedPermanently)).To(ConsistOf(HaveKeyWithValue("job_id", id)))
+			Expect(o.Logs.WithMessage(msgRetriesExhausted)).To(BeEmpty())
 			Consistently(exhausted(tasks.TypeStatusBatch)).WithTimeout(time.Second).Should(Equal(1.0))
 		})
 	})

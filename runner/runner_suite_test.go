@@ -42,7 +42,8 @@ var _ = BeforeEach(func() { env.Truncate() })
 
 // Log messages monitors match on (a contract: the specs spell them out).
 const (
-	msgRetriesExhausted = spectest.MsgRetriesExhausted
+	msgRetriesExhausted      = spectest.MsgRetriesExhausted
+	msgTaskFailedPermanently = spectest.MsgTaskFailedPermanently
 )
 
 type (

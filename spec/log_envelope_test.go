@@ -7,12 +7,14 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hibiken/asynq"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gexec"
 
 	"github.com/vagov/lighthouse526/lighthouse/fake"
 	"github.com/vagov/lighthouse526/models"
+	"github.com/vagov/lighthouse526/tasks"
 )
 
 // The reference's log messages (original-system.md, "Log messages"), which
@@ -242,11 +244,16 @@ var _ = Describe("The worker's log lines, in vets-api's envelope", func() {
 	Context("under `worker run`", func() {
 		It("writes retries exhausted as a warn line with job_id, error_class, error_message and timestamp, and the task's fields in payload", func(ctx SpecContext) {
 			worker := w.startWorker("--no-scheduler")
-			w.fake.SetFaults(fake.Faults{Next: []fake.Fault{{Endpoint: "uploads_status", Status: 400}}})
-			seedUploads(ctx, upload{requestID: w.fake.AddDocument(fake.Document{Outcome: fake.StatusSuccess})})
+			w.fake.SetFaults(fake.Faults{Next: []fake.Fault{{Endpoint: "uploads_status", Status: 503, Shape: fake.ShapeAPI}}})
+			rid := w.fake.AddDocument(fake.Document{Outcome: fake.StatusSuccess})
+			seedUploads(ctx, upload{requestID: rid})
+			// A batch with no retry left: its 503 runs its retries out.
+			task, err := tasks.NewStatusBatchTask(w.queue, "spec:"+randomHex(6), 0, []string{rid})
+			Expect(err).NotTo(HaveOccurred())
+			_, err = w.client.EnqueueContext(ctx, task, asynq.MaxRetry(0))
+			Expect(err).NotTo(HaveOccurred())
 
-			w.pollWait()
-			Eventually(func() []rawLine { return withMessage(rawLines(worker.session), logRetriesExhausted) }).Should(HaveLen(1))
+			Eventually(func() []rawLine { return withMessage(rawLines(worker.session), logRetriesExhausted) }).WithTimeout(30 * time.Second).Should(HaveLen(1))
 
 			lines := rawLines(worker.session)
 			exhausted := withMessage(lines, logRetriesExhausted)[0]
@@ -254,15 +261,39 @@ var _ = Describe("The worker's log lines, in vets-api's envelope", func() {
 			Expect(exhausted.entry.payload()).To(And(
 				HaveKeyWithValue("job_id", Not(BeEmpty())),
 				HaveKeyWithValue("error_class", "lighthouse.APIError"),
-				HaveKeyWithValue("error_message", ContainSubstring("HTTP 400")),
+				HaveKeyWithValue("error_message", ContainSubstring("HTTP 503")),
 				HaveKeyWithValue("timestamp", MatchRegexp(payloadTime)),
 				HaveKeyWithValue("task_type", typeStatusBatch),
 			))
 
-			// The batch's own line: the task middleware's fields in payload,
-			// the error where semantic_logger puts an exception.
-			polling := withMessage(lines, logStatusEndpointError)
-			Expect(polling).To(HaveLen(1))
+			// The batch's own line (the worker's: the original raised on a
+			// 503 and logged no polling error): the task middleware's fields
+			// in payload, the error where semantic_logger puts an exception.
+			Expect(withMessage(lines, logStatusEndpointError)).To(BeEmpty())
+			failed := withMessage(lines, logStatusRequestFailed)
+			Expect(failed).To(HaveLen(1))
+			Expect(failed[0].entry).To(beEnvelope("warn", 3))
+			Expect(failed[0].entry.payload()).To(And(
+				HaveKeyWithValue("response_status", BeNumerically("==", 503)),
+				HaveKeyWithValue("task_type", typeStatusBatch),
+				HaveKeyWithValue("task_id", Not(BeEmpty())),
+				HaveKeyWithValue("queue", w.queue),
+				HaveKeyWithValue("retry", BeNumerically("==", 0)),
+			))
+			Expect(failed[0].keys).To(ContainElement("exception"))
+			Expect(failed[0].entry["exception"]).To(HaveKeyWithValue("message", ContainSubstring("HTTP 503")))
+		})
+
+		It("writes a 400's status endpoint error as the original's warn line with the task's fields in payload", func(ctx SpecContext) {
+			worker := w.startWorker("--no-scheduler")
+			w.fake.SetFaults(fake.Faults{Next: []fake.Fault{{Endpoint: "uploads_status", Status: 400}}})
+			seedUploads(ctx, upload{requestID: w.fake.AddDocument(fake.Document{Outcome: fake.StatusSuccess})})
+
+			w.pollWait()
+			Eventually(func() []rawLine { return withMessage(rawLines(worker.session), logStatusEndpointError) }).Should(HaveLen(1))
+
+			polling := withMessage(rawLines(worker.session), logStatusEndpointError)
+			Expect(polling[0].entry).To(beEnvelope("warn", 3))
 			Expect(polling[0].entry.payload()).To(And(
 				HaveKeyWithValue("response_status", BeNumerically("==", 400)),
 				HaveKeyWithValue("task_type", typeStatusBatch),

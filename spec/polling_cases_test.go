@@ -16,6 +16,9 @@ const (
 	logStatusEndpointError = "Lighthouse::Form526DocumentUploadPollingJob status endpoint error"
 	logRetriesExhausted    = "Lighthouse::Form526DocumentUploadPollingJob retries exhausted"
 	logNoDocumentsToPoll   = "Lighthouse::Form526DocumentUploadPollingJob found no documents to poll"
+	// The worker's own lines where the original's are not written.
+	logStatusRequestFailed   = "Lighthouse status request failed (transport, timeout, 5xx or token); the batch is retried unless the error is permanent"
+	logTaskFailedPermanently = "a polling task failed permanently and was archived without retry"
 )
 
 // Metric names dashboards and alerts are built on.
@@ -132,14 +135,15 @@ var _ = Describe("The polling job", func() {
 			seedUploads(ctx, upload{requestID: w.fake.AddDocument(fake.Document{Outcome: fake.StatusSuccess})})
 		})
 
-		It("logs a polling error, archives the batch without retry and counts its exhaustion once", func(ctx SpecContext) {
+		It("logs a polling error, archives the batch without retry and counts the archived task once (not an exhausted run: the original did not raise on a 400)", func(ctx SpecContext) {
 			w.pollWait()
 			Expect(worker.logsWith(logStatusEndpointError)).To(ConsistOf(havePayload(HaveKeyWithValue("response_status", BeNumerically("==", 400)))))
 			Expect(worker.metric(metricPollingErrors, map[string]string{"reason": "http_400"})).To(BeNumerically("==", 1))
 
 			exhausted := worker.metricFunc(metricExhausted, map[string]string{"task_type": typeStatusBatch})
 			Eventually(exhausted).Should(BeNumerically("==", 1))
-			Expect(worker.logsWith(logRetriesExhausted)).To(ConsistOf(havePayload(
+			Expect(worker.logsWith(logRetriesExhausted)).To(BeEmpty())
+			Expect(worker.logsWith(logTaskFailedPermanently)).To(ConsistOf(havePayload(
 				HaveKeyWithValue("task_type", typeStatusBatch),
 				HaveKeyWithValue("error_class", "lighthouse.APIError"),
 				HaveKey("job_id"),

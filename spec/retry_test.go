@@ -1,6 +1,8 @@
 package spec_test
 
 import (
+	"strconv"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -8,6 +10,7 @@ import (
 
 	"github.com/vagov/lighthouse526/lighthouse/fake"
 	"github.com/vagov/lighthouse526/models"
+	"github.com/vagov/lighthouse526/vagov/statsd/statsdtest"
 )
 
 // A failing batch retries alone: the original retried the whole run, and
@@ -17,10 +20,16 @@ var _ = Describe("A batch that fails twice, then succeeds", func() {
 		w      *world
 		worker *workerProc
 		ids    []string
+		agent  *statsdtest.Listener
 	)
 
 	BeforeEach(func(ctx SpecContext) {
 		w = newWorld()
+		var err error
+		agent, err = statsdtest.Listen()
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(agent.Close)
+		w.env["STATSD_ADDR"] = agent.Addr()
 		w.env["POLL_BATCH_SIZE"] = "2"
 		ids = w.inProgressUploads(ctx, 6)
 		worker = w.startWorker("--no-scheduler")
@@ -60,5 +69,21 @@ var _ = Describe("A batch that fails twice, then succeeds", func() {
 		Expect(worker.metric(metricTasksRetried, map[string]string{"task_type": typeStatusBatch})).To(BeNumerically("==", 2))
 		Expect(worker.metric(metricPollingErrors, map[string]string{"reason": "http_503"})).To(BeNumerically("==", 2))
 		Expect(worker.metric(metricExhausted, nil)).To(BeZero())
+
+		By("counting the 503s under the worker's own StatsD key, not the original's polling_error (original-system.md, \"Metrics\")")
+		requestFailed := func() int {
+			n := 0
+			for _, line := range agent.LinesWithPrefix("lighthouse526.polling_job.status_request_failed:") {
+				v, _, _ := strings.Cut(strings.TrimPrefix(line, "lighthouse526.polling_job.status_request_failed:"), "|")
+				i, err := strconv.Atoi(v)
+				Expect(err).NotTo(HaveOccurred(), line)
+				n += i
+			}
+			return n
+		}
+		// Counters leave the worker at its StatsD client's next flush (2 s).
+		Eventually(requestFailed).WithTimeout(10 * time.Second).Should(Equal(2))
+		Expect(agent.LinesWithPrefix("worker.lighthouse.poll_form526_document_uploads.polling_error")).To(BeEmpty())
+		Expect(worker.logsWith(logStatusEndpointError)).To(BeEmpty())
 	})
 })

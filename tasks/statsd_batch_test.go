@@ -7,6 +7,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/vagov/lighthouse526/lighthouse"
 	"github.com/vagov/lighthouse526/lighthouse/fake"
 	"github.com/vagov/lighthouse526/models"
 	"github.com/vagov/lighthouse526/polling"
@@ -118,19 +119,73 @@ var _ = Describe("StatsD metrics of a batch", func() {
 		})
 	})
 
-	Context("when the status call fails (non-200)", func() {
-		It("counts one polling error per failed call", func() {
+	// The original counted a polling error only where its client did not
+	// raise (original-system.md, "The polling job" and "Metrics"): a 5xx, a
+	// timeout or a token failure failed its run uncounted. The worker counts
+	// those under a key of its own and logs them with its own message.
+	Context("when the status call fails where the original's client raised", func() {
+		var id string
+
+		BeforeEach(func() {
+			// A client that gives up on a call after 300 ms.
+			lh = startLighthouse(fake.Options{}, func(c *lighthouse.Config) { c.Timeout = 300 * time.Millisecond })
+			handler.Poller.Lighthouse = lh.Client
+			id = lh.Fake.AddDocument(fake.Document{Outcome: fake.StatusSuccess})
+			seedUpload(ctx, id, models.DocumentTypeVeteranUpload)
+		})
+
+		expectNoPollingError := func(reason string) {
+			GinkgoHelper()
+			Eventually(lines).Should(ConsistOf(sdRequestFailed + ":1|c" + sdTags))
+			Consistently(lines).WithTimeout(300 * time.Millisecond).ShouldNot(ContainElement(HavePrefix(sdJob + "polling_error")))
+			Expect(o.PollingErrors(reason)).To(Equal(1.0))
+			Expect(o.Logs.WithMessage(msgStatusEndpointError)).To(BeEmpty())
+			Expect(o.Logs.WithMessage(msgStatusRequestFailed)).To(ConsistOf(SatisfyAll(
+				HaveKeyWithValue("reason", reason),
+				HaveKeyWithValue("lighthouse_document_request_ids", ConsistOf(id)),
+			)))
+		}
+
+		It("counts no polling_error for a 503", func() {
+			lh.Fake.SetFaults(fake.Faults{Next: []fake.Fault{{Endpoint: "uploads_status", Status: 503, Shape: fake.ShapeGateway}}})
+
+			Expect(process(id)).NotTo(Succeed())
+
+			expectNoPollingError("http_503")
+		})
+
+		It("counts no polling_error for a timeout", func() {
+			lh.Fake.SetFaults(fake.Faults{Next: []fake.Fault{{Endpoint: "uploads_status", Status: 500, Delay: 2 * time.Second}}})
+
+			Expect(process(id)).NotTo(Succeed())
+
+			expectNoPollingError("timeout")
+		})
+
+		It("counts no polling_error for a token failure", func() {
+			lh.Fake.SetFaults(fake.Faults{TokenFailure: true})
+
+			Expect(process(id)).NotTo(Succeed())
+
+			expectNoPollingError("token")
+		})
+	})
+
+	Context("when the status call is refused with a 4xx (the original's client did not raise)", func() {
+		It("counts one polling error per refused call, with the original's log line", func() {
 			id := lh.Fake.AddDocument(fake.Document{Outcome: fake.StatusSuccess})
 			seedUpload(ctx, id, models.DocumentTypeVeteranUpload)
 			lh.Fake.SetFaults(fake.Faults{Next: []fake.Fault{
-				{Endpoint: "uploads_status", Status: 500},
 				{Endpoint: "uploads_status", Status: 400},
+				{Endpoint: "uploads_status", Status: 403, Shape: fake.ShapeGateway},
 			}})
 
 			Expect(process(id)).NotTo(Succeed())
 			Expect(process(id)).NotTo(Succeed())
 
 			Eventually(lines).Should(ConsistOf(sdJob + "polling_error:2|c" + sdTags))
+			Expect(o.Logs.WithMessage(msgStatusEndpointError)).To(HaveLen(2))
+			Expect(o.Logs.WithMessage(msgStatusRequestFailed)).To(BeEmpty())
 		})
 	})
 

@@ -2,13 +2,18 @@ package tasks_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/vagov/lighthouse526/db/dbtest"
+	"github.com/vagov/lighthouse526/lighthouse"
 	"github.com/vagov/lighthouse526/lighthouse/fake"
 	"github.com/vagov/lighthouse526/models"
 	"github.com/vagov/lighthouse526/polling"
@@ -17,8 +22,10 @@ import (
 	"github.com/vagov/lighthouse526/vagov/statsd/statsdtest"
 )
 
-// The cycle gauges: documents due at the cycle's start, and what its batches
-// marked completed and failed, sent once when its last batch finishes.
+// The cycle gauges: documents due at the cycle's start, sent when it starts,
+// before its first call to Lighthouse (original-system.md, "Metrics"), and
+// what its batches marked completed and failed, sent once when its last
+// batch finishes.
 var _ = Describe("StatsD gauges of a cycle", func() {
 	var (
 		o       *observed
@@ -71,19 +78,18 @@ var _ = Describe("StatsD gauges of a cycle", func() {
 				fake.StatusInProgress, fake.StatusSuccess)
 		})
 
-		It("sends them once, when the last batch finishes, with that cycle's figures", func(ctx SpecContext) {
+		It("sends the due count at the start, and the others once, when the last batch finishes, with that cycle's figures", func(ctx SpecContext) {
 			batches := fanOut(ctx)
 			Expect(batches).To(HaveLen(3))
+			Eventually(gaugeLines(agent, o)).Should(ConsistOf(gaugeLine("polled", 5)))
 
 			for _, b := range batches[:2] {
 				Expect(handler.ProcessTask(ctx, b)).To(Succeed())
-				Expect(o.Metrics.StatsD.Flush()).To(Succeed())
-				Consistently(gaugeLines(agent)).WithTimeout(300 * time.Millisecond).Should(BeEmpty())
+				Consistently(gaugeLines(agent, o)).WithTimeout(300 * time.Millisecond).Should(ConsistOf(gaugeLine("polled", 5)))
 			}
 			Expect(handler.ProcessTask(ctx, batches[2])).To(Succeed())
-			Expect(o.Metrics.StatsD.Flush()).To(Succeed())
 
-			expectGauges(agent, 5, 3, 1)
+			expectGauges(agent, []*observed{o}, 5, 3, 1)
 			Expect(agent.Lines()).To(ContainElements(
 				sdDoc+"veteran_upload.complete:1|c"+sdTags,
 				sdDoc+"veteran_upload.failed.claims_evidence:1|c"+sdTags,
@@ -92,8 +98,7 @@ var _ = Describe("StatsD gauges of a cycle", func() {
 			By("a retried fan-out or batch of the finished cycle sends nothing more")
 			Expect(fanOut(ctx)).To(BeEmpty())
 			Expect(handler.ProcessTask(ctx, batches[2])).To(Succeed())
-			Expect(o.Metrics.StatsD.Flush()).To(Succeed())
-			expectGauges(agent, 5, 3, 1)
+			expectGauges(agent, []*observed{o}, 5, 3, 1)
 			var sentAt *time.Time
 			Expect(gdb.Raw(`SELECT gauges_sent_at FROM lighthouse526_polling_cycles WHERE id = ?`, id).Scan(&sentAt).Error).To(Succeed())
 			Expect(sentAt).NotTo(BeNil())
@@ -108,18 +113,56 @@ var _ = Describe("StatsD gauges of a cycle", func() {
 				return err
 			})
 			Expect(err).NotTo(HaveOccurred())
-			Expect(o.Metrics.StatsD.Flush()).To(Succeed())
 
-			expectGauges(agent, 3, 1, 2)
+			expectGauges(agent, []*observed{o}, 3, 1, 2)
+		})
+	})
+
+	Context("when the cycle starts", func() {
+		It("sends pending_documents_polled before Lighthouse sees its first call", func(ctx SpecContext) {
+			seedOutcomes(ctx, fake.StatusSuccess, fake.StatusFailed, fake.StatusInProgress)
+			// Lighthouse as the worker reaches it, through a front that notes
+			// what the agent had received when the first status call came.
+			polledKey := sdGauges + "polled"
+			var atFirstCall []string
+			var once sync.Once
+			front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == fake.APIPrefix+"/uploads/status" {
+					once.Do(func() {
+						// The gauge was sent before the call: let the agent's
+						// socket read it (a Gomega of its own: not the spec's
+						// goroutine).
+						g := NewGomega(func(string, ...int) {})
+						g.Eventually(func() []string { return agent.LinesWithPrefix(polledKey) }).Should(Not(BeEmpty()))
+						atFirstCall = agent.LinesWithPrefix(polledKey)
+					})
+				}
+				lh.Fake.ServeHTTP(w, r)
+			}))
+			DeferCleanup(front.Close)
+			cfg := lh.Config
+			cfg.BaseURL, cfg.TokenURL = front.URL+fake.APIPrefix, front.URL+fake.TokenPath
+			fronted, err := lighthouse.NewClient(cfg, rdb)
+			Expect(err).NotTo(HaveOccurred())
+			handler.Poller.Lighthouse = fronted
+
+			_, err = cycle.Run(ctx, o.Logger, id, tick, func(ctx context.Context, b polling.Batch) error {
+				_, err := handler.Poller.Poll(ctx, o.Logger, id, b.RequestIDs, true)
+				return err
+			})
+			Expect(err).NotTo(HaveOccurred())
+
+			Expect(lh.StatusCalls()).To(BeNumerically(">", 0))
+			Expect(atFirstCall).To(ConsistOf(gaugeLine("polled", 3)))
+			expectGauges(agent, []*observed{o}, 3, 1, 1)
 		})
 	})
 
 	Context("when nothing is due", func() {
 		It("sends zeros, as the original did", func(ctx SpecContext) {
 			Expect(fanOut(ctx)).To(BeEmpty())
-			Expect(o.Metrics.StatsD.Flush()).To(Succeed())
 
-			expectGauges(agent, 0, 0, 0)
+			expectGauges(agent, []*observed{o}, 0, 0, 0)
 		})
 	})
 
@@ -137,14 +180,14 @@ var _ = Describe("StatsD gauges of a cycle", func() {
 			Expect(handler.ProcessTask(ctx, t)).To(Succeed())
 
 			Eventually(flushedLines(o, agent)).Should(ConsistOf(sdDoc + "veteran_upload.complete:1|c" + sdTags))
-			Consistently(gaugeLines(agent)).WithTimeout(300 * time.Millisecond).Should(BeEmpty())
+			Consistently(gaugeLines(agent, o)).WithTimeout(300 * time.Millisecond).Should(BeEmpty())
 		})
 	})
 })
 
 // Two replicas, each an asynq server with its own StatsD client, run one
 // cycle's batches at once: whichever finishes the cycle sends its gauges,
-// and only one does.
+// and only one does; a cycle whose retries ran out is counted once.
 var _ = Describe("StatsD on replicas", func() {
 	var (
 		agent  *statsdtest.Listener
@@ -153,6 +196,9 @@ var _ = Describe("StatsD on replicas", func() {
 		client *asynq.Client
 		tick   time.Time
 		id     string
+		// prefix is the replicas' shared Redis key prefix (one REDIS_KEY_PREFIX
+		// setting in production), where the exhaustion markers live.
+		prefix string
 	)
 
 	// replica starts an asynq server on the spec's queue running the real
@@ -160,8 +206,6 @@ var _ = Describe("StatsD on replicas", func() {
 	replica := func() *observed {
 		o := newObserved()
 		sendStatsDTo(o, agent)
-		prefix := "tasks-test:" + randomHex(6) + ":"
-		DeferCleanup(deleteKeys, prefix)
 		now := func() time.Time { return time.Now().UTC() }
 		updater := newUpdater(o)
 		updater.Now = now
@@ -190,17 +234,25 @@ var _ = Describe("StatsD on replicas", func() {
 		queue = newQueue(insp)
 		tick = time.Now().UTC().Truncate(time.Hour).Add(-3 * time.Hour)
 		id = polling.CronCycleID(tick)
+		prefix = "tasks-test:" + randomHex(6) + ":"
+		DeferCleanup(deleteKeys, prefix)
 	})
 
-	// runCycle fans a cron cycle out into batch tasks of size batchSize.
-	runCycle := func(ctx context.Context, o *observed, batchSize int) {
+	// runCycleWith fans a cron cycle out into batch tasks of size
+	// batchSize, handed on by dispatch.
+	runCycleWith := func(ctx context.Context, o *observed, batchSize int, dispatch polling.Dispatch) {
 		cycle := &polling.Cycle{
 			DB: gdb, Metrics: o.Metrics,
 			Now: func() time.Time { return time.Now().UTC() }, BatchSize: batchSize,
 			Window: time.Hour, Grace: 5 * time.Minute, StaleAfter: 30 * time.Minute,
 		}
-		_, err := cycle.Run(ctx, o.Logger, id, tick, tasks.EnqueueBatches(client, queue, id))
+		_, err := cycle.Run(ctx, o.Logger, id, tick, dispatch)
 		Expect(err).NotTo(HaveOccurred())
+	}
+
+	// runCycle fans a cron cycle out into batch tasks as the worker does.
+	runCycle := func(ctx context.Context, o *observed, batchSize int) {
+		runCycleWith(ctx, o, batchSize, tasks.EnqueueBatches(client, queue, id))
 	}
 
 	cycleDone := func(ctx context.Context) func() bool {
@@ -224,15 +276,55 @@ var _ = Describe("StatsD on replicas", func() {
 
 			runCycle(ctx, a, 1)
 			Eventually(cycleDone(ctx)).WithTimeout(30 * time.Second).Should(BeTrue())
-			Expect(a.Metrics.StatsD.Flush()).To(Succeed())
-			Expect(b.Metrics.StatsD.Flush()).To(Succeed())
 
-			expectGauges(agent, 10, 6, 3)
+			expectGauges(agent, []*observed{a, b}, 10, 6, 3)
+		})
+	})
+
+	Context("when every batch of a cycle runs out of retries on two replicas", func() {
+		It("counts exhausted once for the cycle, and logs the original's line once", func(ctx SpecContext) {
+			for range 4 {
+				seedUpload(ctx, lh.Fake.AddDocument(fake.Document{Outcome: fake.StatusSuccess}), models.DocumentTypeVeteranUpload)
+			}
+			lh.Fake.SetFaults(fake.Faults{ErrorRate: 1, StatusCodes: []int{503}, ErrorShapes: []string{fake.ShapeGateway}})
+			a, b := replica(), replica()
+
+			// Batches of one upload, with no retry left: each 503 exhausts
+			// its task at once.
+			runCycleWith(ctx, a, 1, func(ctx context.Context, batch polling.Batch) error {
+				t, err := tasks.NewStatusBatchTask(queue, id, batch.Seq, batch.RequestIDs)
+				if err != nil {
+					return err
+				}
+				_, err = client.EnqueueContext(ctx, t, asynq.MaxRetry(0))
+				return err
+			})
+			Eventually(cycleDone(ctx)).WithTimeout(30 * time.Second).Should(BeTrue())
+			perTask := func() float64 {
+				return testutil.ToFloat64(a.Tasks.PollExhausted.WithLabelValues(tasks.TypeStatusBatch)) +
+					testutil.ToFloat64(b.Tasks.PollExhausted.WithLabelValues(tasks.TypeStatusBatch))
+			}
+			Eventually(perTask).Should(Equal(4.0))
+
+			flushBoth := func() {
+				Expect(a.Metrics.StatsD.Flush()).To(Succeed())
+				Expect(b.Metrics.StatsD.Flush()).To(Succeed())
+			}
+			Eventually(func() int { flushBoth(); return sumOf(agent, sdJob+"exhausted") }).Should(Equal(1))
+			Consistently(func() int { flushBoth(); return sumOf(agent, sdJob+"exhausted") }).WithTimeout(500 * time.Millisecond).Should(Equal(1))
+			Expect(sumOf(agent, sdJob+"polling_error")).To(BeZero())
+			Expect(sumOf(agent, sdRequestFailed)).To(Equal(4))
+
+			logs := func(msg string) []map[string]any {
+				return append(a.Logs.WithMessage(msg), b.Logs.WithMessage(msg)...)
+			}
+			Expect(logs(msgRetriesExhausted)).To(ConsistOf(HaveKeyWithValue("cycle_id", id)))
+			Expect(logs(msgTaskExhaustedAgain)).To(HaveLen(3))
 		})
 	})
 
 	Context("when the cycle's last batch fails for good", func() {
-		It("counts the polling error and the exhausted task, and the exhaustion finishes the cycle", func(ctx SpecContext) {
+		It("counts the polling error, no exhausted cycle (its retries did not run out), and the archive finishes the cycle", func(ctx SpecContext) {
 			seedUpload(ctx, lh.Fake.AddDocument(fake.Document{Outcome: fake.StatusSuccess}), models.DocumentTypeVeteranUpload)
 			seedUpload(ctx, lh.Fake.AddDocument(fake.Document{Outcome: fake.StatusSuccess}), models.DocumentTypeVeteranUpload)
 			// 403 is permanent for the whole call (a 400 would be asked
@@ -245,11 +337,12 @@ var _ = Describe("StatsD on replicas", func() {
 
 			Eventually(flushedLines(o, agent)).Should(ConsistOf(
 				sdJob+"polling_error:1|c"+sdTags,
-				sdJob+"exhausted:1|c"+sdTags,
-				sdGauges+"polled:2|g"+sdTags,
-				sdGauges+"marked_completed:0|g"+sdTags,
-				sdGauges+"marked_failed:0|g"+sdTags,
+				gaugeLine("polled", 2),
+				gaugeLine("marked_completed", 0),
+				gaugeLine("marked_failed", 0),
 			))
+			Expect(o.Logs.WithMessage(msgTaskFailedPermanently)).To(HaveLen(1))
+			Expect(o.Logs.WithMessage(msgRetriesExhausted)).To(BeEmpty())
 		})
 	})
 })

@@ -52,20 +52,25 @@ var testNow = spectest.TestNow
 
 // Log messages monitors match on (a contract: the specs spell them out).
 const (
-	msgStatusEndpointError = spectest.MsgStatusEndpointError
-	msgBatchTooLarge       = spectest.MsgBatchTooLarge
-	msgBatchTooSlow        = spectest.MsgBatchTooSlow
-	msgNoStatuses          = spectest.MsgNoStatuses
-	msgQuarantined         = spectest.MsgQuarantined
-	msgBatchRefused        = spectest.MsgBatchRefused
+	msgStatusEndpointError   = spectest.MsgStatusEndpointError
+	msgBatchTooLarge         = spectest.MsgBatchTooLarge
+	msgBatchTooSlow          = spectest.MsgBatchTooSlow
+	msgNoStatuses            = spectest.MsgNoStatuses
+	msgRetriesExhausted      = spectest.MsgRetriesExhausted
+	msgQuarantined           = spectest.MsgQuarantined
+	msgBatchRefused          = spectest.MsgBatchRefused
+	msgStatusRequestFailed   = spectest.MsgStatusRequestFailed
+	msgTaskExhaustedAgain    = spectest.MsgTaskExhaustedAgain
+	msgTaskFailedPermanently = spectest.MsgTaskFailedPermanently
 )
 
 // The original's StatsD keys, as the Datadog agent receives them.
 const (
-	sdDoc    = spectest.SDDoc
-	sdJob    = spectest.SDJob
-	sdTags   = spectest.SDTags
-	sdGauges = spectest.SDGauges
+	sdDoc           = spectest.SDDoc
+	sdJob           = spectest.SDJob
+	sdTags          = spectest.SDTags
+	sdGauges        = spectest.SDGauges
+	sdRequestFailed = spectest.SDRequestFailed
 )
 
 type (
@@ -118,12 +123,16 @@ func sendStatsDTo(o *observed, agent *statsdtest.Listener) {
 func flushedLines(o *observed, agent *statsdtest.Listener) func() []string {
 	return spectest.FlushedLines(o, agent)
 }
-func gaugeLines(agent *statsdtest.Listener) func() []string { return spectest.GaugeLines(agent) }
-func expectGauges(agent *statsdtest.Listener, polled, completed, failed int) {
-	GinkgoHelper()
-	spectest.ExpectGauges(agent, polled, completed, failed)
+func gaugeLines(agent *statsdtest.Listener, os ...*observed) func() []string {
+	return spectest.GaugeLines(agent, os...)
 }
-func startRedisServer() *redisServer { GinkgoHelper(); return spectest.StartRedisServer() }
+func gaugeLine(name string, n int) string { return spectest.GaugeLine(name, n) }
+func expectGauges(agent *statsdtest.Listener, os []*observed, polled, completed, failed int) {
+	GinkgoHelper()
+	spectest.ExpectGauges(agent, os, polled, completed, failed)
+}
+func sumOf(agent *statsdtest.Listener, key string) int { return spectest.SumOf(agent, key) }
+func startRedisServer() *redisServer                   { GinkgoHelper(); return spectest.StartRedisServer() }
 func startServer(o *observed, queue string, handlers map[string]asynq.Handler) {
 	GinkgoHelper()
 	env.StartServer(o, queue, handlers)

@@ -150,6 +150,7 @@ var _ = Describe("the monitors and the dashboard against what the shipped settin
 	It("has a monitor on each polling job counter and on the processing timeouts of every type", func() {
 		Expect(monitorsOn(monitors, statsd.KeyPollingError)).To(HaveLen(1))
 		Expect(monitorsOn(monitors, statsd.KeyExhausted)).To(HaveLen(1))
+		Expect(monitorsOn(monitors, statsd.KeyStatusRequestFailed)).To(HaveLen(1))
 		for _, t := range statsd.DocumentTypes {
 			Expect(monitorsOn(monitors, statsd.ProcessingTimeoutKey(t))).To(HaveLen(1), t)
 			Expect(monitorsOn(monitors, statsd.FailedKey(t, ""))).To(HaveLen(1), t)

@@ -10,7 +10,7 @@ var _ = Describe("decoding into the Datadog API client's models", func() {
 	It("decodes every monitor and the dashboard with nothing left unparsed", func() {
 		monitors, err := loadMonitors("monitors")
 		Expect(err).NotTo(HaveOccurred())
-		Expect(monitors).To(HaveLen(17))
+		Expect(monitors).To(HaveLen(18))
 		for _, m := range monitors {
 			Expect(m.Monitor.Name).NotTo(BeNil(), m.Name)
 			Expect(m.Monitor.Message).NotTo(BeNil(), m.Name)

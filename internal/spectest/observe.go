@@ -36,6 +36,11 @@ const (
 	MsgQuarantined         = "quarantined an upload that cannot be polled: it is left out of polling until its row is fixed and it is released (worker uploads release)"
 	MsgBatchRefused        = "Lighthouse refused a status batch with 400; asking for it in parts to find the request ids it refuses, which are quarantined"
 	MsgNoFollowUp          = "no failure follow-up for a failed Veteran Upload: it has no form attachment guid to name in the email; the upload is failed all the same"
+	// The worker's own line for a failed call the original did not count.
+	MsgStatusRequestFailed = "Lighthouse status request failed (transport, timeout, 5xx or token); the batch is retried unless the error is permanent"
+	// The worker's own lines for the tasks the original's line is not for.
+	MsgTaskExhaustedAgain    = "a polling task ran out of retries in a cycle already counted as exhausted"
+	MsgTaskFailedPermanently = "a polling task failed permanently and was archived without retry"
 )
 
 // LogSink collects the log lines the worker writes: vets-api's envelope

@@ -137,7 +137,9 @@ var _ = Describe("Secrets in the worker's output", func() {
 			// The spec saw what it means to: debug lines, a token refresh, error bodies.
 			Expect(string(logs)).To(ContainSubstring(`"level":"debug"`))
 			Expect(string(logs)).To(ContainSubstring("lighthouse token refreshed"))
-			Expect(string(logs)).To(ContainSubstring("status endpoint error"))
+			// A 5xx is logged with the worker's own line, not the original's
+			// "status endpoint error" (which is for unknown ids and 4xx).
+			Expect(string(logs)).To(ContainSubstring("Lighthouse status request failed"))
 
 			forbidden := map[string]string{"database password": dbPassword, "Redis password": redisPassword}
 			for i, tok := range tokens.issued() {

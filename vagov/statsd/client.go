@@ -185,8 +185,8 @@ func (c *Client) DocumentProcessingTimeout(docType string) {
 	_ = c.dd.Incr(k.processingTimeout, nil, 1)
 }
 
-// PollingError counts one status answer with unknown ids, or one failed
-// status call.
+// PollingError counts one answer with unknown ids, or one status call
+// refused with a 4xx other than a rate limit (KeyPollingError).
 func (c *Client) PollingError() {
 	if c == nil {
 		return
@@ -194,7 +194,16 @@ func (c *Client) PollingError() {
 	_ = c.dd.Incr(KeyPollingError, nil, 1)
 }
 
-// Exhausted counts one polling task that will never run again.
+// StatusRequestFailed counts one status call that failed for a reason the
+// original did not count as a polling error (KeyStatusRequestFailed).
+func (c *Client) StatusRequestFailed() {
+	if c == nil {
+		return
+	}
+	_ = c.dd.Incr(KeyStatusRequestFailed, nil, 1)
+}
+
+// Exhausted counts one polling cycle whose retries ran out.
 func (c *Client) Exhausted() {
 	if c == nil {
 		return
@@ -202,13 +211,24 @@ func (c *Client) Exhausted() {
 	_ = c.dd.Incr(KeyExhausted, nil, 1)
 }
 
-// CycleGauges sets the three gauges of a finished polling cycle: documents
-// due at its start, and those it marked completed and failed.
-func (c *Client) CycleGauges(polled, completed, failed int) {
+// CycleStarted sets the gauge of documents due at a cycle's start and
+// sends it at once, before the cycle's first call to Lighthouse, as the
+// original did (not at the next aggregation flush, by which time the
+// cycle's batches may be running).
+func (c *Client) CycleStarted(polled int) {
 	if c == nil {
 		return
 	}
 	_ = c.dd.Gauge(KeyPendingDocumentsPolled, float64(polled), nil, 1)
+	_ = c.dd.Flush()
+}
+
+// CycleFinished sets the gauges of a finished polling cycle: the documents
+// its batches marked completed and failed.
+func (c *Client) CycleFinished(completed, failed int) {
+	if c == nil {
+		return
+	}
 	_ = c.dd.Gauge(KeyPendingDocumentsMarkedCompleted, float64(completed), nil, 1)
 	_ = c.dd.Gauge(KeyPendingDocumentsMarkedFailed, float64(failed), nil, 1)
 }

@@ -46,8 +46,10 @@ var _ = Describe("Client", func() {
 			client.DocumentProcessingTimeout("veteran_upload")
 			client.PollingError()
 			client.PollingError()
+			client.StatusRequestFailed()
 			client.Exhausted()
-			client.CycleGauges(1200, 1000, 37)
+			client.CycleStarted(1200)
+			client.CycleFinished(1000, 37)
 			Expect(client.Flush()).To(Succeed())
 
 			Eventually(agent.Lines).Should(ConsistOf(
@@ -57,11 +59,22 @@ var _ = Describe("Client", func() {
 				docPrefix+"bdd_instructions.failed.benefits_gateway_service:1|c"+tags,
 				docPrefix+"veteran_upload.processing_timeout:1|c"+tags,
 				jobPrefix+"polling_error:2|c"+tags,
+				"lighthouse526.polling_job.status_request_failed:1|c"+tags,
 				jobPrefix+"exhausted:1|c"+tags,
 				jobPrefix+"pending_documents_polled:1200|g"+tags,
 				jobPrefix+"pending_documents_marked_completed:1000|g"+tags,
 				jobPrefix+"pending_documents_marked_failed:37|g"+tags,
 			))
+		})
+	})
+
+	Context("when a cycle starts", func() {
+		It("sends pending_documents_polled at once, without waiting for the aggregation flush", func() {
+			client.PollingError()
+			client.CycleStarted(42)
+
+			// No Flush: CycleStarted sends what is summed so far itself.
+			Eventually(agent.Lines).WithTimeout(statsd.AggregationInterval / 2).Should(ContainElement(jobPrefix + "pending_documents_polled:42|g" + tags))
 		})
 	})
 
@@ -126,8 +139,10 @@ var _ = Describe("A disabled client", func() {
 			c.DocumentFailed("form_0781", "CLAIMS_EVIDENCE")
 			c.DocumentProcessingTimeout("bdd_instructions")
 			c.PollingError()
+			c.StatusRequestFailed()
 			c.Exhausted()
-			c.CycleGauges(1, 2, 3)
+			c.CycleStarted(1)
+			c.CycleFinished(2, 3)
 		})
 		Expect(allocs).To(BeZero())
 		Expect(c.Flush()).To(Succeed())

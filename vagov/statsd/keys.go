@@ -11,17 +11,37 @@ const (
 	// PollingJobPrefix starts the keys of the polling job itself.
 	PollingJobPrefix = "worker.lighthouse.poll_form526_document_uploads."
 
-	// KeyPollingError counts status answers with unknown ids (a partial 200
-	// or an all-unknown 404) and failed status calls.
+	// KeyPollingError counts what the original counted
+	// (original-system.md, "The polling job" and "Metrics"): answers with
+	// unknown ids (a partial 200, or an all-unknown 404) and status calls
+	// refused with another 4xx, which the original's client did not raise on.
+	// Never a transport failure, a timeout, a 5xx or a token failure: those
+	// are KeyStatusRequestFailed.
 	KeyPollingError = PollingJobPrefix + "polling_error"
-	// KeyExhausted counts polling tasks that will never run again.
+	// KeyExhausted counts polling cycles whose retries ran out, once per
+	// cycle whatever the number of its tasks that did (the original: "once
+	// per hourly run whose 7 retries are exhausted").
 	KeyExhausted = PollingJobPrefix + "exhausted"
-	// KeyPendingDocumentsPolled is the gauge of documents due at a cycle's start.
+	// KeyPendingDocumentsPolled is the gauge of documents due at a cycle's
+	// start, sent before its first call (the original: "sent at the run's
+	// start, before any call").
 	KeyPendingDocumentsPolled = PollingJobPrefix + "pending_documents_polled"
 	// KeyPendingDocumentsMarkedCompleted is the gauge of documents a cycle completed.
 	KeyPendingDocumentsMarkedCompleted = PollingJobPrefix + "pending_documents_marked_completed"
 	// KeyPendingDocumentsMarkedFailed is the gauge of documents a cycle failed.
 	KeyPendingDocumentsMarkedFailed = PollingJobPrefix + "pending_documents_marked_failed"
+)
+
+// The worker's own keys: under a prefix of its own, never the original's,
+// so that nothing built on the original's keys changes meaning.
+const (
+	// WorkerPrefix starts the worker's own keys.
+	WorkerPrefix = "lighthouse526.polling_job."
+	// KeyStatusRequestFailed counts status calls that failed where the
+	// original's client raised and failed its run, which it did not count as
+	// a polling error: transport failures, timeouts, 5xx, token failures and
+	// unreadable answers. The batch retries.
+	KeyStatusRequestFailed = WorkerPrefix + "status_request_failed"
 )
 
 // Suffixes of the per-document keys.
