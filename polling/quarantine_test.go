@@ -13,10 +13,6 @@ import (
 	"github.com/vagov/lighthouse526/polling"
 )
 
-const (
-	refusedIDsAboveThis = 1_000_000 // the fake's MaxRequestID in these specs
-)
-
 // quarantineOf reads an upload's quarantine: its reason and detail, or ""
 // when it is not quarantined.
 func quarantineOf(ctx context.Context, id int64) (reason, detail string) {

@@ -18,9 +18,6 @@ import (
 	"github.com/vagov/lighthouse526/tasks"
 )
 
-// draws is how many jittered delays a spec samples.
-const draws = 500
-
 var _ = Describe("StatusBatchHandler under rate limits", func() {
 	var (
 		ctx     context.Context

@@ -31,22 +31,22 @@ type LighthouseEnv struct {
 // StartLighthouse starts a fake with opts (key, client id and aud filled in)
 // and a client of it; tweak may change the client's config first. The fake,
 // and every Redis key under the spec's prefix, go away when the spec ends.
-func (env *Env) StartLighthouse(opts fake.Options, tweak ...func(*lighthouse.Config)) *LighthouseEnv {
-	opts.PublicKey, opts.ClientID, opts.AudClaimURL = &env.Key.PublicKey, fakeClientID, fakeAudClaim
-	e := &LighthouseEnv{Fake: fake.New(opts), Reg: prometheus.NewRegistry()}
+func (e *Env) StartLighthouse(opts fake.Options, tweak ...func(*lighthouse.Config)) *LighthouseEnv {
+	opts.PublicKey, opts.ClientID, opts.AudClaimURL = &e.Key.PublicKey, fakeClientID, fakeAudClaim
+	lh := &LighthouseEnv{Fake: fake.New(opts), Reg: prometheus.NewRegistry()}
 	var err error
-	e.Host, err = e.Fake.Start()
+	lh.Host, err = lh.Fake.Start()
 	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(e.Fake.Close)
+	DeferCleanup(lh.Fake.Close)
 
-	prefix := fmt.Sprintf("%s-test:%d:%s:", env.Name, GinkgoParallelProcess(), RandomHex(6))
-	DeferCleanup(env.DeleteKeys, prefix)
-	e.Config = lighthouse.Config{
-		BaseURL:            e.Host + fake.APIPrefix,
-		TokenURL:           e.Host + fake.TokenPath,
+	prefix := fmt.Sprintf("%s-test:%d:%s:", e.Name, GinkgoParallelProcess(), RandomHex(6))
+	DeferCleanup(e.DeleteKeys, prefix)
+	lh.Config = lighthouse.Config{
+		BaseURL:            lh.Host + fake.APIPrefix,
+		TokenURL:           lh.Host + fake.TokenPath,
 		AudClaimURL:        fakeAudClaim,
 		ClientID:           fakeClientID,
-		PrivateKey:         env.Key,
+		PrivateKey:         e.Key,
 		Timeout:            10 * time.Second,
 		RateLimitPerMinute: 6000,
 		RateLimitBurst:     100,
@@ -54,11 +54,11 @@ func (env *Env) StartLighthouse(opts fake.Options, tweak ...func(*lighthouse.Con
 		RedisPrefix:        prefix,
 	}
 	for _, t := range tweak {
-		t(&e.Config)
+		t(&lh.Config)
 	}
-	e.Client, err = lighthouse.NewClient(e.Config, env.Redis, lighthouse.WithRegisterer(e.Reg))
+	lh.Client, err = lighthouse.NewClient(lh.Config, e.Redis, lighthouse.WithRegisterer(lh.Reg))
 	Expect(err).NotTo(HaveOccurred())
-	return e
+	return lh
 }
 
 // StatusCalls counts the calls the fake received to POST /uploads/status.

@@ -7,8 +7,9 @@ import (
 	"slices"
 	"time"
 
-	"github.com/vagov/lighthouse526/models"
 	"gorm.io/gorm"
+
+	"github.com/vagov/lighthouse526/models"
 )
 
 // MinFitRows is how many finished uploads --fit-from-db needs: fewer say
