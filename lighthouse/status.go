@@ -160,8 +160,18 @@ func decodeStatusResponse(body []byte, capHint int, now time.Time) (*StatusRespo
 	return repaired, nil
 }
 
-// decodeAnswer decodes body once.
+// decodeAnswer decodes body: once, or again allowing a member name
+// repeated within an entry (decodeRepeatedNames).
 func decodeAnswer(body []byte, capHint int, now time.Time) (*StatusResponse, error) {
+	out, err := decodeAnswerWith(body, capHint, now)
+	if errors.Is(err, jsontext.ErrDuplicateName) {
+		return decodeRepeatedNames(body, capHint, now, err)
+	}
+	return out, err
+}
+
+// decodeAnswerWith decodes body once, with the decoder's options opts.
+func decodeAnswerWith(body []byte, capHint int, now time.Time, opts ...jsonv2.Options) (*StatusResponse, error) {
 	var env struct {
 		Data *struct {
 			Statuses statuses         `json:"statuses"`
@@ -172,9 +182,9 @@ func decodeAnswer(body []byte, capHint int, now time.Time) (*StatusResponse, err
 	if capHint > 0 {
 		out.Statuses = make([]Status, 0, capHint)
 	}
-	err := jsonv2.Unmarshal(body, &env, jsonv2.WithUnmarshalers(statusesUnmarshaler(out, now)))
+	err := jsonv2.Unmarshal(body, &env, append(opts, jsonv2.WithUnmarshalers(statusesUnmarshaler(out, now)))...)
 	if err != nil {
-		return nil, malformed("status response: %v", err)
+		return nil, fmt.Errorf("lighthouse: status response: %w: %w", err, ErrMalformedResponse)
 	}
 	if env.Data == nil {
 		return nil, malformed("status response has no data object")
