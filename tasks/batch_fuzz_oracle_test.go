@@ -23,9 +23,11 @@ import (
 type fuzzExpect struct {
 	// mayFail says why the whole answer is unusable (not JSON, a wrong
 	// envelope, no entry that can be read), or "": the batch must succeed.
+	// An unusable answer may fail the batch, which then changes nothing, or
+	// be taken as saying nothing.
 	mayFail string
 	// first is the first well-formed entry of each asked request id: the
-	// one applied.
+	// one applied (empty when the answer is unusable).
 	first map[string]*fuzzEntryWant
 }
 
