@@ -25,10 +25,10 @@ var _ = Describe("LOG_APPLICATION and LOG_ENVIRONMENT", func() {
 		Entry(nil, "LOG_APPLICATION=vets-api\n{\"level\":\"fatal\"}", "without control characters"),
 		Entry(nil, "LOG_APPLICATION=a\u0085b", "without control characters"),
 		Entry(nil, "LOG_APPLICATION=caf\xe9", "UTF-8"),
-		Entry(nil, "LOG_APPLICATION="+strings.Repeat("x", config.MaxLogNameBytes+1), "at most 100 bytes, got 101"),
+		Entry("LOG_APPLICATION of 101 bytes", "LOG_APPLICATION="+strings.Repeat("x", config.MaxLogNameBytes+1), "at most 100 bytes, got 101"),
 		Entry(nil, "LOG_ENVIRONMENT=prod\x00", "without control characters"),
 		Entry(nil, "LOG_ENVIRONMENT=prod\tuction", "without control characters"),
-		Entry(nil, "LOG_ENVIRONMENT="+strings.Repeat("p", 1<<20), "at most 100 bytes, got 1048576"),
+		Entry("LOG_ENVIRONMENT of 1 MiB", "LOG_ENVIRONMENT="+strings.Repeat("p", 1<<20), "at most 100 bytes, got 1048576"),
 	)
 
 	DescribeTable("accepts names as vets-api's",

@@ -16,6 +16,9 @@ var _ = Describe("`worker outbox drain` to Sidekiq without SIDEKIQ_REDIS_URL", f
 		func(ctx SpecContext, emails string) {
 			w := newWorld()
 			side := newSidekiqSide(w, "", true)
+			// Where a drain without SIDEKIQ_REDIS_URL would push: the
+			// worker's own Redis.
+			DeferCleanup(func(ctx SpecContext) { rdb.Del(ctx, "queue:"+side.queue) })
 			_, want := side.failedUploads(ctx, 1)
 			// The poll fails them while VA.gov's Sidekiq Redis is
 			// unreachable: their emails stay in the outbox.
