@@ -121,7 +121,8 @@ type statuses struct{}
 // suspect, and asking again may help. Otherwise an entry of the wrong shape,
 // with a repeated member name (which jsonb would silently collapse), with
 // the escape \u0000 (which jsonb refuses) or with times no document can
-// have (Plausible) goes to Invalid and the rest to Statuses.
+// have (Plausible), or with a number Postgres's numeric cannot hold
+// (jsonbNumbers), goes to Invalid and the rest to Statuses.
 //
 // One entry's text never fails the answer: invalid UTF-8 and lone
 // surrogates (which the decoder and jsonb refuse) are replaced by U+FFFD and
@@ -299,6 +300,8 @@ func decodeStatus(raw []byte, now time.Time) (Status, error) {
 		return Status{RequestID: id}, errors.New("no status")
 	case hasNULEscape(raw):
 		return Status{RequestID: id}, errors.New(`holds the escape \u0000, which Postgres's jsonb cannot store`)
+	case !jsonbNumbers(raw):
+		return Status{RequestID: id}, errors.New("holds a number Postgres's jsonb cannot store (out of numeric's range)")
 	}
 	s := Status{RequestID: id, Status: w.Status, Error: w.Error}
 	if w.Time != nil {
