@@ -43,28 +43,26 @@ const (
 	numericMaxExp    = 1<<30 - 1 // INT_MAX/2: the exponent's own bound
 )
 
-// hasLongExponent reports whether raw holds e or E, a sign or not, then five
-// digits: in a number, an exponent that may be out of numeric's range (in a
-// string, nothing; the caller reads the tokens to tell).
+// hasLongExponent reports whether raw holds a digit, e or E, a sign or
+// not, then five digits: in a number, an exponent that may be out of
+// numeric's range (in a string, nothing; the caller reads the tokens to
+// tell). One pass over the bytes, about a microsecond for a thousand (the
+// common entry has none).
 func hasLongExponent(raw []byte) bool {
-	for _, e := range []byte{'e', 'E'} {
-		for i := 0; ; {
-			j := bytes.IndexByte(raw[i:], e)
-			if j < 0 {
-				break
-			}
-			k := i + j + 1
-			if k < len(raw) && (raw[k] == '-' || raw[k] == '+') {
-				k++
-			}
-			n := 0
-			for k+n < len(raw) && raw[k+n] >= '0' && raw[k+n] <= '9' {
-				n++
-			}
-			if n >= 5 {
-				return true
-			}
-			i += j + 1
+	for i := 1; i+5 < len(raw); i++ {
+		if raw[i]|0x20 != 'e' || raw[i-1]-'0' > 9 {
+			continue
+		}
+		k := i + 1
+		if raw[k] == '-' || raw[k] == '+' {
+			k++
+		}
+		n := 0
+		for k+n < len(raw) && raw[k+n]-'0' <= 9 {
+			n++
+		}
+		if n >= 5 {
+			return true
 		}
 	}
 	return false
