@@ -228,6 +228,8 @@ func (v *validator) validate(c *Config) {
 	}
 	v.oneOf("LOG_LEVEL", c.LogLevel, "debug", "info", "warn", "error")
 	v.logFormat(c.LogFormat)
+	v.logName("LOG_APPLICATION", c.LogApplication)
+	v.logName("LOG_ENVIRONMENT", c.LogEnvironment)
 	v.statsd(c)
 	v.memory(c)
 	v.api(c)

@@ -89,6 +89,23 @@ func (c *Config) RequireEmailTarget() error {
 	}}}
 }
 
+// RequireDrainTarget refuses `worker outbox drain` what RequireEmailTarget
+// refuses `worker run`, whatever FAILURE_NOTIFICATIONS_ENABLED says now:
+// the outbox's entries are emails already decided, and with
+// NOTIFICATION_TARGET=sidekiq and no SIDEKIQ_REDIS_URL the drain would push
+// them into the worker's own Redis, mark them sent, and no Sidekiq would
+// run them.
+func (c *Config) RequireDrainTarget() error {
+	if c.NotificationTarget != NotificationTargetSidekiq || c.SidekiqRedisURL != "" {
+		return nil
+	}
+	return &Error{Problems: []Problem{{
+		Var: "SIDEKIQ_REDIS_URL",
+		Reason: "required with NOTIFICATION_TARGET=sidekiq to drain the outbox, whose entries are failure emails already decided: " +
+			"set it to the Redis of VA.gov's Sidekiq (Settings.redis.sidekiq.url; the same URL as REDIS_URL if they share one)",
+	}}}
+}
+
 // notificationTarget checks NOTIFICATION_TARGET and the SIDEKIQ_* settings.
 // The Sidekiq ones are checked whatever the target, so a typo is caught
 // before someone switches to it.

@@ -121,7 +121,8 @@ type statuses struct{}
 // suspect, and asking again may help. Otherwise an entry of the wrong shape,
 // with a repeated member name (which jsonb would silently collapse), with
 // the escape \u0000 (which jsonb refuses) or with times no document can
-// have (Plausible) goes to Invalid and the rest to Statuses.
+// have (Plausible), or with a number Postgres's numeric cannot hold
+// (jsonbNumbers), goes to Invalid and the rest to Statuses.
 //
 // One entry's text never fails the answer: invalid UTF-8 and lone
 // surrogates (which the decoder and jsonb refuse) are replaced by U+FFFD and
@@ -160,8 +161,18 @@ func decodeStatusResponse(body []byte, capHint int, now time.Time) (*StatusRespo
 	return repaired, nil
 }
 
-// decodeAnswer decodes body once.
+// decodeAnswer decodes body: once, or again allowing a member name
+// repeated within an entry (decodeRepeatedNames).
 func decodeAnswer(body []byte, capHint int, now time.Time) (*StatusResponse, error) {
+	out, err := decodeAnswerWith(body, capHint, now)
+	if errors.Is(err, jsontext.ErrDuplicateName) {
+		return decodeRepeatedNames(body, capHint, now, err)
+	}
+	return out, err
+}
+
+// decodeAnswerWith decodes body once, with the decoder's options opts.
+func decodeAnswerWith(body []byte, capHint int, now time.Time, opts ...jsonv2.Options) (*StatusResponse, error) {
 	var env struct {
 		Data *struct {
 			Statuses statuses         `json:"statuses"`
@@ -172,9 +183,9 @@ func decodeAnswer(body []byte, capHint int, now time.Time) (*StatusResponse, err
 	if capHint > 0 {
 		out.Statuses = make([]Status, 0, capHint)
 	}
-	err := jsonv2.Unmarshal(body, &env, jsonv2.WithUnmarshalers(statusesUnmarshaler(out, now)))
+	err := jsonv2.Unmarshal(body, &env, append(opts, jsonv2.WithUnmarshalers(statusesUnmarshaler(out, now)))...)
 	if err != nil {
-		return nil, malformed("status response: %v", err)
+		return nil, fmt.Errorf("lighthouse: status response: %w: %w", err, ErrMalformedResponse)
 	}
 	if env.Data == nil {
 		return nil, malformed("status response has no data object")
@@ -289,6 +300,8 @@ func decodeStatus(raw []byte, now time.Time) (Status, error) {
 		return Status{RequestID: id}, errors.New("no status")
 	case hasNULEscape(raw):
 		return Status{RequestID: id}, errors.New(`holds the escape \u0000, which Postgres's jsonb cannot store`)
+	case !jsonbNumbers(raw):
+		return Status{RequestID: id}, errors.New("holds a number Postgres's jsonb cannot store (out of numeric's range)")
 	}
 	s := Status{RequestID: id, Status: w.Status, Error: w.Error}
 	if w.Time != nil {

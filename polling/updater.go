@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"gorm.io/gorm"
 
 	"github.com/vagov/lighthouse526/lighthouse"
@@ -174,10 +176,13 @@ func (u *StatusUpdater) decide(ctx context.Context, log *slog.Logger, sum *Batch
 // errorMessage is the status's own `error` object, kept as sent; a FAILED
 // status without one gets a synthesized error whose step is "unknown".
 func (u *StatusUpdater) errorMessage(ctx context.Context, log *slog.Logger, sum *BatchSummary, s *lighthouse.Status) (models.JSON, string) {
+	// JSON v2, as the decoder read the entry: member names match exactly
+	// (encoding/json took an "Error" member after "error" for it, found by
+	// tasks.FuzzStatusBatchPath).
 	var fields struct {
-		Error json.RawMessage `json:"error"`
+		Error jsontext.Value `json:"error"`
 	}
-	_ = json.Unmarshal(s.Raw, &fields)
+	_ = jsonv2.Unmarshal(s.Raw, &fields)
 	if s.Error != nil && len(fields.Error) > 0 && string(fields.Error) != "null" {
 		step := strings.ToLower(strings.TrimSpace(s.Error.Step))
 		if step == "" {

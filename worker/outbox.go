@@ -73,6 +73,11 @@ func outboxCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if verb == "drain" {
+		if err := cfg.RequireDrainTarget(); err != nil {
+			return &exitError{code: 2, err: err}
+		}
+	}
 	a, err := newOutboxApp(ctx, cfg)
 	if err != nil {
 		return err
