@@ -23,12 +23,12 @@ var unifiedTags = []struct{ env, key string }{
 // the rules of the client that will use them.
 func (v *validator) statsd(c *Config) {
 	if addr := c.StatsDAgentAddr(); addr != "" {
-		if err := validStatsDAddr(addr); err != nil {
+		if err := ValidateStatsDAddr(addr); err != nil {
 			v.add("STATSD_ADDR", "%v (or empty, or none, to send none)", err)
 		}
 	}
 	for i, t := range c.StatsDTags {
-		if err := validStatsDTag(t); err != nil {
+		if err := ValidateStatsDTag(t); err != nil {
 			v.add("STATSD_TAGS", "tag %d: %v (comma-separated key:value tags)", i+1, err)
 			return
 		}
@@ -38,7 +38,7 @@ func (v *validator) statsd(c *Config) {
 		if value == "" {
 			continue
 		}
-		if err := validStatsDTag(u.key + ":" + value); err != nil {
+		if err := ValidateStatsDTag(u.key + ":" + value); err != nil {
 			v.add(u.env, "%v", err)
 		}
 		for i, t := range c.StatsDTags {
@@ -84,11 +84,10 @@ func (c *Config) unifiedTag(env string) string {
 	}
 }
 
-// validStatsDAddr is vagov/statsd's ValidateAddr, the rule of the client that
-// will use the address: config imports no package of this module, so it
-// keeps this copy, which config's specs check against the client's own
-// (statsd_test.go).
-func validStatsDAddr(addr string) error {
+// ValidateStatsDAddr checks a DogStatsD address: host:port over UDP, with a
+// host and a port from 1 to 65535 (a unix socket is not supported). The one
+// rule: vagov/statsd's client checks its address with it too.
+func ValidateStatsDAddr(addr string) error {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil || strings.Contains(addr, "://") {
 		return errors.New("must be host:port (UDP), e.g. 127.0.0.1:8125")
@@ -102,10 +101,10 @@ func validStatsDAddr(addr string) error {
 	return nil
 }
 
-// validStatsDTag is vagov/statsd's ValidateTag (a copy, as validStatsDAddr):
-// one constant tag, not empty, no whitespace, and none of '|', '#' or ',',
-// which delimit the fields and tags of a DogStatsD line.
-func validStatsDTag(tag string) error {
+// ValidateStatsDTag checks one constant tag ("key:value" or "value"): not
+// empty, no whitespace, and none of '|', '#' or ',', which delimit the fields
+// and tags of a DogStatsD line. vagov/statsd's client checks its tags with it.
+func ValidateStatsDTag(tag string) error {
 	switch {
 	case tag == "":
 		return errors.New("empty tag")

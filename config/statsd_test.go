@@ -89,21 +89,26 @@ var _ = Describe("The StatsD variables", func() {
 	})
 })
 
-// config keeps a copy of the StatsD client's address and tag rules (it
-// imports no package of this module): the copy must refuse what the client
-// refuses, with the same words.
-var _ = Describe("The StatsD rules config keeps", func() {
-	DescribeTable("agree with vagov/statsd's",
+// The address and tag rules are config's (ValidateStatsDAddr,
+// ValidateStatsDTag), and the StatsD client checks its settings with them:
+// config refuses at start exactly what the client would refuse, in the same
+// words.
+var _ = Describe("The StatsD rules", func() {
+	DescribeTable("refuse at start what the client refuses",
 		func(addr, tag string) {
 			_, err := config.Load([]string{"STATSD_ADDR=" + addr, "STATSD_TAGS=" + tag})
-			for _, clientErr := range []error{statsd.ValidateAddr(addr), statsd.ValidateTag(tag)} {
-				if clientErr == nil {
-					continue
-				}
-				Expect(err).To(MatchError(ContainSubstring(clientErr.Error())))
-			}
-			if statsd.ValidateAddr(addr) == nil && statsd.ValidateTag(tag) == nil {
+			client, clientErr := statsd.New(statsd.Config{Addr: addr, Tags: []string{tag}})
+			if clientErr == nil {
+				Expect(client.Close()).To(Succeed())
 				Expect(err).NotTo(HaveOccurred())
+				return
+			}
+			Expect(err).To(HaveOccurred())
+			for _, ruleErr := range []error{config.ValidateStatsDAddr(addr), config.ValidateStatsDTag(tag)} {
+				if ruleErr != nil {
+					Expect(err).To(MatchError(ContainSubstring(ruleErr.Error())))
+					Expect(clientErr).To(MatchError(ContainSubstring(ruleErr.Error())))
+				}
 			}
 		},
 		Entry("good", "127.0.0.1:8125", "team:benefits"),

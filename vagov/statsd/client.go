@@ -19,15 +19,14 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
-	"unicode"
 
 	dogstatsd "github.com/DataDog/datadog-go/v5/statsd"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/vagov/lighthouse526/config"
 )
 
 // Config says where the metrics go.
@@ -35,7 +34,7 @@ type Config struct {
 	// Addr is the agent's DogStatsD address, host:port (UDP). Empty: no
 	// client (New returns nil, whose methods do nothing).
 	Addr string
-	// Tags are added to every line, e.g. env:prod (see ValidateTag).
+	// Tags are added to every line, e.g. env:prod (see config.ValidateStatsDTag).
 	// datadog-go adds env:, service: and version: tags of the process's
 	// DD_ENV, DD_SERVICE and DD_VERSION by itself: a tag of Tags that it
 	// adds anyway is left to it, so that no line carries one twice.
@@ -84,11 +83,11 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Addr == "" {
 		return nil, nil
 	}
-	if err := ValidateAddr(cfg.Addr); err != nil {
+	if err := config.ValidateStatsDAddr(cfg.Addr); err != nil {
 		return nil, err
 	}
 	for i, t := range cfg.Tags {
-		if err := ValidateTag(t); err != nil {
+		if err := config.ValidateStatsDTag(t); err != nil {
 			return nil, fmt.Errorf("statsd: tag %d: %w", i+1, err)
 		}
 	}
@@ -286,35 +285,4 @@ func ownTags(tags []string) []string {
 		}
 	}
 	return out
-}
-
-// ValidateAddr checks a DogStatsD address: host:port over UDP, with a host
-// and a port from 1 to 65535 (a unix socket is not supported).
-func ValidateAddr(addr string) error {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil || strings.Contains(addr, "://") {
-		return errors.New("must be host:port (UDP), e.g. 127.0.0.1:8125")
-	}
-	if host == "" {
-		return errors.New("names no host (host:port, e.g. 127.0.0.1:8125)")
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return fmt.Errorf("port must be a number from 1 to 65535, got %q", port)
-	}
-	return nil
-}
-
-// ValidateTag checks one constant tag ("key:value" or "value"): not empty,
-// no whitespace, and none of '|', '#' or ',', which delimit the fields and
-// tags of a DogStatsD line.
-func ValidateTag(tag string) error {
-	switch {
-	case tag == "":
-		return errors.New("empty tag")
-	case strings.ContainsFunc(tag, unicode.IsSpace):
-		return fmt.Errorf("tag %q contains whitespace", tag)
-	case strings.ContainsAny(tag, "|#,"):
-		return fmt.Errorf("tag %q contains '|', '#' or ','", tag)
-	}
-	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/onsi/gomega/gbytes"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vagov/lighthouse526/config"
 	"github.com/vagov/lighthouse526/vagov/statsd"
 	"github.com/vagov/lighthouse526/vagov/statsd/statsdtest"
 )
@@ -165,7 +166,7 @@ var _ = Describe("Configuration checks", func() {
 
 	DescribeTable("refuses a bad tag",
 		func(tag, reason string) {
-			Expect(statsd.ValidateTag(tag)).To(MatchError(ContainSubstring(reason)))
+			Expect(config.ValidateStatsDTag(tag)).To(MatchError(ContainSubstring(reason)))
 			_, err := statsd.New(statsd.Config{Addr: "127.0.0.1:8125", Tags: []string{"env:prod", tag}})
 			Expect(err).To(MatchError(SatisfyAll(ContainSubstring("tag 2"), ContainSubstring(reason))))
 		},
@@ -178,9 +179,9 @@ var _ = Describe("Configuration checks", func() {
 	)
 
 	It("accepts key:value and bare tags", func() {
-		Expect(statsd.ValidateTag("env:prod")).To(Succeed())
-		Expect(statsd.ValidateTag("team:benefits-documents")).To(Succeed())
-		Expect(statsd.ValidateTag("canary")).To(Succeed())
+		Expect(config.ValidateStatsDTag("env:prod")).To(Succeed())
+		Expect(config.ValidateStatsDTag("team:benefits-documents")).To(Succeed())
+		Expect(config.ValidateStatsDTag("canary")).To(Succeed())
 	})
 })
 

@@ -107,7 +107,7 @@ func (w *resolvingWriter) resolve() error {
 	}
 	port, err := net.LookupPort("udp", w.port)
 	if err != nil {
-		return err // ValidateAddr made it a number: not reached
+		return err // config.ValidateStatsDAddr made it a number: not reached
 	}
 	conn, err := net.DialUDP("udp", nil, &net.UDPAddr{IP: ip, Port: port})
 	if err != nil {
